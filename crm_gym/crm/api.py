@@ -1,0 +1,27 @@
+"""``CrmApi``: the 38 tools of the Arc CRM (SPEC-arc.md section 2) over a store."""
+
+from __future__ import annotations
+
+from crm_gym.crm.change import ChangeTools
+from crm_gym.crm.create import CreateTools
+from crm_gym.crm.query import QueryTools
+
+
+class CrmApi(CreateTools, ChangeTools, QueryTools):
+    """A CRM with upstream's tool surface, rules and error texts.
+
+    ``CrmApi()`` is a fresh in-memory CRM. Tools return entity models (``.client_id``...) as
+    upstream's did; ``crm_gym.crm.tools`` turns them into dict payloads. Every failing call raises
+    ``CrmError`` (a ``ValueError``) with upstream's text and, unless ``strict_upstream=True``,
+    changes nothing. Constructor arguments are those of ``CrmCore``.
+
+    Example:
+        >>> api = CrmApi(seed=0)
+        >>> client = api.create_new_client("Acme", "ops@acme.com", "Active")
+        >>> [c.name for c in api.client_search(name="acme")]
+        ['Acme']
+        >>> api.create_new_client("Other", "OPS@acme.com", "Active")
+        Traceback (most recent call last):
+        ...
+        crm_gym.errors.DuplicateEmailError: Client already exists with email 'OPS@acme.com'.
+    """
