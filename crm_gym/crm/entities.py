@@ -11,7 +11,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, PlainSerializer
 
 from crm_gym.crm.emails import Email
 
@@ -54,7 +54,8 @@ def _url(value: AnyUrl) -> str:
     return str(value)
 
 
-Url = Annotated[AnyUrl, AfterValidator(_url)]
+Url = Annotated[AnyUrl, AfterValidator(_url), PlainSerializer(str, return_type=str)]
+"""An absolute URL, validated by pydantic and stored as its string."""
 
 
 class Entity(BaseModel):

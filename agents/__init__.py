@@ -1,0 +1,1 @@
+"""Policies and learning for crm-gym: prompts, model backends and GRPO."""

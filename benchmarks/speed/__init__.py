@@ -1,0 +1,1 @@
+"""Throughput benchmarks that print ours-versus-baseline ratios measured in one run."""

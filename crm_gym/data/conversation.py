@@ -1,0 +1,129 @@
+"""Pydantic models of the Arc conversation format (SPEC-arc.md section 3).
+
+Loading is tolerant: absent keys take upstream's loader defaults, unknown keys are kept (they
+round-trip), and the older single-turn "scenario" records are converted (``from_record``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Complexity = Literal["simple", "medium", "complex"]
+
+
+class ExpectedResponse(BaseModel):
+    """The reply the user should get after a turn."""
+
+    model_config = ConfigDict(extra="allow")
+
+    text: str = ""
+    evaluation: Literal["structured", "judge"] = "structured"
+    answers: list[str] = Field(default_factory=list)
+    requires_judge: bool = False
+
+    @model_validator(mode="after")
+    def _normalise(self) -> ExpectedResponse:
+        """Upstream's load-time rules: trim, judge if required, answers default to the text."""
+        self.text = self.text.strip()
+        if self.requires_judge:
+            self.evaluation = "judge"
+        self.answers = [answer for answer in self.answers if answer.strip()]
+        if self.evaluation == "structured" and not self.answers and self.text:
+            self.answers = [self.text]
+        return self
+
+
+class Turn(BaseModel):
+    """One user request and the tool call that should serve it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    turn_id: int
+    user_utterance: str = ""
+    expected_tool: str
+    expected_args: dict[str, Any] = Field(default_factory=dict)
+    references_previous_turns: list[int] = Field(default_factory=list)
+    expect_success: bool = True
+    expected_error_substring: Optional[str] = None
+    failure_category: Optional[str] = None
+    expected_response: Optional[ExpectedResponse] = None
+
+    @field_validator("expected_args", mode="before")
+    @classmethod
+    def _null_args(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("references_previous_turns", mode="before")
+    @classmethod
+    def _null_references(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("user_utterance", mode="before")
+    @classmethod
+    def _null_utterance(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class Conversation(BaseModel):
+    """A multi-turn task: seed state, then turns in order."""
+
+    model_config = ConfigDict(extra="allow")
+
+    conversation_id: str
+    workflow_category: str = "Unknown"
+    complexity_level: Complexity = "simple"
+    turns: list[Turn] = Field(min_length=1)
+    initial_entities: dict[str, Any] = Field(default_factory=dict)
+    final_expected_state: dict[str, Any] = Field(default_factory=dict)
+    success_criteria: Literal["all_turns", "final_state", "both"] = "all_turns"
+    contains_failure: bool = False
+    failure_turn: Optional[int] = None
+    verification_mode: Literal["database", "runtime_response", "unknown"] = "database"
+    chain_id: Optional[str] = None
+    segment_number: Optional[int] = None
+    segment_boundaries: Optional[list[int]] = None
+    expected_outcome: Optional[str] = None
+    cumulative_context: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("turns")
+    @classmethod
+    def _turns_in_order(cls, turns: list[Turn]) -> list[Turn]:
+        ids = [turn.turn_id for turn in turns]
+        if ids != list(range(1, len(turns) + 1)):
+            raise ValueError(f"turn_id values must be 1..{len(turns)} in order, got {ids}")
+        return turns
+
+    @property
+    def seed_data(self) -> dict[str, Any]:
+        """``initial_entities["seed_data"]`` or an empty dict."""
+        seed = self.initial_entities.get("seed_data")
+        return seed if isinstance(seed, dict) else {}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Conversation:
+        """Validate a record of any supported upstream variant."""
+        if "turns" not in record and "expected_tool" in record:
+            record = _scenario_to_conversation(record)
+        return cls.model_validate(record)
+
+
+_SCENARIO_ID_KEYS = ("conversation_id", "scenario_id", "case_id", "id")
+_SCENARIO_TURN_KEYS = (
+    "expected_tool", "expected_args", "expect_success", "expected_error_substring",
+    "failure_category", "expected_response",
+)  # fmt: skip
+
+
+def _scenario_to_conversation(record: dict[str, Any]) -> dict[str, Any]:
+    """Turn a single-turn scenario record (``setup_entities`` + one expected call) into a
+    one-turn conversation; unknown keys are kept on the conversation."""
+    conversation_id = next((record[key] for key in _SCENARIO_ID_KEYS if key in record), None)
+    turn = {key: record[key] for key in _SCENARIO_TURN_KEYS if key in record}
+    turn["turn_id"] = 1
+    turn["user_utterance"] = record.get("user_utterance", record.get("utterance", ""))
+    setup = record.get("setup_entities") or {}
+    entities = setup if "seed_data" in setup else {"seed_data": setup}
+    rest = {key: value for key, value in record.items() if key not in turn and key != "setup_entities"}
+    return {**rest, "conversation_id": str(conversation_id), "turns": [turn], "initial_entities": entities}

@@ -1,0 +1,193 @@
+"""Seeding a CRM from a conversation's ``initial_entities`` (SPEC-arc.md section 3.4).
+
+Records go straight into the store (no tool rules), through builders that fill upstream's
+defaults. With ``strict_upstream`` the builders drop what upstream dropped (quote version, close
+dates, addresses...) and downgrade closed stages; by default they keep every field the entity
+model knows, also seed notes and companies, and check emails and references like the tools do.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from crm_gym.crm import CrmApi
+from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, Entity
+from crm_gym.errors import CrmError, SeedingError
+
+UPSTREAM_ORDER = ("Client", "Contact", "Opportunity", "Quote", "Contract", "Document")
+FULL_ORDER = UPSTREAM_ORDER + ("Note", "Company")
+
+Meta = dict[str, Any]
+
+
+def seed(api: CrmApi, initial_entities: dict[str, Any]) -> None:
+    """Insert the seed records of ``initial_entities["seed_data"]`` into ``api``'s store.
+
+    Raises:
+        SeedingError: with upstream's message when a builder rejects a record.
+    """
+    seed_data = initial_entities.get("seed_data") if isinstance(initial_entities, dict) else None
+    if not isinstance(seed_data, dict) or not seed_data:
+        return
+    strict = api.strict_upstream
+    clients = seed_data.get("Client") or {}
+    fallback_client = next(iter(clients), None)
+    for kind in UPSTREAM_ORDER if strict else FULL_ORDER:
+        for key, meta in (seed_data.get(kind) or {}).items():
+            fields = BUILDERS[kind](key, meta if isinstance(meta, dict) else {}, fallback_client, api)
+            if not strict:
+                fields = _keep_known(kind, meta, fields)
+            record = _validate(kind, {ENTITY_PK[kind]: key, **fields})
+            if not strict:
+                _check_references(api, kind, record)
+            api.store.insert(kind, record)
+
+
+ENTITY_PK = {kind: f"{kind.lower()}_id" for kind in ENTITY_TYPES}
+
+
+def _validate(kind: str, fields: Meta) -> Entity:
+    try:
+        return ENTITY_TYPES[kind](**fields)
+    except ValueError as exc:
+        raise SeedingError(f"Cannot seed {kind} {fields.get(ENTITY_PK[kind])}: {exc}") from None
+
+
+def _keep_known(kind: str, meta: Any, built: Meta) -> Meta:
+    """Full-fidelity seeding: fields the model knows survive unless the builder decided them."""
+    if not isinstance(meta, dict):
+        return built
+    known = ENTITY_TYPES[kind].model_fields
+    kept = {k: v for k, v in meta.items() if k in known and k != ENTITY_PK[kind]}
+    if kind == "Opportunity" and meta.get("stage") in ("Closed-Won", "Closed-Lost"):
+        built = {**built, "stage": meta["stage"]}
+    return {**kept, **built}
+
+
+def _check_references(api: CrmApi, kind: str, record: Entity) -> None:
+    try:
+        if kind == "Client" and record.email:  # type: ignore[attr-defined]
+            api._check_email_free(record.email)  # type: ignore[attr-defined]
+        for field, target in FOREIGN_KEYS.get(kind, {}).items():
+            value = getattr(record, field)
+            if value is not None:
+                api._require(target, value)
+        if kind in ("Document", "Note"):
+            api._require(record.entity_type, record.entity_id)  # type: ignore[attr-defined]
+    except CrmError as exc:
+        key = getattr(record, ENTITY_PK[kind])
+        raise SeedingError(f"Cannot seed {kind} {key}: {exc}") from None
+
+
+# ---- builders: metadata -> fields, with upstream's defaults and messages --------------------------
+def _client(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    name = meta.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise SeedingError(f"Client {key} missing human-readable name metadata.")
+    status = meta.get("status")
+    return {
+        "name": name.strip(),
+        "status": status if status in ("Active", "Prospect", "Inactive") else "Active",
+        "industry": meta.get("industry") or "Technology",
+        "owner": meta.get("owner") or meta.get("owner_name") or "Unassigned Owner",
+        "email": meta.get("email"),
+        "phone": meta.get("phone"),
+    }
+
+
+def _client_of(kind: str, meta: Meta, fallback: str | None) -> str:
+    client_id = meta.get("client_id") or fallback
+    if not client_id:
+        raise SeedingError(f"{kind} seeding requires a client_id.")
+    return client_id
+
+
+def _contact(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    client_id = _client_of("Contact", meta, fallback)
+    for field in ("first_name", "last_name"):
+        if not meta.get(field):
+            raise SeedingError(f"Contact {key} missing required metadata field '{field}'.")
+    fields = {f: meta.get(f) for f in ("first_name", "last_name", "email", "phone", "title")}
+    return {**fields, "client_id": client_id}
+
+
+def _number(kind: str, key: str, meta: Meta, field: str) -> float:
+    if field not in meta or meta[field] is None:
+        raise SeedingError(f"{kind} {key} missing {field} metadata.")
+    try:
+        return float(meta[field])
+    except (TypeError, ValueError):
+        raise SeedingError(f"{kind} {key} has non-numeric {field} metadata: {meta[field]!r}.") from None
+
+
+def _opportunity(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    client_id = _client_of("Opportunity", meta, fallback)
+    stage = meta.get("stage")
+    open_stages = ("Prospecting", "Qualification", "Proposal", "Negotiation")
+    amount = _number("Opportunity", key, meta, "amount")
+    probability = min(99, max(1, int(_number("Opportunity", key, meta, "probability"))))
+    if not meta.get("name"):
+        raise SeedingError(f"Opportunity {key} missing name metadata.")
+    return {
+        "name": meta["name"],
+        "client_id": client_id,
+        "stage": stage if stage in open_stages else "Qualification",
+        "amount": amount,
+        "probability": float(probability),
+        "notes": meta.get("notes"),
+        "owner": meta.get("owner"),
+    }
+
+
+def _quote(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    if not meta.get("opportunity_id"):
+        raise SeedingError("Quote seeding requires an opportunity_id.")
+    status = meta.get("status")
+    statuses = ("Draft", "Sent", "Approved", "Rejected", "Canceled")
+    return {
+        "opportunity_id": meta["opportunity_id"],
+        "status": status if status in statuses else "Draft",
+        "amount": _number("Quote", key, meta, "amount"),
+        "name": meta.get("name") or f"Quote {key[:8]}",
+    }
+
+
+def _contract(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    status = meta.get("status")
+    value = meta.get("value")
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and value
+    return {
+        "client_id": _client_of("Contract", meta, fallback),
+        "status": status if status in ("Active", "Pending", "Expired") else "Active",
+        "value": float(value) if numeric else 75000.0,
+        "opportunity_id": meta.get("opportunity_id"),
+    }
+
+
+def _document(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    return {
+        "entity_type": meta.get("entity_type") or "Opportunity",
+        "entity_id": meta.get("entity_id") or api.ids.new_id(),
+        "file_name": meta.get("file_name") or f"document-{key[:8]}.pdf",
+    }
+
+
+def _note(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    return {"entity_type": meta.get("entity_type") or "Client",
+            "entity_id": meta.get("entity_id") or fallback, "content": meta.get("content")}  # fmt: skip
+
+
+def _company(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    return {"name": meta.get("name")}
+
+
+BUILDERS: dict[str, Callable[[str, Meta, str | None, CrmApi], Meta]] = {
+    "Client": _client,
+    "Contact": _contact,
+    "Opportunity": _opportunity,
+    "Quote": _quote,
+    "Contract": _contract,
+    "Document": _document,
+    "Note": _note,
+    "Company": _company,
+}

@@ -1,0 +1,1 @@
+"""What to train on next: the Self-Evolving Curriculum bandit and simple samplers."""
