@@ -1,7 +1,15 @@
-"""crm-gym: Gymnasium environments for LLM agents that work a CRM through tools."""
+"""crm-gym: Gymnasium environments for LLM agents that work a CRM through tools.
+
+Importing ``crm_gym`` registers ``ArcCrm-v0`` and ``ArcCrmConversation-v0`` with Gymnasium;
+``gymnasium.make("crm_gym:ArcCrm-v0")`` imports it for you.
+"""
 
 from crm_gym.crm import CrmApi
+from crm_gym.envs.vector import make_vec
 from crm_gym.errors import CrmError
+from crm_gym.registration import register_envs
 
 __version__ = "0.1.0"
-__all__ = ["CrmApi", "CrmError", "__version__"]
+__all__ = ["CrmApi", "CrmError", "__version__", "make_vec"]
+
+register_envs()

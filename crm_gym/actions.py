@@ -1,0 +1,163 @@
+"""Parse one text action of an agent into a tool call, a final answer, or an error.
+
+Accepted forms (all may follow a ``<think>...</think>`` block, which is dropped):
+
+- a JSON object ``{"name": ..., "arguments": {...}}`` (also ``tool``/``tool_name`` and
+  ``args``/``parameters``; arguments may be a JSON string, as OpenAI sends them);
+- the ``<tool>{...}</tool>`` form of the crm-01-4b model card (and ``<tool_call>...</tool_call>``);
+- an OpenAI-style assistant message with ``tool_calls`` (the first call is used);
+- any of these inside a fenced code block;
+- a JSON object ``{"answer": ...}`` (or ``final_answer``/``response``), or plain text: the
+  final answer to the user.
+
+``parse_action`` never raises on model output: text that tries to be a tool call and fails is an
+``ActionError`` whose message tells the agent what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_ACTION_CHARS = 200_000
+
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
+_TAGGED = re.compile(r"<(tool|tool_call)>\s*(.*?)\s*</\1>", re.DOTALL)
+_FENCED = re.compile(r"```(?:json|JSON|tool)?\s*\n?(.*?)```", re.DOTALL)
+_NAME_KEYS = ("name", "tool", "tool_name")
+_ARGUMENT_KEYS = ("arguments", "args", "parameters")
+_ANSWER_KEYS = ("answer", "final_answer", "response")
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """The agent calls a tool."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FinalAnswer:
+    """The agent answers the user and ends its turn."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ActionError:
+    """Text that tried to be a tool call and could not be read; ``message`` says why."""
+
+    message: str
+
+
+Action = ToolCall | FinalAnswer | ActionError
+
+
+def parse_action(text: Any) -> Action:
+    """Read one action from model output (never raises).
+
+    Example:
+        >>> parse_action('<tool>{"name": "quote_prefixes", "arguments": {}}</tool>')
+        ToolCall(name='quote_prefixes', arguments={})
+        >>> parse_action("All done: the quote was sent.")
+        FinalAnswer(text='All done: the quote was sent.')
+        >>> parse_action('{"name": "client_search", "arguments": [1]}').message
+        'Tool arguments must be a JSON object, got list.'
+    """
+    if not isinstance(text, str):
+        return ActionError(f"An action must be text, got {type(text).__name__}.")
+    if len(text) > MAX_ACTION_CHARS:
+        return ActionError(f"The action is too long ({len(text)} characters; at most {MAX_ACTION_CHARS}).")
+    body = _strip_thinking(text)
+    if body is None:
+        return ActionError("The <think> block is not closed with </think>.")
+    tagged = _TAGGED.search(body)
+    if tagged:
+        return _from_json_text(tagged[2])
+    stripped = body.strip()
+    fenced = _FENCED.fullmatch(stripped)
+    if fenced:
+        return _from_json_text(fenced[1])
+    if stripped.startswith("{"):
+        return _from_json_text(stripped)
+    if "<tool" in stripped:
+        return ActionError("A <tool> block must be closed with </tool> and hold one JSON object.")
+    return FinalAnswer(stripped)
+
+
+def _strip_thinking(text: str) -> str | None:
+    match = _THINK.match(text)
+    if match:
+        return text[match.end() :]
+    if text.lstrip().startswith("<think>"):
+        return None
+    return text
+
+
+def _from_json_text(text: str) -> Action:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ActionError(f"The tool call is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
+    except RecursionError:
+        return ActionError("The tool call is nested too deeply.")
+    if not isinstance(value, dict):
+        return ActionError(f"A tool call must be a JSON object, got {type(value).__name__}.")
+    return from_message(value)
+
+
+def from_message(message: dict[str, Any]) -> Action:
+    """Read an action from an already-decoded object (a tool call or an OpenAI message)."""
+    if isinstance(message.get("tool_calls"), list):
+        return _from_openai(message)
+    if "function" in message and isinstance(message["function"], dict):
+        return from_message(message["function"])
+    name_key = next((key for key in _NAME_KEYS if key in message), None)
+    if name_key is None:
+        answer_key = next((key for key in _ANSWER_KEYS if key in message), None)
+        if answer_key is not None and isinstance(message[answer_key], str):
+            return FinalAnswer(message[answer_key].strip())
+        return ActionError('A tool call needs a "name" (the tool) and "arguments" (an object).')
+    name = message[name_key]
+    if not isinstance(name, str) or not name.strip():
+        return ActionError("The tool name must be a non-empty string.")
+    return _with_arguments(name.strip(), message)
+
+
+def _with_arguments(name: str, message: dict[str, Any]) -> Action:
+    key = next((key for key in _ARGUMENT_KEYS if key in message), None)
+    arguments = message.get(key, {}) if key else {}
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments) if arguments.strip() else {}
+        except json.JSONDecodeError as exc:
+            return ActionError(f"The arguments string is not valid JSON: {exc.msg}.")
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, dict):
+        return ActionError(f"Tool arguments must be a JSON object, got {type(arguments).__name__}.")
+    return ToolCall(name, arguments)
+
+
+def _from_openai(message: dict[str, Any]) -> Action:
+    calls = message["tool_calls"]
+    if not calls:
+        content = message.get("content")
+        return FinalAnswer(content.strip()) if isinstance(content, str) else ActionError("Empty tool_calls.")
+    first = calls[0]
+    if not isinstance(first, dict) or not isinstance(first.get("function"), dict):
+        return ActionError('Each entry of "tool_calls" needs a "function" object.')
+    return from_message(first["function"])
+
+
+def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
+    """The canonical text of a tool call (what the replay policy writes).
+
+    Example:
+        >>> format_tool_call("quote_details", {"quote_id": "q1"})
+        '{"name": "quote_details", "arguments": {"quote_id": "q1"}}'
+    """
+    return json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False, default=str)

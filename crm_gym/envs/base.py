@@ -1,0 +1,170 @@
+"""What both CRM envs share: tasks, the live CRM, text actions, the transcript and scoring."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from functools import lru_cache
+from typing import Any
+
+import gymnasium as gym
+from gymnasium.error import ResetNeeded
+
+from crm_gym.actions import ActionError, FinalAnswer, ToolCall, parse_action
+from crm_gym.crm import CrmApi
+from crm_gym.crm.tools import ToolResult, call_tool, tool_schemas
+from crm_gym.data.templates import resolve
+from crm_gym.envs.reference import TurnReference, restore
+from crm_gym.envs.spaces import Unicode
+from crm_gym.envs.tasks import TaskSource, TaskSpec
+from crm_gym.envs.turn import TurnScorer
+from crm_gym.rewards import RewardConfig, turn_reward
+
+MAX_ACTION_CHARS = 32_768
+
+
+@lru_cache(maxsize=1)
+def _schemas_pickle() -> bytes:
+    return pickle.dumps(tool_schemas(), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def to_json(value: Any) -> str:
+    """Compact, readable JSON of a payload (dates and other values as text)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def fresh_copy(value: Any) -> Any:
+    """A copy of nested dicts and lists (leaves are immutable), so infos share nothing."""
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fresh_copy(item) for item in value]
+    return value
+
+
+class CrmEnvBase(gym.Env[str, str]):
+    """Shared machinery; subclasses decide what an episode is and what happens after a turn."""
+
+    metadata = {"render_modes": ["ansi", "human"]}
+
+    def __init__(
+        self,
+        tasks: TaskSpec = None,
+        *,
+        max_steps: int = 5,
+        reward_config: RewardConfig | None = None,
+        expose_reference: bool = False,
+        strict_upstream: bool = False,
+        max_observation_chars: int = 65_536,
+        render_mode: str | None = None,
+    ):
+        if max_steps < 1:
+            raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.tasks = tasks if isinstance(tasks, TaskSource) else TaskSource.from_spec(tasks, strict_upstream)
+        self.max_steps = max_steps
+        self.reward_config = reward_config or RewardConfig()
+        self.expose_reference = expose_reference
+        self.strict_upstream = strict_upstream
+        self.max_observation_chars = max_observation_chars
+        self.render_mode = render_mode
+        self.observation_space = Unicode(max_observation_chars)
+        self.action_space = Unicode(MAX_ACTION_CHARS)
+        self.api = CrmApi(seed=0, strict_upstream=strict_upstream)
+        self._scorer: TurnScorer | None = None
+        self._messages: list[dict[str, Any]] = []
+        self._task_id = ""
+
+    # ---- episode plumbing -----------------------------------------------------------------------
+    def _begin_turn(self, reference: TurnReference, payloads: dict[int, dict[str, Any]]) -> None:
+        expected = resolve(reference.turn.expected_args, payloads, reference.turn.turn_id)
+        cache = self._scorer.state_cache if self._scorer is not None else {}
+        self._scorer = TurnScorer(reference, expected, self.strict_upstream, state_cache=cache)
+
+    def _restart_crm(self, reference: TurnReference) -> None:
+        """Put the live CRM where the reference was before ``reference``'s turn."""
+        self.api = CrmApi(seed=0, strict_upstream=self.strict_upstream)
+        restore(self.api, reference.before)
+        self._scorer = None
+
+    def _say(self, role: str, content: str, **extra: Any) -> str:
+        self._messages.append({"role": role, "content": content, **extra})
+        return content
+
+    def _info(self, **extra: Any) -> dict[str, Any]:
+        """A fresh info dict (nothing shared with earlier calls)."""
+        info = {"task_id": self._task_id, "messages": [dict(m) for m in self._messages], **extra}
+        if self.expose_reference and self._scorer is not None:
+            reference = self._scorer.reference
+            info["reference"] = {
+                "expected_tool": reference.turn.expected_tool,
+                "expected_arguments": fresh_copy(self._scorer.expected_arguments),
+                "expected_response": reference.turn.expected_response.text
+                if reference.turn.expected_response else None,
+                "expect_success": reference.turn.expect_success,
+                "expected_error_substring": reference.turn.expected_error_substring,
+            }  # fmt: skip
+        return info
+
+    def _reset_info(self) -> dict[str, Any]:
+        return self._info(tools=pickle.loads(_schemas_pickle()))
+
+    def _truncate(self, text: str) -> str:
+        limit = self.max_observation_chars
+        if len(text) <= limit:
+            return text
+        note = "\n[... truncated]"
+        return text[: limit - len(note)] + note
+
+    # ---- one action ---------------------------------------------------------------------------
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Apply one text action: a tool call, a final answer, or something unreadable."""
+        if self._scorer is None:
+            raise ResetNeeded("call reset() before step(), and again after an episode ends")
+        scorer = self._scorer
+        scorer.steps += 1
+        text = action if isinstance(action, str) else repr(action)
+        self._say("assistant", text)
+        parsed = parse_action(action)
+        if isinstance(parsed, FinalAnswer):
+            return self._finish_turn(parsed.text)
+        if isinstance(parsed, ActionError):
+            scorer.malformed_actions += 1
+            observation = self._say("user", f"Action error: {parsed.message}")
+            result = None
+        else:
+            outcome = call_tool(self.api, parsed.name, parsed.arguments)
+            scorer.record_call(parsed, outcome)
+            observation = self._say("tool", self._tool_text(parsed, outcome), name=parsed.name)
+            result = _result_info(outcome)
+        if scorer.steps >= self.max_steps:
+            return self._finish_turn(None, observation)
+        return self._truncate(observation), 0.0, False, False, self._info(tool_result=result)
+
+    def _tool_text(self, call: ToolCall, outcome: ToolResult) -> str:
+        if outcome.ok:
+            return f"Tool result ({call.name}): {to_json(outcome.payload)}"
+        return f"Tool error ({call.name}): {outcome.error}"
+
+    def _score_turn(self, answer: str | None, known_ids: frozenset[str], target: Any) -> tuple[float, dict]:
+        assert self._scorer is not None
+        evidence = self._scorer.evidence(self.api.store, known_ids, target, answer)
+        return turn_reward(evidence, self.reward_config)
+
+    def _finish_turn(self, answer: str | None, last_observation: str = "") -> tuple[str, float, bool, bool, dict[str, Any]]:
+        raise NotImplementedError
+
+    # ---- rendering ----------------------------------------------------------------------------
+    def render(self) -> str | None:
+        """The transcript so far (``ansi``: returned; ``human``: printed)."""
+        text = "\n".join(f"[{m['role']}] {m['content']}" for m in self._messages)
+        if self.render_mode == "human":
+            print(text)
+            return None
+        return text
+
+
+def _result_info(outcome: ToolResult) -> dict[str, Any]:
+    return {"name": outcome.name, "ok": outcome.ok, "payload": fresh_copy(outcome.payload),
+            "error": outcome.error}  # fmt: skip

@@ -1,0 +1,120 @@
+"""``ArcCrm-v0``: one user request per episode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_gym.envs.base import CrmEnvBase, to_json
+from crm_gym.envs.reference import ConversationReference, TurnReference
+
+
+class CrmEnv(CrmEnvBase):
+    """One turn of a CRM conversation: the agent calls tools, then answers the user.
+
+    ## Description
+    A task is one user request of a conversation, with the CRM in the state the conversation's
+    earlier turns (their ground truth) left it and those turns shown as context. The agent may
+    call CRM tools (38, listed in ``info["tools"]`` at reset) and ends the episode with a plain-text
+    answer. Tasks come from generated conversations by default, or any Arc JSONL file or list.
+
+    ## Action Space
+    ``Unicode(32768)``: any text. A tool call is JSON ``{"name": ..., "arguments": {...}}``, a
+    ``<tool>{...}</tool>`` block, an OpenAI ``tool_calls`` message or a fenced JSON block, after an
+    optional ``<think>...</think>``; anything else is the final answer (``crm_gym.actions``).
+
+    ## Observation Space
+    ``Unicode(max_observation_chars)``: the new messages as text. At reset: the earlier turns
+    (user request, tool call, result) and the current request; after a tool call: its result or
+    error; after an unreadable action: what was wrong with it. ``info`` has the structured view:
+    ``messages``, ``tool_result``, ``tools`` (at reset), ``reward_components`` (at the end) and,
+    with ``expose_reference=True``, the ``reference`` call and reply.
+
+    ## Rewards
+    0 on every step but the last; at the end, the turn's reward from ``RewardConfig`` (shaped by
+    default: weighted tool 0.2, arguments 0.2, execution 0.2, state 0.3, response 0.1, minus 0.1
+    per malformed action and 0.05 per step beyond one call and one answer, capped at 0.5; within
+    [-0.5, 1]; ``mode="binary"`` gives 1 for a passed turn and 0 otherwise).
+
+    ## Starting State
+    The CRM seeded from the conversation's ``initial_entities`` with its earlier turns replayed;
+    ids and timestamps come from the conversation's episode seed, so a task always starts the same.
+
+    ## Episode End
+    Terminated when the agent answers; truncated after ``max_steps`` actions without an answer.
+
+    ## Arguments
+    ``tasks`` (path, list of conversations, or None for the default generated set), ``max_steps``
+    (5), ``reward_config``, ``expose_reference`` (False), ``strict_upstream`` (False: see README
+    "Differences from upstream"), ``max_observation_chars`` (65536), ``render_mode``
+    (``"ansi"``/``"human"``). ``reset(options={"task_id": "<conversation_id>#<turn_id>"})`` or
+    ``{"arm": "<skill>-<difficulty>"}`` chooses the task; otherwise it is drawn from the seed.
+
+    ## Version History
+    - v0: initial version.
+
+    Example:
+        >>> import gymnasium as gym
+        >>> import crm_gym
+        >>> env = gym.make("ArcCrm-v0")
+        >>> observation, info = env.reset(seed=0)
+        >>> observation.startswith(("User:", "Earlier in this conversation"))
+        True
+    """
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start a task: one turn of a conversation, chosen by ``options`` or the seed."""
+        super().reset(seed=seed)
+        index = self.tasks.pick(self.np_random, options)
+        reference = self.tasks.reference(index)
+        turn_index = self._turn_index(reference, options)
+        turn = reference.turns[turn_index]
+        self._reference = turn
+        self._task_id = f"{reference.conversation.conversation_id}#{turn.turn.turn_id}"
+        self._restart_crm(turn)
+        self._begin_turn(turn, turn.before.payloads)
+        self._messages = []
+        observation = self._say("user", self._opening(reference, turn_index))
+        return self._truncate(observation), self._reset_info()
+
+    def _turn_index(self, reference: ConversationReference, options: dict[str, Any] | None) -> int:
+        options = options or {}
+        key = options.get("task_id")
+        if isinstance(key, str) and "#" in key:
+            turn_id = int(key.split("#", 1)[1])
+            if not 1 <= turn_id <= len(reference.turns):
+                raise KeyError(f"unknown task {key!r}")
+            return turn_id - 1
+        if options.get("turn_id") is not None:
+            return int(options["turn_id"]) - 1
+        return int(self.np_random.integers(len(reference.turns)))
+
+    def _opening(self, reference: ConversationReference, turn_index: int) -> str:
+        """The earlier turns as context, then the current request."""
+        turn = reference.turns[turn_index]
+        request = resolve_utterance(turn)
+        if turn_index == 0:
+            return f"User: {request}"
+        lines = ["Earlier in this conversation:"]
+        for earlier in reference.turns[:turn_index]:
+            lines.append(f"User: {resolve_utterance(earlier)}")
+            lines.append(f"Assistant called {earlier.turn.expected_tool} {to_json(earlier.arguments)}")
+            if earlier.error is None:
+                lines.append(f"Tool result: {to_json(earlier.payload)}")
+            else:
+                lines.append(f"Tool error: {earlier.error}")
+        lines += ["", f"User: {request}"]
+        return "\n".join(lines)
+
+    def _finish_turn(self, answer: str | None, last_observation: str = "") -> tuple[str, float, bool, bool, dict[str, Any]]:
+        turn = self._reference
+        reward, components = self._score_turn(answer, turn.before.known_ids, turn.state_after_turn)
+        info = self._info(reward_components=components)
+        self._scorer = None
+        return self._truncate(last_observation), reward, answer is not None, answer is None, info
+
+
+def resolve_utterance(turn: TurnReference) -> str:
+    """The turn's request with its templates filled from the reference run."""
+    from crm_gym.data.templates import resolve
+
+    return resolve(turn.turn.user_utterance, turn.before.payloads, turn.turn.turn_id)

@@ -1,0 +1,119 @@
+"""Scoring one turn of an episode: the agent's calls and answer against the reference turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_gym.actions import ToolCall
+from crm_gym.crm.canonical import CanonicalState, canonical_state
+from crm_gym.crm.store import Store
+from crm_gym.crm.tools import ToolResult, comparison_arguments
+from crm_gym.data.scoring import arguments_match, error_matches
+from crm_gym.data.templates import reference_payload
+from crm_gym.envs.facts import response_score
+from crm_gym.envs.reference import TurnReference
+from crm_gym.rewards import TurnEvidence
+
+REFERENCE_STEPS = 2
+"""The ground truth takes one tool call and one answer per turn."""
+
+
+@dataclass
+class TurnScorer:
+    """Collects a turn's actions; ``evidence`` scores them once the turn ends."""
+
+    reference: TurnReference
+    expected_arguments: dict[str, Any]
+    """Expected arguments resolved against this agent's own earlier results."""
+    strict_upstream: bool = False
+    calls: list[tuple[ToolCall, ToolResult]] = field(default_factory=list)
+    malformed_actions: int = 0
+    steps: int = 0
+    state_cache: dict = field(default_factory=dict)
+    """Canonical forms of records already seen this episode (see ``canonical_state``)."""
+    _best: tuple[ToolResult | None, float] | None = None
+
+    def record_call(self, call: ToolCall, outcome: ToolResult) -> None:
+        """Note one executed tool call."""
+        self.calls.append((call, outcome))
+        self._best = None
+
+    def chosen_call(self) -> tuple[ToolResult | None, float]:
+        """The call of the expected tool that best matches the expected arguments, and its score."""
+        if self._best is None:
+            self._best = self._choose()
+        return self._best
+
+    def _choose(self) -> tuple[ToolResult | None, float]:
+        expected_tool = self.reference.turn.expected_tool
+        expected = comparison_arguments(expected_tool, self.expected_arguments, self.strict_upstream)
+        best: tuple[ToolResult | None, float] = (None, 0.0)
+        for call, outcome in self.calls:
+            if call.name == expected_tool:
+                actual = comparison_arguments(call.name, call.arguments, self.strict_upstream)
+                score = argument_score(expected, actual)
+                if best[0] is None or score >= best[1]:
+                    best = (outcome, score)
+        return best
+
+    def payload_for_templates(self) -> dict[str, Any] | None:
+        """What later turns' templates read: the chosen call's payload, else the last success."""
+        chosen, _ = self.chosen_call()
+        if chosen is not None and chosen.ok:
+            return reference_payload(chosen.payload)
+        for _, outcome in reversed(self.calls):
+            if outcome.ok:
+                return reference_payload(outcome.payload)
+        return None
+
+    def evidence(self, store: Store, known_ids: frozenset[str], target: CanonicalState,
+                 answer: str | None) -> TurnEvidence:  # fmt: skip
+        """Score the turn: tool, arguments, execution, state and response."""
+        chosen, args_score = self.chosen_call()
+        turn = self.reference.turn
+        if chosen is None:
+            executed = False
+        elif turn.expect_success:
+            executed = chosen.ok
+        else:
+            executed = not chosen.ok and error_matches(chosen.error, turn.expected_error_substring)
+        state = float(canonical_state(store, known_ids, self.state_cache) == target)
+        id_map = _id_map(self.reference.payload, chosen.payload if chosen is not None else None)
+        response = response_score(answer or "", self.reference.facts, id_map)
+        passed = executed and args_score == 1.0 and response in (None, 1.0)
+        return TurnEvidence(
+            tool=float(chosen is not None), arguments=args_score, execution=float(executed),
+            state=state, response=response, malformed_actions=self.malformed_actions,
+            extra_steps=max(0, self.steps - REFERENCE_STEPS), passed=passed,
+        )  # fmt: skip
+
+
+def argument_score(expected: dict[str, Any], actual: dict[str, Any]) -> float:
+    """Share of expected argument values matched; ``criteria`` entries count one by one."""
+    leaves = []
+    for key, value in expected.items():
+        if key == "criteria" and isinstance(value, dict):
+            given = actual.get("criteria") if isinstance(actual.get("criteria"), dict) else {}
+            leaves += [(value[k], given.get(k, _MISSING), k in given) for k in value]
+        else:
+            leaves.append((value, actual.get(key, _MISSING), key in actual))
+    if not leaves:
+        return 1.0
+    matched = sum(present and arguments_match(want, got)[0] for want, got, present in leaves)
+    return matched / len(leaves)
+
+
+def _id_map(reference: dict[str, Any] | None, ours: Any) -> dict[str, str]:
+    """Reference ids -> this run's ids, read from the two payloads' ``*_id`` fields."""
+    ours = reference_payload(ours) if ours is not None else None
+    if not reference or not ours:
+        return {}
+    return {
+        value: ours[key]
+        for key, value in reference.items()
+        if key.endswith("_id") and isinstance(value, str) and isinstance(ours.get(key), str)
+    }
+
+
+_MISSING = object()

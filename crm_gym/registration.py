@@ -1,0 +1,15 @@
+"""Registering the env ids with Gymnasium (string entry points: registering imports nothing)."""
+
+import gymnasium as gym
+
+ENV_IDS = {
+    "ArcCrm-v0": "crm_gym.envs.crm_env:CrmEnv",
+    "ArcCrmConversation-v0": "crm_gym.envs.conversation_env:ConversationEnv",
+}
+
+
+def register_envs() -> None:
+    """Register every crm-gym env id (idempotent)."""
+    for env_id, entry_point in ENV_IDS.items():
+        if env_id not in gym.registry:
+            gym.register(id=env_id, entry_point=entry_point)
