@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -75,9 +76,16 @@ def load_conversations(source: str | Path, split: str = "train") -> list[Convers
             shown = "; ".join(str(problem) for problem in bad[:3])
             raise DatasetError(f"{path}: {len(bad)} bad line(s): {shown}")
         return good
-    if isinstance(source, str) and "/" in source and not path.exists() and not source.startswith((".", "/")):
+    if isinstance(source, str) and _looks_like_hub_name(source):
         return _load_hub_dataset(source, split)
     raise FileNotFoundError(f"no dataset file at {source}")
+
+
+def _looks_like_hub_name(source: str) -> bool:
+    """``owner/name`` with no file suffix (a missing ``data/x.jsonl`` is a missing file)."""
+    return re.fullmatch(r"[\w.-]+/[\w.-]+", source) is not None and not source.endswith(
+        (".jsonl", ".json", ".gz", ".txt")
+    )
 
 
 def _load_hub_dataset(name: str, split: str) -> list[Conversation]:

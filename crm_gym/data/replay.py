@@ -139,7 +139,14 @@ def new_episode(
     seed: int = 0,
     store: Store | None = None,
 ) -> CrmApi:
-    """A CRM seeded with the conversation's initial entities (raises ``SeedingError``)."""
+    """A CRM seeded with the conversation's initial entities (raises ``SeedingError``).
+
+    A conversation that carries an ``episode_seed`` (generated data does) uses it for the CRM's
+    ids and clock, so the ids in its expected responses are the ones this episode creates.
+    """
+    episode_seed = getattr(conversation, "episode_seed", None)
+    if isinstance(episode_seed, int):
+        seed = episode_seed
     api = CrmApi(store, seed=seed, strict_upstream=strict_upstream)
     seed_entities(api, conversation.initial_entities)
     return api

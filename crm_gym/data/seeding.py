@@ -8,6 +8,7 @@ model knows, also seed notes and companies, and check emails and references like
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 from crm_gym.crm import CrmApi
@@ -33,7 +34,10 @@ def seed(api: CrmApi, initial_entities: dict[str, Any]) -> None:
     clients = seed_data.get("Client") or {}
     fallback_client = next(iter(clients), None)
     for kind in UPSTREAM_ORDER if strict else FULL_ORDER:
-        for key, meta in (seed_data.get(kind) or {}).items():
+        entries = seed_data.get(kind) or {}
+        if not isinstance(entries, dict):
+            raise SeedingError(f"seed_data.{kind} must map ids to records, got {type(entries).__name__}.")
+        for key, meta in entries.items():
             fields = BUILDERS[kind](key, meta if isinstance(meta, dict) else {}, fallback_client, api)
             if not strict:
                 fields = _keep_known(kind, meta, fields)
@@ -115,9 +119,12 @@ def _number(kind: str, key: str, meta: Meta, field: str) -> float:
     if field not in meta or meta[field] is None:
         raise SeedingError(f"{kind} {key} missing {field} metadata.")
     try:
-        return float(meta[field])
-    except (TypeError, ValueError):
-        raise SeedingError(f"{kind} {key} has non-numeric {field} metadata: {meta[field]!r}.") from None
+        value = float(meta[field])
+    except (TypeError, ValueError, OverflowError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise SeedingError(f"{kind} {key} has non-numeric {field} metadata: {meta[field]!r}.")
+    return value
 
 
 def _opportunity(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
