@@ -18,9 +18,17 @@ class SeedingError(CrmError):
     """A conversation's ``initial_entities`` cannot be seeded into a CRM."""
 
 
+class StoreError(ValueError):
+    """A store that cannot be made or used as asked (unknown spec, locked file, bad snapshot)."""
+
+
 class DatasetError(ValueError):
     """A dataset file or record that is not a valid Arc conversation."""
 
 
 class UnknownToolError(KeyError):
     """A tool name that the CRM does not have."""
+
+
+class GenerationError(RuntimeError):
+    """The scenario generator built a turn whose simulated outcome is not the one it planned."""

@@ -21,6 +21,7 @@ from crm_gym.crm.entities import (
 )
 from crm_gym.errors import CrmError
 
+
 class ChangeTools(CrmCore):
     """Modify, delete, cancel and clone."""
 
@@ -39,7 +40,9 @@ class ChangeTools(CrmCore):
         """Update a quote's fields."""
         return self._modify("Quote", quote_id, updates, kwargs)  # type: ignore[return-value]
 
-    def modify_contact(self, contact_id: Any, updates: dict | None = None, **kwargs: Any) -> Contact:
+    def modify_contact(
+        self, contact_id: Any, updates: dict | None = None, **kwargs: Any
+    ) -> Contact:
         """Update a contact's fields."""
         return self._modify("Contact", contact_id, updates, kwargs)  # type: ignore[return-value]
 
@@ -109,14 +112,19 @@ class ChangeTools(CrmCore):
         return True
 
     def _cascade_opportunity(self, opportunity_id: str) -> None:
-        quotes = [q.quote_id for q in self.store.records("Quote") if q.opportunity_id == opportunity_id]  # type: ignore[attr-defined]
+        quotes = [
+            q.quote_id  # type: ignore[attr-defined]
+            for q in self.store.records("Quote")
+            if q.opportunity_id == opportunity_id  # type: ignore[attr-defined]
+        ]
         for quote_id in quotes:
             self._delete_attachments("Quote", quote_id)
             self.store.delete("Quote", quote_id)
         self._delete_attachments("Opportunity", opportunity_id)
         for key, contract in list(self.store.items("Contract")):
             if contract.opportunity_id == opportunity_id:  # type: ignore[attr-defined]
-                self.store.replace("Contract", key, contract.model_copy(update={"opportunity_id": None}))
+                unlinked = contract.model_copy(update={"opportunity_id": None})
+                self.store.replace("Contract", key, unlinked)
 
     def _delete_attachments(self, entity_type: str, entity_id: str) -> None:
         for kind in ("Document", "Note"):

@@ -20,15 +20,23 @@ _FAST_EMAIL = re.compile(
     r"@((?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63}))"
 )
 _SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+# RFC 2142 role mailboxes: email-validator lower-cases these local parts ("Sales@x.com" ->
+# "sales@x.com", CASE_INSENSITIVE_MAILBOX_NAMES), so they take the slow path.
+_ROLE_MAILBOXES = frozenset(
+    {"info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
+     "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp"}
+)  # fmt: skip
 
 
 def normalize_email(value: str) -> str:
     """Return the normalised address, or raise pydantic's ``value is not a valid email`` error."""
     match = _FAST_EMAIL.fullmatch(value)
     if match and len(value) <= 200 and "--" not in match[1]:
-        if match[2].lower() not in _SPECIAL_USE_TLDS and value.index("@") <= 64:
-            at = value.index("@")
-            return value[:at] + value[at:].lower()
+        at = value.index("@")
+        local = value[:at]
+        plain = at <= 64 and local.lower() not in _ROLE_MAILBOXES
+        if plain and match[2].lower() not in _SPECIAL_USE_TLDS:
+            return local + value[at:].lower()
     return _pydantic_validate_email(value)[1]
 
 

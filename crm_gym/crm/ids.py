@@ -44,3 +44,11 @@ class SeededIds:
         bits = (self.rng.getrandbits(128) & _VERSION_MASK) | _VERSION_BITS
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def state(self) -> object:
+        """The position in the stream, for ``set_state`` (an env restarts mid-conversation)."""
+        return self.rng.getstate()
+
+    def set_state(self, state: object) -> None:
+        """Continue the stream from a position taken with ``state``."""
+        self.rng.setstate(state)  # type: ignore[arg-type]

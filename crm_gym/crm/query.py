@@ -5,8 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from crm_gym.crm.core import CrmCore
-from crm_gym.crm.entities import ENTITY_TYPES, Client, Company, Contact, Contract, Entity
-from crm_gym.crm.entities import Document, Note, Opportunity, Quote
+from crm_gym.crm.entities import (
+    ENTITY_TYPES,
+    Client,
+    Company,
+    Contact,
+    Contract,
+    Document,
+    Entity,
+    Note,
+    Opportunity,
+    Quote,
+)
 from crm_gym.crm.search import search
 from crm_gym.errors import CrmError
 

@@ -14,10 +14,11 @@ def matches(record: Entity, criteria: Mapping[str, Any]) -> bool:
     stages and ``""`` matches any non-null string); anything else by Python equality (``5`` equals
     ``5.0``, ``None`` matches null). A field the record lacks never matches.
     """
+    fields = type(record).model_fields
     for name, wanted in criteria.items():
-        value = getattr(record, name, _MISSING)
-        if value is _MISSING:
+        if name not in fields:  # only schema fields, not attributes such as ``model_extra``
             return False
+        value = getattr(record, name)
         if isinstance(value, str) and isinstance(wanted, str):
             if wanted.lower() not in value.lower():
                 return False
@@ -31,6 +32,3 @@ def search(records: Iterable[Entity], criteria: Mapping[str, Any]) -> list[Entit
     if not criteria:
         return list(records)
     return [record for record in records if matches(record, criteria)]
-
-
-_MISSING = object()

@@ -35,8 +35,11 @@ def _search(name: str, entity: str, description: str, fields: tuple[str, ...]) -
 
 
 def _modify(name: str, entity: str, key: str, fields: tuple[str, ...]) -> ToolSpec:
-    description = f"Update fields of an existing {entity.lower()} (flat fields or an updates object)."
-    return ToolSpec(name, description, entity, (key,), ("updates",) + fields, True, {"updates": Updates})
+    description = (
+        f"Update fields of an existing {entity.lower()} (flat fields or an updates object)."
+    )
+    params = ("updates",) + fields
+    return ToolSpec(name, description, entity, (key,), params, True, {"updates": Updates})
 
 
 def _by_id(name: str, entity: str, description: str) -> ToolSpec:
@@ -48,7 +51,8 @@ def _listing(name: str, what: str) -> ToolSpec:
 
 
 _CLIENT = ("client_id", "name", "industry", "email", "phone", "address", "status", "owner")
-_CONTACT = ("contact_id", "first_name", "last_name", "title", "email", "phone", "client_id", "notes")
+_CONTACT = ("contact_id", "first_name", "last_name", "title", "email", "phone", "client_id",
+            "notes")  # fmt: skip
 _OPPORTUNITY = ("opportunity_id", "name", "client_id", "stage", "amount", "close_date", "owner",
                 "probability", "notes")  # fmt: skip
 _QUOTE = ("quote_id", "opportunity_id", "name", "version", "amount", "status", "valid_until",
@@ -59,15 +63,18 @@ _COMPANY = ("company_id", "name", "type", "industry", "address")
 
 _SPECS = [
     ToolSpec("create_new_client", "Create a new client account; its email must be unused.",
-             "Client", ("name", "email", "status"), ("industry", "phone", "address", "owner"), True),
+             "Client", ("name", "email", "status"), ("industry", "phone", "address", "owner"),
+             True),
     ToolSpec("create_new_opportunity", "Create a new sales opportunity for an existing client.",
              "Opportunity", ("name", "client_id", "amount", "stage"),
              ("close_date", "owner", "probability", "notes"), True),
     ToolSpec("create_quote", "Create a quote for an existing opportunity.", "Quote",
-             ("opportunity_id", "amount", "status"), ("name", "version", "valid_until", "quote_prefix"), True),
-    ToolSpec("create_contract", "Create a contract for a client, optionally tied to an opportunity.",
-             "Contract", ("client_id",), ("opportunity_id", "start_date", "end_date", "value", "status",
-                                          "document_url"), True),
+             ("opportunity_id", "amount", "status"),
+             ("name", "version", "valid_until", "quote_prefix"), True),
+    ToolSpec("create_contract",
+             "Create a contract for a client, optionally tied to an opportunity.", "Contract",
+             ("client_id",),
+             ("opportunity_id", "start_date", "end_date", "value", "status", "document_url"), True),
     ToolSpec("create_new_contact", "Create a contact person at an existing client.", "Contact",
              ("first_name", "last_name", "client_id"), ("title", "email", "phone", "notes"), True),
     ToolSpec("upload_document", "Attach a document (file name with an allowed extension) to a "
@@ -75,8 +82,9 @@ _SPECS = [
              ("entity_type", "entity_id", "file_name"), ("file_url", "uploaded_by"), True),
     ToolSpec("add_note", "Add a note to a client, contact, opportunity, quote or contract.", "Note",
              ("entity_type", "entity_id", "content"), ("created_by",), True),
-    ToolSpec("ensure_client", "Return the client with this email, creating it if it does not exist.",
-             "Client", (), ("name", "email", "status", "industry", "phone", "address", "owner"), True),
+    ToolSpec("ensure_client",
+             "Return the client with this email, creating it if it does not exist.", "Client", (),
+             ("name", "email", "status", "industry", "phone", "address", "owner"), True),
     _modify("modify_opportunity", "Opportunity", "opportunity_id", _OPPORTUNITY[1:]),
     _modify("modify_client", "Client", "client_id", _CLIENT[1:]),
     _modify("modify_quote", "Quote", "quote_id", _QUOTE[1:]),
@@ -88,7 +96,8 @@ _SPECS = [
            "'<name> (Clone)'."),
     _search("client_search", "Client", "Find clients matching criteria (case-insensitive substring "
             "on text fields).", _CLIENT),
-    _search("opportunity_search", "Opportunity", "Find opportunities matching criteria.", _OPPORTUNITY),
+    _search("opportunity_search", "Opportunity", "Find opportunities matching criteria.",
+            _OPPORTUNITY),
     _search("contact_search", "Contact", "Find contacts matching criteria.", _CONTACT),
     _search("quote_search", "Quote", "Find quotes matching criteria.", _QUOTE),
     _search("contract_search", "Contract", "Find contracts matching criteria.", _CONTRACT),

@@ -56,7 +56,7 @@ class ToolResult:
 
 # ---- calling ------------------------------------------------------------------------------------
 def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
-    """Run one tool by name; agent mistakes come back as ``ok=False`` with a message, never raise."""
+    """Run one tool by name; agent mistakes come back as ``ok=False`` with a text, never raised."""
     spec = TOOL_SPECS.get(name) if isinstance(name, str) else None
     if spec is None:
         return ToolResult(str(name), {}, False, error=f"Unknown tool '{name}'.")
@@ -76,14 +76,17 @@ def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
 
 
 def _check_signature(spec: ToolSpec, kwargs: dict[str, Any]) -> None:
-    """R29: Python's texts for missing or unexpected arguments, without calling anything."""
+    """R29: Python's texts, in Python's order, for arguments the method cannot take."""
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise CrmError(f"CrmApi.{spec.name}() keywords must be strings")
+        if key == "self":
+            raise CrmError(f"CrmApi.{spec.name}() got multiple values for argument 'self'")
+        if not spec.open_kwargs and key not in spec.params:
+            raise CrmError(f"CrmApi.{spec.name}() got an unexpected keyword argument '{key}'")
     missing = [param for param in spec.required if param not in kwargs]
     if missing:
         raise missing_arguments(spec.name, missing)
-    if not spec.open_kwargs:
-        for key in kwargs:
-            if key not in spec.params:
-                raise CrmError(f"CrmApi.{spec.name}() got an unexpected keyword argument '{key}'")
 
 
 def to_payload(result: Any) -> Any:
@@ -171,7 +174,8 @@ def tool_schema(name: str) -> dict[str, Any]:
     parameters["required"] = list(TOOL_SPECS[name].required)
     parameters["additionalProperties"] = TOOL_SPECS[name].open_kwargs
     description = TOOL_SPECS[name].description
-    return {"type": "function", "function": {"name": name, "description": description, "parameters": parameters}}
+    function = {"name": name, "description": description, "parameters": parameters}
+    return {"type": "function", "function": function}
 
 
 def _param_type(spec: ToolSpec, param: str) -> tuple[Any, str]:
