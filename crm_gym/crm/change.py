@@ -11,6 +11,7 @@ from crm_gym.crm import rules
 from crm_gym.crm.core import CrmCore
 from crm_gym.crm.create import CLIENT_STATUSES, QUOTE_STATUSES, STAGES
 from crm_gym.crm.entities import (
+    FIELD_NAMES,
     FOREIGN_KEYS,
     PRIMARY_KEYS,
     Client,
@@ -70,7 +71,7 @@ class ChangeTools(CrmCore):
         field_rule = FIELD_RULES[kind]
         today = self.clock.today()
         for field, value in changes.items():
-            if field not in type(record).model_fields:
+            if field not in FIELD_NAMES[kind]:
                 raise CrmError(f"{kind} has no field named '{field}'.")
             value = field_rule(field, value, today)
             if kind == "Client" and field == "email" and not self.strict_upstream:

@@ -183,6 +183,11 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
 
 PRIMARY_KEYS: dict[str, str] = {name: f"{name.lower()}_id" for name in ENTITY_TYPES}
 
+FIELD_NAMES: dict[str, frozenset[str]] = {
+    name: frozenset(model.model_fields) for name, model in ENTITY_TYPES.items()
+}
+"""Entity name -> its field names (read once: pydantic's ``model_fields`` access is slow)."""
+
 FOREIGN_KEYS: dict[str, dict[str, str]] = {
     "Contact": {"client_id": "Client"},
     "Opportunity": {"client_id": "Client"},

@@ -37,7 +37,15 @@ class SeededIds:
     """
 
     def __init__(self, seed: int):
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self._rng: random.Random | None = None
+
+    @property
+    def rng(self) -> random.Random:
+        """The generator, made on first use (seeding one costs more than a whole reset)."""
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng
 
     def new_id(self) -> str:
         """The next UUID4 of this seed's stream (formatted without building a UUID object)."""

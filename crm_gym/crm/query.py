@@ -7,6 +7,7 @@ from typing import Any
 from crm_gym.crm.core import CrmCore
 from crm_gym.crm.entities import (
     ENTITY_TYPES,
+    FIELD_NAMES,
     Client,
     Company,
     Contact,
@@ -27,27 +28,30 @@ class QueryTools(CrmCore):
     # ---- searches -----------------------------------------------------------------------------
     def client_search(self, **criteria: Any) -> list[Client]:
         """Clients matching all criteria (case-insensitive substring on strings)."""
-        return search(self.store.records("Client"), criteria)  # type: ignore[return-value]
+        return self._search("Client", criteria)  # type: ignore[return-value]
 
     def opportunity_search(self, **criteria: Any) -> list[Opportunity]:
         """Opportunities matching all criteria."""
-        return search(self.store.records("Opportunity"), criteria)  # type: ignore[return-value]
+        return self._search("Opportunity", criteria)  # type: ignore[return-value]
 
     def contact_search(self, **criteria: Any) -> list[Contact]:
         """Contacts matching all criteria."""
-        return search(self.store.records("Contact"), criteria)  # type: ignore[return-value]
+        return self._search("Contact", criteria)  # type: ignore[return-value]
 
     def quote_search(self, **criteria: Any) -> list[Quote]:
         """Quotes matching all criteria."""
-        return search(self.store.records("Quote"), criteria)  # type: ignore[return-value]
+        return self._search("Quote", criteria)  # type: ignore[return-value]
 
     def contract_search(self, **criteria: Any) -> list[Contract]:
         """Contracts matching all criteria."""
-        return search(self.store.records("Contract"), criteria)  # type: ignore[return-value]
+        return self._search("Contract", criteria)  # type: ignore[return-value]
 
     def company_search(self, **criteria: Any) -> list[Company]:
         """Companies matching all criteria."""
-        return search(self.store.records("Company"), criteria)  # type: ignore[return-value]
+        return self._search("Company", criteria)  # type: ignore[return-value]
+
+    def _search(self, kind: str, criteria: dict[str, Any]) -> list[Entity]:
+        return search(self.store.records(kind), criteria, FIELD_NAMES[kind])
 
     # ---- details ------------------------------------------------------------------------------
     def view_opportunity_details(self, opportunity_id: Any) -> Opportunity:

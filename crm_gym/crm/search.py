@@ -7,28 +7,33 @@ from typing import Any, Iterable, Mapping
 from crm_gym.crm.entities import Entity
 
 
-def matches(record: Entity, criteria: Mapping[str, Any]) -> bool:
-    """True when every criterion holds for ``record``.
+def search(
+    records: Iterable[Entity], criteria: Mapping[str, Any], fields: frozenset[str]
+) -> list[Entity]:
+    """The records (of one kind, with these ``fields``) that match every criterion, in order.
 
     Two strings match by case-insensitive substring (so ``stage="Closed"`` finds both closed
     stages and ``""`` matches any non-null string); anything else by Python equality (``5`` equals
-    ``5.0``, ``None`` matches null). A field the record lacks never matches.
+    ``5.0``, ``None`` matches null). A criterion naming something that is not a field of the
+    entity matches no record.
     """
-    fields = type(record).model_fields
-    for name, wanted in criteria.items():
-        if name not in fields:  # only schema fields, not attributes such as ``model_extra``
-            return False
-        value = getattr(record, name)
-        if isinstance(value, str) and isinstance(wanted, str):
-            if wanted.lower() not in value.lower():
+    if not criteria:
+        return list(records)
+    if any(name not in fields for name in criteria):
+        return []
+    tests = [
+        (name, wanted.lower() if isinstance(wanted, str) else None, wanted)
+        for name, wanted in criteria.items()
+    ]
+    return [record for record in records if _matches(record.__dict__, tests)]
+
+
+def _matches(values: dict[str, Any], tests: list[tuple[str, str | None, Any]]) -> bool:
+    for name, lowered, wanted in tests:
+        value = values[name]
+        if lowered is not None and isinstance(value, str):
+            if lowered not in value.lower():
                 return False
         elif value != wanted:
             return False
     return True
-
-
-def search(records: Iterable[Entity], criteria: Mapping[str, Any]) -> list[Entity]:
-    """The records that match, in the order given (insertion order for a store)."""
-    if not criteria:
-        return list(records)
-    return [record for record in records if matches(record, criteria)]

@@ -92,7 +92,10 @@ def _check_signature(spec: ToolSpec, kwargs: dict[str, Any]) -> None:
 def to_payload(result: Any) -> Any:
     """Entity models -> dicts of their fields (dates stay ``date`` objects), recursively."""
     if isinstance(result, Entity):
-        return result.model_dump()
+        fields = result.__dict__.copy()  # what model_dump gives for these flat models, faster
+        if "contacts" in fields:
+            fields["contacts"] = list(fields["contacts"])
+        return fields
     if isinstance(result, list):
         return [to_payload(item) for item in result]
     if isinstance(result, dict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Complexity = Literal["simple", "medium", "complex"]
 
@@ -94,6 +94,14 @@ class Conversation(BaseModel):
         if ids != list(range(1, len(turns) + 1)):
             raise ValueError(f"turn_id values must be 1..{len(turns)} in order, got {ids}")
         return turns
+
+    _seed_cache: dict[bool, Any] = PrivateAttr(default_factory=dict)
+
+    @property
+    def seed_cache(self) -> dict[bool, Any]:
+        """Validated seed records by ``strict_upstream`` (see ``seeding.seed_conversation``);
+        conversations are treated as immutable once loaded."""
+        return self._seed_cache
 
     @property
     def seed_data(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import ToolResult, call_tool, comparison_arguments
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.scoring import arguments_match, error_matches, response_matches
-from crm_gym.data.seeding import seed as seed_entities
+from crm_gym.data.seeding import seed_conversation
 from crm_gym.data.templates import reference_payload, resolve
 from crm_gym.errors import SeedingError
 
@@ -144,11 +144,11 @@ def new_episode(
     A conversation that carries an ``episode_seed`` (generated data does) uses it for the CRM's
     ids and clock, so the ids in its expected responses are the ones this episode creates.
     """
-    episode_seed = getattr(conversation, "episode_seed", None)
+    episode_seed = (conversation.model_extra or {}).get("episode_seed")
     if isinstance(episode_seed, int):
         seed = episode_seed
     api = CrmApi(store, seed=seed, strict_upstream=strict_upstream)
-    seed_entities(api, conversation.initial_entities)
+    seed_conversation(api, conversation)
     return api
 
 

@@ -9,16 +9,36 @@ model knows, also seed notes and companies, and check emails and references like
 from __future__ import annotations
 
 import math
+import uuid
 from typing import Any, Callable
 
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, Entity
+from crm_gym.data.conversation import Conversation
 from crm_gym.errors import CrmError, SeedingError
 
 UPSTREAM_ORDER = ("Client", "Contact", "Opportunity", "Quote", "Contract", "Document")
 FULL_ORDER = UPSTREAM_ORDER + ("Note", "Company")
 
 Meta = dict[str, Any]
+
+
+def seed_conversation(api: CrmApi, conversation: Conversation) -> None:
+    """Seed ``api`` (an empty CRM) with a conversation's entities, built once and then reused.
+
+    Seeded records are validated the first time and cached on the conversation; later episodes
+    insert the same record objects, which is safe because the CRM never mutates a stored record.
+    """
+    cache = conversation.seed_cache
+    records = cache.get(api.strict_upstream)
+    if records is None:
+        scratch = CrmApi(strict_upstream=api.strict_upstream, seed=0)
+        seed(scratch, conversation.initial_entities)
+        records = [(kind, tuple(scratch.store.records(kind))) for kind in ENTITY_TYPES]
+        cache[api.strict_upstream] = records
+    for kind, kind_records in records:
+        for record in kind_records:
+            api.store.insert(kind, record)
 
 
 def seed(api: CrmApi, initial_entities: dict[str, Any]) -> None:
@@ -172,9 +192,11 @@ def _contract(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
 
 
 def _document(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
+    # Upstream drew a random id for a missing target; a name-based UUID keeps seeding free of
+    # side effects on the id stream (and as dangling), so seeded records can be cached.
     return {
         "entity_type": meta.get("entity_type") or "Opportunity",
-        "entity_id": meta.get("entity_id") or api.ids.new_id(),
+        "entity_id": meta.get("entity_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"document:{key}")),
         "file_name": meta.get("file_name") or f"document-{key[:8]}.pdf",
     }
 

@@ -43,10 +43,10 @@ def test_replay_strict_upstream_json(public_path):
         assert "document_url" in failure["error"]
 
 
-def test_replay_without_a_path_runs_the_builtin_examples():
+def test_replay_without_a_path_runs_the_generated_default_tasks():
     run = crm_gym("replay")
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "builtin.jsonl" in run.stdout
+    assert "generated default tasks" in run.stdout
     assert re.search(r": (\d+)/\1 conversations, (\d+)/\2 turns passed", run.stdout)
 
 

@@ -1,0 +1,257 @@
+"""How values are written in utterances, how a request is dressed, and how utterances are masked.
+
+Every written form of a value is exact: ``$120k`` is said only of 120,000, "one hundred twenty
+thousand dollars" spells the exact number, dates keep their day. So an agent can always recover
+the expected argument from the text. ``mask_utterance`` undoes the values again, to count the
+distinct sentence shapes (the diversity report).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from crm_gym.data.pools import Dice
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((1_000_000_000, "billion"), (1_000_000, "million"), (1_000, "thousand"))
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def number_words(n: int) -> str:
+    """English words of a non-negative integer: ``120000`` -> ``one hundred twenty thousand``."""
+    for scale, word in _SCALES:
+        if n >= scale:
+            head, rest = divmod(n, scale)
+            tail = f" {number_words(rest)}" if rest else ""
+            return f"{number_words(head)} {word}{tail}"
+    if n >= 100:
+        head, rest = divmod(n, 100)
+        return f"{_ONES[head]} hundred" + (f" {number_words(rest)}" if rest else "")
+    if n >= 20:
+        tens, rest = divmod(n, 10)
+        return _TENS[tens] + (f"-{_ONES[rest]}" if rest else "")
+    return _ONES[n]
+
+
+def money_forms(value: float) -> list[str]:
+    """Every exact way the grammar writes an amount (digits, ``$120k``, ``$1.5M``, words)."""
+    n = int(value)
+    if n != value:
+        return [f"${value:,.2f}", f"{value:,.2f}"]
+    if n <= 0:
+        return [f"-${-n:,}", f"-{-n:,}", f"minus ${-n:,}"] if n else ["$0", "0", "zero dollars"]
+    forms = [f"${n:,}", f"{n:,}", f"${n:,}.00", f"{n:,} dollars", f"USD {n:,}", f"{n}"]
+    if n % 1000 == 0 and n < 1_000_000:
+        forms += [f"${n // 1000}k", f"{n // 1000}k", f"${n // 1000}K"]
+    if n % 10_000 == 0 and n >= 1_000_000:
+        forms += [f"${n / 1e6:g}M", f"{n / 1e6:g} million dollars", f"${n / 1e6:g} million"]
+    return forms + [f"{number_words(n)} dollars"]
+
+
+def money(rng: Dice, value: float) -> str:
+    """An amount in one of the ways people write it (``$120k``, ``120,000``, words...)."""
+    forms = money_forms(value)
+    if int(value) == value and value > 0:  # words are rarer than digits
+        return forms[-1] if rng.chance(0.12) else rng.pick(forms[:-1])
+    return rng.pick(forms)
+
+
+def percent_forms(value: float) -> list[str]:
+    """Every way the grammar writes a probability (``40%``, ``40 percent``, ``forty percent``)."""
+    if value != int(value) or value < 0:
+        return [f"{value:g}%"]
+    n = int(value)
+    return [f"{n}%", f"{n} percent", f"{number_words(n)} percent"]
+
+
+def percent(rng: Dice, value: float) -> str:
+    """A probability in one of ``percent_forms`` (digits twice as often as words)."""
+    forms = percent_forms(value)
+    return rng.pick(forms[:1] + forms)
+
+
+def day_forms(iso: str) -> list[str]:
+    """Every way the grammar writes a date (``2025-03-15``, ``March 15, 2025``, ...)."""
+    when = date.fromisoformat(iso)
+    month = _MONTHS[when.month - 1]
+    return [
+        iso,
+        f"{month} {when.day}, {when.year}",
+        f"{when.day} {month} {when.year}",
+        f"{month[:3]} {when.day}, {when.year}",
+    ]
+
+
+def day(rng: Dice, iso: str) -> str:
+    """A date in one of ``day_forms`` (ISO twice as often)."""
+    forms = day_forms(iso)
+    return rng.pick(forms[:1] + forms)
+
+
+def states_value(text: str, value: object) -> bool:
+    """True when ``text`` states ``value`` in any of the forms the grammar writes it.
+
+    For checks that every expected argument is recoverable from an utterance (the linter's
+    under-specification check can use it for generated data).
+
+    Example:
+        >>> states_value("Quote it at $120k, closing March 3, 2025.", 120000)
+        True
+        >>> states_value("Quote it at $120k, closing March 3, 2025.", "2025-03-03")
+        True
+    """
+    lowered = text.lower()
+    if isinstance(value, bool) or value is None:
+        return str(value).lower() in lowered
+    if isinstance(value, (int, float)):
+        forms = money_forms(value) + percent_forms(value) + [f"{value:g}"]
+    elif isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        forms = day_forms(value) if _iso(value) else [value]
+    else:
+        forms = [str(value)]
+    return any(form.lower() in lowered for form in forms)
+
+
+def _iso(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def quoted(rng: Dice, text: str) -> str:
+    """Free text in single or double quotes (names, contents, file names)."""
+    return f"'{text}'" if rng.chance(0.6) else f'"{text}"'
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` for the word that follows."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def join_clauses(rng: Dice, clauses: list[str]) -> str:
+    """Clauses joined as a list: ``a, b and c`` (or ``a; b; c``)."""
+    if len(clauses) <= 1:
+        return "".join(clauses)
+    if rng.chance(0.2):
+        return "; ".join(clauses)
+    comma = "," if rng.chance(0.4) else ""
+    return ", ".join(clauses[:-1]) + f"{comma} and {clauses[-1]}"
+
+
+_PLEASE = (
+    "Please {b}.",
+    "{B}, please.",
+    "Could you {b}?",
+    "Can you {b}?",
+    "I need you to {b}.",
+    "I'd like you to {b}.",
+    "Go ahead and {b}.",
+    "Kindly {b}.",
+    "{B}.",
+    "{B}.",
+    "{B}",
+    "Would you {b}?",
+    "Let's {b}.",
+)
+_STATE = ("{B}.", "{B}.", "{B}, please.", "{B}, thanks.", "{B}")
+_OPENERS = (
+    "",
+    "",
+    "",
+    "",
+    "Hi! ",
+    "Quick one: ",
+    "For the pipeline review, ",
+    "Next, ",
+    "One more thing: ",
+    "Following up on this morning's call, ",
+    "Before the QBR, ",
+    "While we're at it, ",
+    "Hey there, ",
+    "OK, ",
+    "Now ",
+)
+_CLOSERS = ("", "", "", "", "", " Thanks!", " Thank you.", " Thanks in advance.", " Cheers.")
+_RECOVERY = (
+    "Sorry, my mistake. ",
+    "Let me correct that: ",
+    "That didn't work. Instead, ",
+    "OK, try again: ",
+    "My bad. ",
+    "Scratch that. ",
+    "Let's fix that: ",
+)
+
+
+def dress(rng: Dice, body: str, kind: str = "request", recovery: bool = False) -> str:
+    """A body with politeness, an opener and a closer.
+
+    ``kind`` is ``request`` (a verb phrase: "create a deal..."), ``statement`` (a full sentence:
+    "we need a quote...") or ``question`` (kept as it is).
+    """
+    capital = body[0].upper() + body[1:]
+    if kind == "question":
+        text = capital
+    else:
+        form = rng.pick(_PLEASE if kind == "request" else _STATE)
+        text = form.replace("{b}", body).replace("{B}", capital)
+    opener = rng.pick(_RECOVERY) if recovery else rng.pick(_OPENERS)
+    if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):
+        text = text[0].lower() + text[1:]
+    closer = rng.pick(_CLOSERS)
+    if closer and text[-1] not in ".?!":
+        text += "."
+    return opener + text + closer
+
+
+# ---- masking (diversity report) ------------------------------------------------------------------
+_NUMBER_WORD = (
+    r"(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty"
+    r"|sixty|seventy|eighty|ninety|hundred|thousand|million|billion)"
+)
+_MONTH = r"(?:" + "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS) + r")"
+_ISO = r"\b\d{4}-\d{2}-\d{2}\b"
+_MASKS = (
+    (re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"), "<ID>"),
+    (re.compile(r"https?://\S+"), "<URL>"),
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
+    (re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\""), "<TEXT>"),
+    (re.compile(rf"\b{_MONTH} \d{{1,2}}, \d{{4}}|\b\d{{1,2}} {_MONTH} \d{{4}}|{_ISO}"), "<DATE>"),
+    (re.compile(r"\+\d[\d-]{6,}\d"), "<PHONE>"),
+    (re.compile(r"(?:USD |minus |-)?\$?\d[\d,]*(?:\.\d+)?(?: ?(?:k|K|M|million)\b)?%?"), "<NUM>"),
+    (re.compile(rf"\b{_NUMBER_WORD}(?:[ -]+{_NUMBER_WORD})*\b", re.IGNORECASE), "<NUM>"),
+    (
+        re.compile(
+            r"\b(?:Closed-Won|Closed-Lost|Prospecting|Qualification|Proposal|Negotiation|Active"
+            r"|Prospect|Inactive|Draft|Sent|Approved|Rejected|Canceled|Pending|Expired|Partner"
+            r"|Vendor|Competitor)\b",
+            re.IGNORECASE,
+        ),
+        "<ENUM>",
+    ),
+)
+
+
+def mask_utterance(text: str) -> str:
+    """The utterance with its values replaced by placeholders (``<ID>``, ``<NUM>``, ``<TEXT>``...).
+
+    Ids, URLs, emails, quoted text, dates, phone numbers, numbers (digits, ``$120k``, words) and
+    enum values are masked, so two requests that differ only in their values mask the same.
+
+    Example:
+        >>> mask_utterance("Set deal 'Atlas Pilot' to Proposal, worth $120k, by March 3, 2025.")
+        'Set deal <TEXT> to <ENUM>, worth <NUM>, by <DATE>.'
+    """
+    for pattern, placeholder in _MASKS:
+        text = pattern.sub(placeholder, text)
+    return text

@@ -1,0 +1,299 @@
+"""Pools of realistic CRM values and seeded draws from them (names, emails, amounts, dates).
+
+Every draw takes the conversation's ``Dice``, so a seed fixes every value. Pools
+are plain tuples: easy to read, extend and count (10,000+ distinct company names).
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from typing import Sequence, TypeVar
+
+import numpy as np
+
+T = TypeVar("T")
+
+TODAY = date(2025, 1, 6)
+"""The episode clock's "today" (``crm_gym.crm.clock.DEFAULT_EPOCH``): the close-date rule's day."""
+
+# fmt: off
+NAME_HEADS = (
+    "Northwind", "Bluepeak", "Silverline", "Quantum", "Harbor", "Summit", "Pinecrest", "Atlas",
+    "Nimbus", "Vertex", "Ironwood", "Redwood", "Lumen", "Cobalt", "Brightwater", "Crescent",
+    "Evergreen", "Falcon", "Granite", "Helix", "Juniper", "Keystone", "Lakeside", "Meridian",
+    "Nova", "Oakridge", "Pioneer", "Riverbend", "Sterling", "Tidewater", "Upland", "Vanguard",
+    "Westfield", "Zenith", "Aurora", "Beacon", "Cascade", "Driftwood", "Emberly", "Foxglove",
+    "Goldleaf", "Highgate", "Indigo", "Kestrel", "Larkspur", "Maple", "Orchid", "Polaris",
+    "Quarry", "Rosewood", "Sagebrush", "Thornbury", "Willow", "Yellowstone", "Acme", "Globex",
+    "Initech", "Hooli", "Vandelay", "Stellar",
+)
+# fmt: on
+# fmt: off
+NAME_TAILS = (
+    "Labs", "Logistics", "Health", "Foods", "Systems", "Analytics", "Partners", "Robotics",
+    "Energy", "Media", "Bank", "Retail", "Outfitters", "Software", "Biotech", "Freight",
+    "Consulting", "Dynamics", "Networks", "Manufacturing", "Pharma", "Insurance", "Studios",
+    "Apparel", "Capital", "Foundry", "Holdings", "Mobility", "Solar", "Telecom",
+)
+# fmt: on
+# fmt: off
+NAME_SUFFIXES = ("", "", "", "Inc", "LLC", "Group", "Co", "Ltd", "Corporation")
+# fmt: on
+# fmt: off
+INDUSTRIES = (
+    "Technology", "Healthcare", "Finance", "Retail", "Manufacturing", "Logistics", "Energy",
+    "Education", "Media", "Hospitality", "Real Estate", "Telecommunications", "Biotech",
+    "Insurance", "Agriculture", "Automotive", "Government", "Nonprofit", "Legal", "Aerospace",
+)
+# fmt: on
+# fmt: off
+TLDS = ("com", "io", "co", "net", "org")
+# fmt: on
+# fmt: off
+MAILBOXES = (
+    "ops", "hello", "contact", "team", "accounts", "billing", "procurement", "office", "partners",
+    "buying",
+)
+# fmt: on
+# fmt: off
+FIRST_NAMES = (
+    "Maria", "James", "Aisha", "Wei", "Sofia", "Liam", "Priya", "Noah", "Elena", "Mateo", "Hannah",
+    "Omar", "Yuki", "Lucas", "Amara", "Ethan", "Chloe", "Ravi", "Ingrid", "Diego", "Fatima",
+    "Jonas", "Mei", "Samuel", "Leila", "Oscar", "Nadia", "Tomas", "Grace", "Kenji", "Zara",
+    "Felix", "Anika", "Hugo", "Lena", "Marcus", "Isabel", "Tariq", "Freya", "Daniel",
+)
+# fmt: on
+# fmt: off
+LAST_NAMES = (
+    "Lopez", "Chen", "Okafor", "Schmidt", "Rossi", "Nguyen", "Patel", "Kowalski", "Haddad",
+    "Silva", "Johansson", "Tanaka", "Murphy", "Garcia", "Ivanova", "Mensah", "Dubois", "Kim",
+    "Novak", "Fischer", "Singh", "Andersen", "Costa", "Yilmaz", "Brennan", "Moreau", "Hughes",
+    "Sato", "Ortiz", "Berg", "Walsh", "Reyes", "Lindqvist", "Adeyemi", "Park", "Hoffmann",
+)
+# fmt: on
+# fmt: off
+TITLES = (
+    "VP Sales", "Head of Procurement", "CTO", "CFO", "Operations Manager", "IT Director",
+    "Purchasing Lead", "Chief Revenue Officer", "Account Executive", "Finance Director",
+    "Product Manager", "Head of Partnerships", "General Counsel", "COO", "Office Manager",
+    "Engineering Manager", "Marketing Director", "Buyer", "Controller", "Founder",
+)
+# fmt: on
+# fmt: off
+OWNERS = (
+    "Alex Rivera", "Jordan Blake", "Sam Carter", "Taylor Reed", "Morgan Lee", "Casey Nolan",
+    "Riley Quinn", "Jamie Fox", "Avery Stone", "Drew Patel", "Cameron Ellis", "Robin Hart",
+)
+# fmt: on
+# fmt: off
+DEAL_TOPICS = (
+    "Renewal", "Expansion", "Pilot", "Platform Upgrade", "Annual Licenses", "Data Migration",
+    "Support Plan", "Onboarding Package", "Fleet Rollout", "Security Audit", "Cloud Migration",
+    "Analytics Suite", "Training Program", "Hardware Refresh", "Enterprise Agreement",
+    "Managed Services", "Integration Project", "Seat Increase",
+)
+# fmt: on
+# fmt: off
+DEAL_PERIODS = ("", "", "2025", "Q1", "Q2", "Q3", "Q4", "Phase 2", "EMEA", "APAC", "North America")
+# fmt: on
+# fmt: off
+NOTE_TEXTS = (
+    "Customer asked for a revised pricing sheet", "Call scheduled with procurement next week",
+    "Legal review of the MSA is in progress", "Budget approved for the next fiscal year",
+    "Decision maker is the CFO", "Competitor offered a lower price",
+    "Champion is moving to another team", "Requested a security questionnaire",
+    "Prefers quarterly billing", "Needs SSO before signing", "Demo went well, follow up Friday",
+    "Waiting on the signed order form", "Asked for a two-year term discount",
+    "Renewal risk flagged by support", "Intro call done, sending case studies",
+)
+# fmt: on
+# fmt: off
+DOC_KINDS = (
+    "proposal", "contract", "pricing", "sow", "deck", "invoice", "nda", "order_form",
+    "requirements", "roadmap", "security_review", "case_study",
+)
+# fmt: on
+# fmt: off
+GOOD_EXTENSIONS = ("pdf", "docx", "doc", "pptx", "ppt", "xlsx", "csv", "txt", "key")
+# fmt: on
+# fmt: off
+BAD_EXTENSIONS = ("xls", "jpg", "png", "zip", "exe", "pages", "rtf", "odt", "html", "mp4")
+# fmt: on
+# fmt: off
+COMPANY_TYPES = ("Partner", "Vendor", "Competitor")
+# fmt: on
+# fmt: off
+CITIES = (
+    "Austin, TX", "Denver, CO", "Boston, MA", "Seattle, WA", "Chicago, IL", "Toronto, ON",
+    "London, UK", "Berlin, DE", "Dublin, IE", "Singapore, SG",
+)
+# fmt: on
+# fmt: off
+STREETS = ("Market St", "Main St", "Harbor Way", "Oak Ave", "Pine Rd", "Elm St", "King St")
+# fmt: on
+# fmt: off
+AMOUNT_STEPS = (1000, 1000, 5000, 10000, 25000, 250, 500)
+# fmt: on
+
+
+class Dice:
+    """A conversation's random draws: a buffered stream over its ``Dice``.
+
+    numpy's scalar calls cost 1-20 us each (``integers`` 3 us, ``bytes`` 17 us) and one
+    conversation makes a few hundred draws, so draws come from blocks of uniforms and bytes
+    that the generator produces in one call each. Same generator state, same stream.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self._floats: list[float] = []
+        self._bytes = b""
+
+    def random(self) -> float:
+        """A uniform float in [0, 1)."""
+        if not self._floats:
+            self._floats = self.rng.random(256).tolist()
+        return self._floats.pop()
+
+    def integers(self, low: int, high: int | None = None) -> int:
+        """A uniform integer in ``[low, high)`` (``[0, low)`` with one argument), as numpy's."""
+        if high is None:
+            low, high = 0, low
+        return low + int(self.random() * (high - low))
+
+    def uniform(self, low: float, high: float) -> float:
+        """A uniform float in ``[low, high)``."""
+        return low + (high - low) * self.random()
+
+    def chance(self, p: float) -> bool:
+        """True with probability ``p``."""
+        return self.random() < p
+
+    def pick(self, items: Sequence[T]) -> T:
+        """One item, uniformly."""
+        return items[int(self.random() * len(items))]
+
+    def weighted(self, weights: Sequence[float]) -> int:
+        """An index drawn with these (normalised) weights."""
+        u, total = self.random(), 0.0
+        for index, weight in enumerate(weights):
+            total += weight
+            if u < total:
+                return index
+        return len(weights) - 1
+
+    def sample(self, n: int, k: int) -> list[int]:
+        """``k`` distinct indices of ``range(n)``, in random order."""
+        return self.permutation(n)[:k]
+
+    def permutation(self, n: int) -> list[int]:
+        """A random order of ``range(n)``."""
+        order = list(range(n))
+        self.shuffle(order)
+        return order
+
+    def shuffle(self, items: list) -> None:
+        """Shuffle in place (Fisher-Yates)."""
+        for i in range(len(items) - 1, 0, -1):
+            j = int(self.random() * (i + 1))
+            items[i], items[j] = items[j], items[i]
+
+    def binomial(self, n: int, p: float) -> int:
+        """Successes in ``n`` trials of chance ``p``."""
+        return sum(self.random() < p for _ in range(n))
+
+    def bytes(self, n: int) -> bytes:
+        """``n`` random bytes."""
+        if len(self._bytes) < n:
+            self._bytes = self.rng.bytes(1024)
+        out, self._bytes = self._bytes[:n], self._bytes[n:]
+        return out
+
+
+def new_uuid(rng: Dice) -> str:
+    """A version-4 UUID string from the generator (seed-record ids, made-up unknown ids)."""
+    h = rng.bytes(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+def company_name(rng: Dice) -> str:
+    """A company name such as ``Northwind Logistics`` or ``Atlas Foods LLC``."""
+    name = f"{rng.pick(NAME_HEADS)} {rng.pick(NAME_TAILS)}"
+    suffix = rng.pick(NAME_SUFFIXES)
+    return f"{name} {suffix}" if suffix else name
+
+
+def slug(name: str) -> str:
+    """Lower-case letters and digits of a name (email domains, file names)."""
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def company_email(rng: Dice, name: str) -> str:
+    """A company mailbox on a domain made from the name."""
+    head, _, rest = name.partition(" ")
+    domain = slug(head + rest.split(" ")[0]) if rng.chance(0.5) else slug(head)
+    return f"{rng.pick(MAILBOXES)}@{domain}.{rng.pick(TLDS)}"
+
+
+def person(rng: Dice) -> tuple[str, str]:
+    """A first and a last name."""
+    return rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES)
+
+
+def person_email(rng: Dice, first: str, last: str, company: str) -> str:
+    """``first.last@company.tld`` or a variant."""
+    local = rng.pick((f"{first}.{last}", f"{first[0]}{last}", f"{first}", f"{first}_{last}"))
+    return f"{local.lower()}@{slug(company.split(' ')[0])}.{rng.pick(TLDS)}"
+
+
+def phone(rng: Dice) -> str:
+    """A North American style phone number."""
+    area, line = int(rng.integers(201, 990)), int(rng.integers(100, 10_000))
+    return f"+1-{area}-555-{line:04d}"
+
+
+def address(rng: Dice) -> str:
+    """A street address with a city."""
+    return f"{int(rng.integers(1, 999))} {rng.pick(STREETS)}, {rng.pick(CITIES)}"
+
+
+def deal_name(rng: Dice, client_name: str) -> str:
+    """A deal name that starts with the client's first word (so name searches can hit several)."""
+    period = rng.pick(DEAL_PERIODS)
+    base = f"{client_name.split(' ')[0]} {rng.pick(DEAL_TOPICS)}"
+    return f"{base} {period}" if period else base
+
+
+def amount(rng: Dice, low: int = 2_000, high: int = 2_000_000) -> int:
+    """A deal-sized amount, rounded to a step that people say (mostly thousands)."""
+    step = rng.pick(AMOUNT_STEPS)
+    value = int(math.exp(rng.uniform(math.log(low), math.log(high))))
+    return max(step, value // step * step)
+
+
+def probability(rng: Dice) -> int:
+    """A forecast probability people use (multiples of 5, sometimes any whole percent)."""
+    return int(rng.integers(1, 20)) * 5 if rng.chance(0.8) else int(rng.integers(1, 100))
+
+
+def future_date(rng: Dice, low: int = 1, high: int = 540) -> str:
+    """An ISO date from ``low`` to ``high`` days after the episode's today."""
+    return (TODAY + timedelta(days=int(rng.integers(low, high)))).isoformat()
+
+
+def past_date(rng: Dice) -> str:
+    """An ISO date from a day to two years before the episode's today."""
+    return (TODAY - timedelta(days=int(rng.integers(1, 730)))).isoformat()
+
+
+def file_name(rng: Dice, stem: str, extension: str | None = None) -> str:
+    """A file name such as ``northwind_proposal_v2.pdf``."""
+    version = rng.pick(("", "", "_v2", "_final", "_2025", "_signed", "_draft"))
+    return f"{slug(stem)}_{rng.pick(DOC_KINDS)}{version}.{extension or rng.pick(GOOD_EXTENSIONS)}"
+
+
+def note_text(rng: Dice) -> str:
+    """A short CRM note."""
+    return rng.pick(NOTE_TEXTS)

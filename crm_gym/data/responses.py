@@ -1,0 +1,180 @@
+"""Expected replies computed from the replayed result: short, structured and reproducible.
+
+Replies name the record and list ``key=value`` pairs of its reference payload (the first hit
+of a search), so a linter can check them against a replay. They hold only reproducible values:
+ids from the episode's seeded id source, stored values, never timestamps or nulls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from crm_gym.crm.tools import ToolResult
+
+if TYPE_CHECKING:
+    from crm_gym.data.scene import Intent
+
+RESULT_KIND = {
+    "create_new_client": "Client",
+    "ensure_client": "Client",
+    "modify_client": "Client",
+    "client_search": "Client",
+    "create_new_contact": "Contact",
+    "modify_contact": "Contact",
+    "contact_search": "Contact",
+    "create_new_opportunity": "Opportunity",
+    "modify_opportunity": "Opportunity",
+    "clone_opportunity": "Opportunity",
+    "opportunity_search": "Opportunity",
+    "view_opportunity_details": "Opportunity",
+    "opportunity_details": "Opportunity",
+    "create_quote": "Quote",
+    "modify_quote": "Quote",
+    "cancel_quote": "Quote",
+    "quote_search": "Quote",
+    "quote_details": "Quote",
+    "compare_quotes": "Quote",
+    "create_contract": "Contract",
+    "contract_search": "Contract",
+    "upload_document": "Document",
+    "add_note": "Note",
+    "company_search": "Company",
+}
+"""Tool -> the kind of record it returns (one record, or a list of them)."""
+
+SHOWN = {
+    "Client": ("client_id", "status", "email", "industry"),
+    "Contact": ("contact_id", "client_id", "title", "email"),
+    "Opportunity": ("opportunity_id", "client_id", "stage", "amount", "probability", "close_date"),
+    "Quote": ("quote_id", "opportunity_id", "status", "amount", "valid_until"),
+    "Contract": (
+        "contract_id",
+        "client_id",
+        "opportunity_id",
+        "status",
+        "value",
+        "start_date",
+        "end_date",
+    ),
+    "Document": ("document_id", "entity_type", "entity_id", "file_name"),
+    "Note": ("note_id", "entity_type", "entity_id"),
+    "Company": ("company_id", "type", "industry"),
+}
+"""Fields a reply states for each kind of record, in this order (nulls skipped)."""
+
+PLURAL = {
+    "Client": "clients",
+    "Contact": "contacts",
+    "Opportunity": "opportunities",
+    "Quote": "quotes",
+    "Contract": "contracts",
+    "Document": "documents",
+    "Note": "notes",
+    "Company": "companies",
+}
+_VERB = {
+    "create": "Created",
+    "upload": "Uploaded",
+    "add": "Added",
+    "modify": "Updated",
+    "ensure": "Confirmed",
+    "cancel": "Canceled",
+    "clone": "Cloned",
+}
+_LISTED = {f"list_{plural}": kind for kind, plural in PLURAL.items()}
+
+
+def describe(intent: Intent, outcome: ToolResult) -> str:
+    """The reply a perfect agent gives after this turn."""
+    if not outcome.ok:
+        return f"That did not work: {outcome.error}"
+    tool, payload = intent.tool, outcome.payload
+    if tool in _LISTED:
+        return _listing(_LISTED[tool], payload)
+    if tool.endswith("_search") or tool == "compare_quotes":
+        verb = "Compared" if tool == "compare_quotes" else "Found"
+        return _hits(RESULT_KIND[tool], payload, verb)
+    if tool.startswith("delete_"):
+        entity = tool.removeprefix("delete_")
+        return f"Deleted {entity} {outcome.arguments[f'{entity}_id']}."
+    special = _SPECIAL.get(tool)
+    if special is not None:
+        return special(payload)
+    kind = RESULT_KIND[tool]
+    verb = _VERB.get(tool.split("_")[0])
+    return f"{verb} {record_text(kind, payload)}." if verb else f"{record_text(kind, payload)}."
+
+
+def record_text(kind: str, record: dict[str, Any]) -> str:
+    """``opportunity 'Atlas Pilot': opportunity_id=..., stage=Proposal, amount=120000.0``."""
+    pairs = ", ".join(f"{key}={record[key]}" for key in SHOWN[kind] if record.get(key) is not None)
+    name = _name(kind, record)
+    label = f"{kind.lower()} {name}" if name else kind.lower()
+    return f"{label}: {pairs}"
+
+
+def _name(kind: str, record: dict[str, Any]) -> str | None:
+    if kind == "Contact":
+        return f"{record['first_name']} {record['last_name']}"
+    return record.get("file_name") if kind == "Document" else record.get("name")
+
+
+def _hits(kind: str, records: list[dict[str, Any]], verb: str) -> str:
+    if not records:
+        return f"No results: no {PLURAL[kind]} matched."
+    count = f"{len(records)} {PLURAL[kind] if len(records) > 1 else kind.lower()}"
+    others = [_name(kind, r) or r[f"{kind.lower()}_id"] for r in records[1:]]
+    also = f" (the others: {_names(others)})" if others else ""
+    return f"{verb} {count}{also}. First: {record_text(kind, records[0])}."
+
+
+def _names(names: list[str], limit: int = 4) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _listing(kind: str, records: dict[str, dict[str, Any]]) -> str:
+    if not records:
+        return f"No {PLURAL[kind]} on file."
+    names = [_name(kind, record) or key for key, record in records.items()]
+    label = PLURAL[kind] if len(records) > 1 else kind.lower()
+    return f"{len(records)} {label} on file: {_names(names)}."
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    parts = []
+    for key in ("by_stage", "by_owner"):
+        if payload[key]:
+            counts = ", ".join(f"{name} {count}" for name, count in payload[key].items())
+            parts.append(f"{key.replace('_', ' ')}: {counts}; ")
+    totals = f"total_count={payload['total_count']}, total_amount={payload['total_amount']}"
+    return f"Pipeline summary, {''.join(parts)}{totals}."
+
+
+def _details(payload: dict[str, Any]) -> str:
+    amounts = " and ".join(str(amount) for amount in payload["amounts"])
+    statuses = " and ".join(str(status) for status in payload["statuses"])
+    return (
+        f"Compared {len(payload['quotes'])} quotes (amounts {amounts}; statuses {statuses}): "
+        f"total_amount={payload['total_amount']}."
+    )
+
+
+def _prefixes(payload: list[str]) -> str:
+    return (
+        f"Quote prefixes in use: {', '.join(payload)}."
+        if payload
+        else "No results: no quote prefixes are in use."
+    )
+
+
+def _counts(payload: dict[str, int]) -> str:
+    return "Record counts: " + ", ".join(f"{key}={value}" for key, value in payload.items()) + "."
+
+
+_SPECIAL = {
+    "summarize_opportunities": _summary,
+    "compare_quote_details": _details,
+    "quote_prefixes": _prefixes,
+    "summarize_counts": _counts,
+}

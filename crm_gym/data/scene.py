@@ -1,0 +1,244 @@
+"""A conversation under construction, simulated turn by turn on a live CRM.
+
+The scene seeds a ``CrmApi`` exactly as replay will (same seed data, same ``episode_seed``), so
+every turn's expected arguments are executed with templates resolved from this simulation, its
+outcome is checked as it happens (a planned success must succeed, a planned failure must fail
+with its error substring), and the expected reply is computed from the real payload. Ids and
+timestamps are the ones replay will see, so the data is correct by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from crm_gym.crm import CrmApi
+from crm_gym.crm.entities import Entity
+from crm_gym.crm.tools import ToolResult, call_tool
+from crm_gym.data import responses, wording
+from crm_gym.data.pools import Dice
+from crm_gym.data.responses import RESULT_KIND
+from crm_gym.data.scoring import error_matches
+from crm_gym.data.seeding import seed as seed_entities
+from crm_gym.data.templates import reference_payload, referenced_turns, resolve
+from crm_gym.errors import GenerationError
+
+PRIMARY = {
+    kind: f"{kind.lower()}_id"
+    for kind in (
+        "Client",
+        "Contact",
+        "Opportunity",
+        "Quote",
+        "Contract",
+        "Document",
+        "Note",
+        "Company",
+    )
+}
+
+
+@dataclass(frozen=True)
+class Mention:
+    """How a turn names an entity: its literal id (seeded records) or an earlier turn's result.
+
+    ``arg`` is what goes into the expected arguments: the id itself, or ``{{turn_N.<field>}}``.
+    ``via`` names the kind of turn N's record when the id is one of its foreign keys (the client
+    of the deal created in turn 2).
+    """
+
+    kind: str
+    key: str
+    arg: str
+    name: str | None = None
+    turn: int | None = None
+    verb: str = "created"
+    via: str | None = None
+
+
+@dataclass
+class Intent:
+    """One request: the tool call it expects and what its utterance must state.
+
+    ``values`` are the literal argument values the utterance states (by argument name);
+    ``mentions`` the entities it names (by role); ``learns`` how the result is remembered
+    for later turns (``"created"``, ``"found"``...), or None.
+    """
+
+    tool: str
+    args: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    mentions: dict[str, Any] = field(default_factory=dict)
+    phrase: str = ""
+    learns: str | None = None
+    canonical: bool = False
+
+    def __post_init__(self) -> None:
+        self.phrase = self.phrase or self.tool
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A planned failure: its category and the exact substring its error must contain."""
+
+    category: str
+    substring: str
+
+
+def turn_template(turn: int, field: str) -> str:
+    """``{{turn_<turn>.<field>}}``: a value of an earlier turn's result, for expected arguments."""
+    return "{{turn_" + f"{turn}.{field}" + "}}"
+
+
+def name_of(kind: str, record: Any) -> str | None:
+    """The human label of a record (dict payload or entity), if it has one."""
+    get = record.get if isinstance(record, dict) else lambda key: getattr(record, key, None)
+    if kind == "Contact":
+        return f"{get('first_name')} {get('last_name')}"
+    if kind == "Document":
+        return get("file_name")
+    return get("name")
+
+
+class Scene:
+    """The CRM, the turns so far and the entities the conversation knows about."""
+
+    def __init__(
+        self,
+        rng: Dice,
+        seed_data: dict[str, Any],
+        episode_seed: int,
+        underspecified: float = 0.0,
+        empty_searches: float = 0.0,
+    ):
+        self.rng = rng
+        self.seed_data = seed_data
+        self.api = CrmApi(seed=episode_seed)
+        seed_entities(self.api, {"seed_data": seed_data})
+        self.turns: list[dict[str, Any]] = []
+        self.payloads: dict[int, dict[str, Any]] = {}
+        self.known: dict[str, Mention] = {}
+        self.recent: dict[str, int] = {}
+        self.ticks = 0
+        self.gone: list[Mention] = []
+        self.last: Mention | None = None
+        self.underspecified = underspecified
+        self.empty_searches = empty_searches
+
+    # ---- what the conversation knows ----------------------------------------------------------
+    @property
+    def next_turn(self) -> int:
+        """The id of the turn being built."""
+        return len(self.turns) + 1
+
+    def records(self, kind: str, where: Callable[[Any], bool] | None = None) -> list[Entity]:
+        """Live records of a kind (optionally filtered), in store order."""
+        found = self.api.store.records(kind)
+        return [r for r in found if where(r)] if where else list(found)
+
+    def pick(self, kind: str, where: Callable[[Any], bool] | None = None) -> Mention | None:
+        """A live entity to talk about: mostly the last result or the last touched, else any."""
+        found = self.records(kind, where)
+        if not found:
+            return None
+        keys = [getattr(record, PRIMARY[kind]) for record in found]
+        touched = [key for key in keys if key in self.recent]
+        last = self.last.key if self.last is not None and self.last.kind == kind else None
+        if last in keys and self.rng.random() < 0.75:
+            key = last
+        elif touched and self.rng.random() < 0.65:
+            key = max(touched, key=self.recent.__getitem__)
+        else:
+            key = self.rng.pick(keys)
+        return self.mention(kind, key)
+
+    def mention(self, kind: str, key: str) -> Mention:
+        """How to name this live entity now (its latest turn reference, or its literal id)."""
+        record = self.api.store.get(kind, key)
+        known = self.known.get(key)
+        if known is None:
+            return Mention(kind, key, key, name_of(kind, record))
+        return replace(known, name=name_of(kind, record))
+
+    def record(self, mention: Mention) -> Any:
+        """The stored record a mention names (None once deleted)."""
+        return self.api.store.get(mention.kind, mention.key)
+
+    def touch(self, key: str) -> None:
+        """Mark an entity as the one most recently talked about."""
+        self.ticks += 1
+        self.recent[key] = self.ticks
+
+    # ---- playing a turn -----------------------------------------------------------------------
+    def play(
+        self, intent: Intent, failure: Failure | None = None, recovery: bool = False
+    ) -> ToolResult:
+        """Execute the intent's call, check its planned outcome and append the turn."""
+        turn_id = self.next_turn
+        resolved = resolve(intent.args, self.payloads, turn_id)
+        outcome = call_tool(self.api, intent.tool, resolved)
+        _check(intent, resolved, outcome, failure)
+        vague = failure is None and self.underspecified > 0 and self.rng.chance(self.underspecified)
+        unsaid = wording.unsayable(intent, self.rng) if vague else None
+        utterance = wording.render(intent, self.rng, turn_id, recovery, unsaid)
+        text = responses.describe(intent, outcome)
+        self.turns.append(_turn(turn_id, utterance, intent, failure, text, unsaid is not None))
+        for mention in intent.mentions.values():
+            for item in mention if isinstance(mention, list) else [mention]:
+                self.touch(item.key)
+        if outcome.ok and intent.tool.startswith("delete_"):
+            self.gone.append(intent.mentions["target"])
+        if outcome.ok:
+            self.payloads[turn_id] = reference_payload(outcome.payload)
+            self._learn(intent, outcome.payload, turn_id)
+        return outcome
+
+    def _learn(self, intent: Intent, payload: Any, turn_id: int) -> None:
+        """Remember the record a turn returned, so later turns can say "the deal from turn 2"."""
+        if isinstance(payload, list):
+            payload = payload[0] if len(payload) == 1 else None
+        if not intent.learns or not isinstance(payload, dict):
+            return
+        kind = RESULT_KIND[intent.tool]
+        key = payload[PRIMARY[kind]]
+        template = turn_template(turn_id, PRIMARY[kind])
+        self.known[key] = self.last = Mention(
+            kind, key, template, name_of(kind, payload), turn_id, intent.learns
+        )
+        self.touch(key)
+
+
+def _check(
+    intent: Intent, resolved: dict[str, Any], outcome: ToolResult, failure: Failure | None
+) -> None:
+    """Refuse a turn whose simulated outcome differs from the plan (a generator bug)."""
+    if failure is None and not outcome.ok:
+        raise GenerationError(f"{intent.tool}({resolved}) failed: {outcome.error}")
+    if failure is not None and outcome.ok:
+        raise GenerationError(f"{intent.tool}({resolved}) succeeded; planned {failure.category}")
+    if failure is not None and not error_matches(outcome.error, failure.substring):
+        raise GenerationError(f"{intent.tool}: error {outcome.error!r} lacks {failure.substring!r}")
+
+
+def _turn(
+    turn_id: int, utterance: str, intent: Intent, failure: Failure | None, text: str, vague: bool
+) -> dict[str, Any]:
+    turn = {
+        "turn_id": turn_id,
+        "user_utterance": utterance,
+        "expected_tool": intent.tool,
+        "expected_args": intent.args,
+        "references_previous_turns": sorted(referenced_turns(intent.args)),
+        "expect_success": failure is None,
+        "expected_error_substring": failure.substring if failure else None,
+        "failure_category": failure.category if failure else None,
+        "expected_response": {
+            "text": text,
+            "evaluation": "structured",
+            "answers": [text],
+            "requires_judge": False,
+        },
+    }
+    if vague:
+        turn["underspecified"] = True
+    return turn
