@@ -9,10 +9,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from crm_gym.data.loading import LoadProblem, iter_conversations
+from crm_gym.errors import StoreError
+from scripts import datagen
 
 EXAMPLES = {
-    "replay": "crm-gym replay ../shared/arc/evaluation_400.jsonl --json",
+    "replay": "crm-gym replay ../shared/arc/evaluation_400.jsonl --json --store sqlite",
     "lint": "crm-gym lint ../shared/arc/evaluation_400.jsonl --json",
+    "generate": datagen.GENERATE_EXAMPLE,
+    "datastats": datagen.DATASTATS_EXAMPLE,
 }
 
 
@@ -27,18 +31,30 @@ def _read(path: str) -> list[Any]:
     return good
 
 
-def _default_tasks() -> str:
-    from crm_gym.data.examples import builtin_path
+def _default_tasks() -> list[Any]:
+    """The package's default task source: conversations generated from the default seed."""
+    from crm_gym.data.generator import default_tasks
 
-    return str(builtin_path())
+    return list(default_tasks())
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay every conversation's ground truth and report what passed."""
+    from crm_gym.crm.store import MemoryStore, make_store
     from crm_gym.data.replay import replay, summarize
 
-    path = args.path or _default_tasks()
-    results = [replay(c, strict_upstream=args.strict_upstream) for c in _read(path)]
+    path = args.path or "generated default tasks"
+    try:
+        store = make_store(args.store, strict_upstream=args.strict_upstream)
+    except (StoreError, ImportError) as exc:
+        print(f"crm-gym replay: {exc}", file=sys.stderr)
+        return 2
+    empty = MemoryStore().snapshot()
+    results = []
+    for conversation in _read(args.path) if args.path else _default_tasks():
+        store.restore(empty)  # one store for the run: each conversation starts empty
+        results.append(replay(conversation, strict_upstream=args.strict_upstream, store=store))
+    getattr(store, "close", lambda: None)()
     summary = summarize(results)
     if args.json:
         print(json.dumps(summary, default=str))
@@ -69,6 +85,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "replay": (cmd_replay, "replay the ground truth of a dataset and score it"),
     "lint": (cmd_lint, "report defects of a dataset (DATA-arc.md section 5)"),
+    "generate": (datagen.cmd_generate, "generate seeded conversations (JSONL)"),
+    "datastats": (datagen.cmd_datastats, "diversity report of a dataset (templates, shares...)"),
 }
 
 
@@ -77,13 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crm-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     replay = _subparser(sub, "replay")
-    replay.add_argument("path", nargs="?", help="JSONL file (default: the built-in examples)")
+    replay.add_argument("path", nargs="?", help="JSONL file (default: generated default tasks)")
     replay.add_argument("--strict-upstream", action="store_true",
                         help="reproduce upstream's mock exactly (no document_url alias, ...)")  # fmt: skip
     replay.add_argument("--json", action="store_true", help="print one JSON object")
+    stores = "memory (default), sqlite, sqlite:///FILE.db, postgresql+psycopg://USER@HOST:PORT/DB"
+    replay.add_argument("--store", default="memory", help=f"{stores}, or $VARIABLE holding one")
     lint = _subparser(sub, "lint")
     lint.add_argument("path", help="JSONL file")
     lint.add_argument("--json", action="store_true", help="print one JSON object")
+    datagen.add_generate_arguments(_subparser(sub, "generate"))
+    datagen.add_datastats_arguments(_subparser(sub, "datastats"))
     return parser
 
 

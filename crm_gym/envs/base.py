@@ -12,6 +12,7 @@ from gymnasium.error import ResetNeeded
 
 from crm_gym.actions import ActionError, FinalAnswer, ToolCall, parse_action
 from crm_gym.crm import CrmApi
+from crm_gym.crm.store import Store, make_store
 from crm_gym.crm.tools import ToolResult, call_tool, tool_schemas
 from crm_gym.data.templates import resolve
 from crm_gym.envs.reference import TurnReference, restore
@@ -57,6 +58,7 @@ class CrmEnvBase(gym.Env[str, str]):
         strict_upstream: bool = False,
         max_observation_chars: int = 65_536,
         render_mode: str | None = None,
+        store: str | Store | None = None,
     ):
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
@@ -71,7 +73,9 @@ class CrmEnvBase(gym.Env[str, str]):
         self.render_mode = render_mode
         self.observation_space = Unicode(max_observation_chars)
         self.action_space = Unicode(MAX_ACTION_CHARS)
-        self.api = CrmApi(seed=0, strict_upstream=strict_upstream)
+        # None: a fresh memory store per episode; else one store (e.g. SQL) restored per episode
+        self._store = None if store is None else make_store(store, strict_upstream=strict_upstream)
+        self.api = CrmApi(self._store, seed=0, strict_upstream=strict_upstream)
         self._scorer: TurnScorer | None = None
         self._messages: list[dict[str, Any]] = []
         self._task_id = ""
@@ -84,7 +88,7 @@ class CrmEnvBase(gym.Env[str, str]):
 
     def _restart_crm(self, reference: TurnReference) -> None:
         """Put the live CRM where the reference was before ``reference``'s turn."""
-        self.api = CrmApi(seed=0, strict_upstream=self.strict_upstream)
+        self.api = CrmApi(self._store, seed=0, strict_upstream=self.strict_upstream)
         restore(self.api, reference.before)
         self._scorer = None
 
@@ -115,6 +119,8 @@ class CrmEnvBase(gym.Env[str, str]):
         if len(text) <= limit:
             return text
         note = "\n[... truncated]"
+        if limit <= len(note):  # no room for the note: a plain cut stays in the space
+            return text[:limit]
         return text[: limit - len(note)] + note
 
     # ---- one action ---------------------------------------------------------------------------
@@ -132,19 +138,21 @@ class CrmEnvBase(gym.Env[str, str]):
         if isinstance(parsed, ActionError):
             scorer.malformed_actions += 1
             observation = self._say("user", f"Action error: {parsed.message}")
-            result = None
+            extra: dict[str, Any] = {}
         else:
             outcome = call_tool(self.api, parsed.name, parsed.arguments)
             scorer.record_call(parsed, outcome)
-            observation = self._say("tool", self._tool_text(parsed, outcome), name=parsed.name)
-            result = _result_info(outcome)
+            payload = to_json(outcome.payload)
+            shown = self._tool_text(parsed, outcome, payload)
+            observation = self._say("tool", shown, name=parsed.name)
+            extra = {"tool_result": _result_info(outcome, payload)}
         if scorer.steps >= self.max_steps:
             return self._finish_turn(None, observation)
-        return self._truncate(observation), 0.0, False, False, self._info(tool_result=result)
+        return self._truncate(observation), 0.0, False, False, self._info(**extra)
 
-    def _tool_text(self, call: ToolCall, outcome: ToolResult) -> str:
+    def _tool_text(self, call: ToolCall, outcome: ToolResult, payload: str) -> str:
         if outcome.ok:
-            return f"Tool result ({call.name}): {to_json(outcome.payload)}"
+            return f"Tool result ({call.name}): {payload}"
         return f"Tool error ({call.name}): {outcome.error}"
 
     def _score_turn(self, answer: str | None, known_ids: frozenset[str], target: Any) -> tuple[float, dict]:
@@ -165,6 +173,11 @@ class CrmEnvBase(gym.Env[str, str]):
         return text
 
 
-def _result_info(outcome: ToolResult) -> dict[str, Any]:
-    return {"name": outcome.name, "ok": outcome.ok, "payload": fresh_copy(outcome.payload),
-            "error": outcome.error}  # fmt: skip
+def _result_info(outcome: ToolResult, payload: str) -> dict[str, Any]:
+    """``info["tool_result"]``: the same keys and value types after every call.
+
+    Gymnasium's vector envs stack infos key by key and recurse into dicts, so a value that is a
+    dict in one env and a list or None in another crashes ``step``; the payload (a record, a
+    list, a summary, or nothing) is therefore its JSON text.
+    """
+    return {"name": outcome.name, "ok": outcome.ok, "payload": payload, "error": outcome.error}

@@ -1,0 +1,424 @@
+"""``SqlStore``: the store protocol on SQLite or PostgreSQL, through SQLAlchemy Core.
+
+The database guards the data (see ``sql_schema``: keys, foreign keys, CHECKs, a unique email
+index) and every statement is parameterised. Transactions:
+
+- **Episode**: the store is always inside one database transaction that is never committed.
+  ``restore`` (what an env's reset calls) rolls it back, begins a new one and inserts the
+  snapshot's records, so a reset is cheap and nothing of an episode outlives it: a process killed
+  mid-episode leaves no rows behind.
+- **Tool call**: ``transaction()`` is a savepoint inside the episode, taken lazily before the
+  block's first write (read-only tools cost nothing) and rolled back if the block raises. Nested
+  blocks join the outer one, as on the memory store. A write outside any block gets its own.
+
+Isolation: each store owns one connection. On PostgreSQL its tables are temporary tables, which
+live in that session's private schema (``pg_temp``): envs sharing one database never see each
+other's records, even with the same seeded ids and emails, and the tables vanish with the
+session. SQLite ``sqlite`` is a private in-memory database; a ``sqlite:///FILE`` store recreates
+its ``crm_*`` tables in the file when it opens and holds the file's lock while open (one store
+per file). See ``make_store`` for the accepted URLs.
+
+Integrity errors, which the CRM's own checks make rare, become the memory store's ``CrmError``
+texts (``Client not found with ID '...'``...). Snapshots are portable: ``snapshot()`` returns
+the memory store's format, ``(tables, email_index)``, and ``restore`` accepts any store's.
+
+Example:
+    >>> from crm_gym.crm import CrmApi
+    >>> store = SqlStore("sqlite")
+    >>> api = CrmApi(store, seed=0)
+    >>> client = api.create_new_client("Acme", "ops@acme.com", "Active")
+    >>> [c.name for c in api.client_search(name="acme")], store.count("Client")
+    (['Acme'], 1)
+    >>> store.close()
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+from typing import Any, Iterable
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy import event
+    from sqlalchemy.pool import NullPool, StaticPool
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError('SQL stores need SQLAlchemy: pip install "crm-gym[sql]"') from exc
+
+from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, PRIMARY_KEYS, Entity
+from crm_gym.crm.rules import not_found
+from crm_gym.crm.store.sql_schema import RowCodec, attachment_targets, build_tables
+from crm_gym.errors import CrmError, DuplicateEmailError, StoreError
+
+SQLITE_MEMORY = "sqlite://"
+TRUNCATE_EVERY = 1_000
+"""PostgreSQL: truncate the (empty) tables every this many episodes (see ``_truncate``)."""
+
+
+def normalize_url(url: str) -> str:
+    """A SQLAlchemy URL for a store spec: ``sqlite`` is in-memory; PostgreSQL uses psycopg 3."""
+    if url == "sqlite":
+        return SQLITE_MEMORY
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class SqlStore:
+    """The CRM's records in SQLite or PostgreSQL (see the module docstring).
+
+    Args:
+        url: ``"sqlite"`` (private in-memory database), ``"sqlite:///path.db"``, or
+            ``"postgresql+psycopg://user:password@host:port/dbname"``.
+    """
+
+    def __init__(self, url: str = "sqlite"):
+        self.url = normalize_url(url)
+        self._engine = _create_engine(self.url)
+        self.dialect: str = self._engine.dialect.name
+        postgresql = self.dialect == "postgresql"
+        metadata = sa.MetaData(schema="pg_temp" if postgresql else None)
+        self._tables = build_tables(metadata)
+        self._codecs = {kind: RowCodec(kind, postgresql) for kind in ENTITY_TYPES}
+        self._statements = {
+            kind: _Statements(t, PRIMARY_KEYS[kind]) for kind, t in self._tables.items()
+        }
+        self._conn = _connect(self._engine, self.url)
+        self._finalizer = weakref.finalize(self, _close, self._conn, self._engine)
+        self._create_schema(metadata)
+        self._episode = self._conn.begin()
+        self._block: _Block | None = None
+        self._release_pending = False  # the last block's savepoint, released with the next one
+        self._restarts = 0
+        self._seq = itertools.count(1)
+
+    def __repr__(self) -> str:
+        shown = sa.engine.make_url(self.url).render_as_string(hide_password=True)
+        return f"SqlStore({shown!r})"
+
+    def __getstate__(self) -> Any:
+        raise TypeError(
+            "a SqlStore holds a database connection and cannot be pickled; build the env (and "
+            "its store) in each worker, e.g. with env factories for AsyncVectorEnv"
+        )
+
+    def _create_schema(self, metadata: sa.MetaData) -> None:
+        """Temporary tables on PostgreSQL; on SQLite the ``crm_*`` tables, recreated empty."""
+        try:
+            with self._conn.begin():
+                if self.dialect != "postgresql":
+                    metadata.drop_all(self._conn)
+                metadata.create_all(self._conn, checkfirst=False)
+        except sa.exc.OperationalError as exc:
+            self.close()
+            raise _open_error(self.url, exc) from None
+
+    def close(self) -> None:
+        """Roll back the episode and close the connection (also done when garbage-collected)."""
+        self._finalizer()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    # ---- writes -------------------------------------------------------------------------------
+    def insert(self, kind: str, record: Entity) -> None:
+        """Add a new record at the end of its table's order."""
+        row = self._codecs[kind].row(record)
+        row["seq"] = next(self._seq)
+        self._write(kind, self._statements[kind].insert, row, record, inserting=True)
+
+    def replace(self, kind: str, key: str, record: Entity) -> None:
+        """Store a new version of a record; it keeps its row, so its position."""
+        codec = self._codecs[kind]
+        if getattr(record, codec.pk) != key:
+            raise CrmError(f"{kind} {codec.pk} cannot be changed.")
+        row = codec.row(record)
+        row["_key"] = codec.key(key)
+        if self._write(kind, self._statements[kind].update, row, record).rowcount == 0:
+            self.insert(kind, record)  # as on the memory store: replacing a missing key adds it
+
+    def delete(self, kind: str, key: str) -> bool:
+        """Remove a record; False if absent."""
+        if not _sendable(key):
+            return False
+        params = {"_key": self._codecs[kind].key(key)}
+        return self._write(kind, self._statements[kind].delete, params, key).rowcount > 0
+
+    def _write(self, kind: str, statement: Any, params: dict, target: Entity | str,
+               inserting: bool = False) -> Any:  # fmt: skip
+        """One write inside the current block's savepoint; integrity errors become CRM errors.
+
+        ``target`` is the record written, or the key deleted (for the error text).
+        """
+        with self.transaction():
+            block = self._block
+            assert block is not None
+            if not block.savepoint:
+                self._savepoint()
+                block.savepoint = True
+            try:
+                return self._conn.execute(statement, params)
+            except sa.exc.IntegrityError as exc:
+                self._rollback_to_savepoint()  # PostgreSQL needs it before the next statement
+                raise self._explain(kind, target, inserting, exc) from None
+
+    def _savepoint(self) -> None:
+        """Open the block's savepoint, releasing the previous block's in the same round trip.
+
+        Savepoints are written as SQL (the fixed name ``crm_call``), not with SQLAlchemy's
+        ``begin_nested``, so that the release of the last block can ride along with the next one.
+        """
+        if not self._release_pending:
+            self._conn.exec_driver_sql("SAVEPOINT crm_call")
+        elif self.dialect == "postgresql":  # psycopg sends a parameterless string as one message
+            self._conn.exec_driver_sql("RELEASE SAVEPOINT crm_call; SAVEPOINT crm_call")
+        else:  # the sqlite3 driver runs one statement per call (in process: cheap)
+            self._conn.exec_driver_sql("RELEASE SAVEPOINT crm_call")
+            self._conn.exec_driver_sql("SAVEPOINT crm_call")
+        self._release_pending = False
+
+    def _rollback_to_savepoint(self) -> None:
+        """Undo the block's writes; the savepoint stays and is released later."""
+        self._conn.exec_driver_sql("ROLLBACK TO SAVEPOINT crm_call")
+
+    def _explain(self, kind: str, target: Entity | str, inserting: bool, exc: Any) -> CrmError:
+        """The memory store's error for the rule that the database enforced."""
+        if isinstance(target, str):
+            return CrmError(
+                f"{kind} with ID '{target}' cannot be deleted: other records refer to it."
+            )
+        record = target
+        key = getattr(record, self._codecs[kind].pk)
+        if inserting and self._exists(kind, key):
+            return CrmError(f"{kind} already exists with ID '{key}'.")
+        email = getattr(record, "email", None) if kind == "Client" else None
+        if email and any(other != key for other in self.clients_with_email(email.lower())):
+            return DuplicateEmailError(f"Client already exists with email '{email}'.")
+        for field, parent in FOREIGN_KEYS.get(kind, {}).items():
+            value = getattr(record, field)
+            if value is not None and not self._exists(parent, value):
+                return not_found(parent, value)
+        if kind in ("Document", "Note") and record.entity_type in attachment_targets(kind):  # type: ignore[attr-defined]
+            if not self._exists(record.entity_type, record.entity_id):  # type: ignore[attr-defined]
+                return not_found(record.entity_type, record.entity_id)  # type: ignore[attr-defined]
+        return CrmError(f"{kind} {key} was refused by the database: {exc.orig}")
+
+    def _exists(self, kind: str, key: str) -> bool:
+        return self.get(kind, key) is not None
+
+    # ---- reads --------------------------------------------------------------------------------
+    def get(self, kind: str, key: str) -> Entity | None:
+        """The record or None (a key no row can hold is simply not found)."""
+        if not _sendable(key):
+            return None
+        codec = self._codecs[kind]
+        row = self._conn.execute(self._statements[kind].get, {"_key": codec.key(key)}).first()
+        return None if row is None else codec.record(row)
+
+    def records(self, kind: str) -> Iterable[Entity]:
+        """Records of one kind in insertion order."""
+        record = self._codecs[kind].record
+        return [record(row) for row in self._conn.execute(self._statements[kind].all)]
+
+    def items(self, kind: str) -> Iterable[tuple[str, Entity]]:
+        """``(key, record)`` pairs in insertion order."""
+        codec = self._codecs[kind]
+        rows = self._conn.execute(self._statements[kind].all)
+        return [(codec.row_key(row), codec.record(row)) for row in rows]
+
+    def count(self, kind: str) -> int:
+        """Number of records of one kind."""
+        return self._conn.execute(self._statements[kind].count).scalar_one()
+
+    def clients_with_email(self, email_key: str) -> list[str]:
+        """Client keys whose lower-cased email is ``email_key`` (the unique index)."""
+        if not _sendable(email_key):
+            return []
+        codec = self._codecs["Client"]
+        params = {"_key": codec.key(email_key)}
+        rows = self._conn.execute(self._statements["Client"].by_email, params)
+        return [codec.row_key(row) for row in rows]
+
+    # ---- whole-state operations ---------------------------------------------------------------
+    def snapshot(self) -> tuple[dict[str, dict[str, Entity]], dict[str, list[str]]]:
+        """Every record, in the memory store's snapshot format ``(tables, email_index)``."""
+        tables = {kind: dict(self.items(kind)) for kind in ENTITY_TYPES}
+        index: dict[str, list[str]] = {}
+        for key, client in tables["Client"].items():
+            if client.email:  # type: ignore[attr-defined]
+                index.setdefault(client.email.lower(), []).append(key)  # type: ignore[attr-defined]
+        return tables, index
+
+    def restore(self, snapshot: Any) -> None:
+        """Roll the episode back and start a new one holding ``snapshot``'s records.
+
+        Accepts the snapshot of any store (the memory store's ``(tables, email_index)``).
+        """
+        if self._block is not None:
+            raise StoreError("restore() cannot run inside transaction()")
+        tables, _index = snapshot
+        self._restart_episode()
+        done = False
+        try:
+            for kind in ENTITY_TYPES:
+                self._insert_all(kind, tables.get(kind) or {})
+            done = True
+        finally:
+            if not done:  # leave an empty, usable episode behind
+                self._restart_episode()
+
+    def _restart_episode(self) -> None:
+        self._episode.rollback()
+        self._restarts += 1
+        if self.dialect == "postgresql" and self._restarts % TRUNCATE_EVERY == 0:
+            self._truncate()
+        self._episode = self._conn.begin()
+        self._release_pending = False
+
+    def _truncate(self) -> None:
+        """Give PostgreSQL back the space of rolled-back rows.
+
+        A rollback leaves dead rows that only VACUUM reclaims, and autovacuum skips temporary
+        tables, so without this the tables (and every full scan) would grow with the number of
+        resets. The tables hold no committed rows, so truncating them changes nothing else.
+        """
+        names = ", ".join(f"pg_temp.{table.name}" for table in self._tables.values())
+        with self._conn.begin():
+            self._conn.exec_driver_sql(f"TRUNCATE {names}")
+
+    def _insert_all(self, kind: str, records: dict[str, Entity]) -> None:
+        codec = self._codecs[kind]
+        rows = []
+        for key, record in records.items():
+            if getattr(record, codec.pk) != key:
+                raise StoreError(
+                    f"snapshot holds {kind} {getattr(record, codec.pk)!r} under {key!r}"
+                )
+            rows.append({**codec.row(record), "seq": next(self._seq)})
+        if not rows:
+            return
+        try:
+            self._conn.execute(self._statements[kind].insert, rows)
+        except sa.exc.IntegrityError as exc:
+            raise StoreError(
+                f"snapshot breaks a database constraint of {kind}: {exc.orig}"
+            ) from None
+
+    def transaction(self) -> _Block:
+        """A savepoint around a tool call: if the block raises, its writes are undone."""
+        return _Block(self)
+
+
+class _Block:
+    """Context manager behind ``SqlStore.transaction`` (nested blocks join the outermost)."""
+
+    __slots__ = ("store", "outer", "savepoint")
+
+    def __init__(self, store: SqlStore):
+        self.store = store
+        self.outer = False
+        self.savepoint = False
+
+    def __enter__(self) -> None:
+        self.outer = self.store._block is not None
+        if not self.outer:
+            self.store._block = self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.outer:
+            return
+        store = self.store
+        store._block = None
+        if self.savepoint:
+            if exc_type is not None:
+                store._rollback_to_savepoint()
+            store._release_pending = True
+
+
+class _Statements:
+    """The statements of one table, built once (SQLAlchemy caches their compiled form)."""
+
+    def __init__(self, table: sa.Table, pk: str):
+        key = table.c[pk] == sa.bindparam("_key")
+        self.insert = table.insert()
+        self.update = table.update().where(key)
+        self.delete = table.delete().where(key)
+        self.get = sa.select(table).where(key)
+        self.all = sa.select(table).order_by(table.c.seq)
+        self.count = sa.select(sa.func.count()).select_from(table)
+        if "email_key" in table.c:
+            by_email = table.c.email_key == sa.bindparam("_key")
+            self.by_email = sa.select(table.c[pk]).where(by_email).order_by(table.c.seq)
+
+
+def _sendable(key: Any) -> bool:
+    """A string the driver can send (UTF-8 encodable): anything else matches no stored text."""
+    if not isinstance(key, str):
+        return False
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _create_engine(url: str) -> sa.Engine:
+    try:
+        if url.startswith("sqlite"):
+            return _sqlite_engine(url)
+        if url.startswith("postgresql"):
+            return sa.create_engine(url, poolclass=NullPool,
+                                    connect_args={"application_name": "crm-gym"})  # fmt: skip
+    except ModuleNotFoundError as exc:
+        raise ImportError(f'{exc.name} is missing: pip install "crm-gym[sql]"') from exc
+    raise StoreError(f"unsupported database URL {url!r}: use sqlite or postgresql+psycopg")
+
+
+def _sqlite_engine(url: str) -> sa.Engine:
+    """One connection, usable from any thread (one at a time); SQLAlchemy drives transactions."""
+    connect_args = {"check_same_thread": False, "timeout": 0.2}
+    engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
+    in_memory = url == SQLITE_MEMORY or ":memory:" in url
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, record: Any) -> None:
+        # pysqlite's legacy transaction mode would skip BEGIN before SAVEPOINT (SQLAlchemy docs,
+        # "Transactions with SQLite and the sqlite3 driver"): switch it off, emit BEGIN below.
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        if not in_memory:  # keep the file's lock while open: one store per file; a WAL makes
+            # a rollback cheap, and a crash leaves only uncommitted frames, which SQLite ignores
+            dbapi_connection.execute("PRAGMA locking_mode = EXCLUSIVE")
+            dbapi_connection.execute("PRAGMA journal_mode = WAL")
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _connect(engine: sa.Engine, url: str) -> sa.Connection:
+    try:
+        return engine.connect()
+    except sa.exc.OperationalError as exc:
+        raise _open_error(url, exc) from None
+
+
+def _open_error(url: str, exc: sa.exc.OperationalError) -> StoreError:
+    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
+    if url.startswith("sqlite") and "locked" in str(exc.orig):
+        return StoreError(
+            f"cannot open {shown}: the file is in use by another store (one store per SQLite "
+            "file; 'sqlite' gives each env its own in-memory database)"
+        )
+    return StoreError(f"cannot open {shown}: {exc.orig}")
+
+
+def _close(conn: sa.Connection, engine: sa.Engine) -> None:
+    conn.close()  # rolls back the open episode
+    engine.dispose()
