@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
@@ -32,6 +32,32 @@ def _schemas_pickle() -> bytes:
 def to_json(value: Any) -> str:
     """Compact, readable JSON of a payload (dates and other values as text)."""
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Record(Mapping[str, Any]):
+    """A read-only mapping for one info entry that vector envs must keep whole.
+
+    Gymnasium's vector envs split dict-valued infos key by key into per-key arrays (coercing
+    values to the first env's dtype); a non-dict mapping is kept as one object per env.
+    """
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
+
+    def __repr__(self) -> str:
+        return f"Record({self._values!r})"
 
 
 def fresh_copy(value: Any) -> Any:
@@ -101,14 +127,14 @@ class CrmEnvBase(gym.Env[str, str]):
         info = {"task_id": self._task_id, "messages": [dict(m) for m in self._messages], **extra}
         if self.expose_reference and self._scorer is not None:
             reference = self._scorer.reference
-            info["reference"] = {
+            info["reference"] = Record({
                 "expected_tool": reference.turn.expected_tool,
                 "expected_arguments": fresh_copy(self._scorer.expected_arguments),
                 "expected_response": reference.turn.expected_response.text
                 if reference.turn.expected_response else None,
                 "expect_success": reference.turn.expect_success,
                 "expected_error_substring": reference.turn.expected_error_substring,
-            }  # fmt: skip
+            })  # fmt: skip
         return info
 
     def _reset_info(self) -> dict[str, Any]:

@@ -26,7 +26,8 @@ class CrmEnv(CrmEnvBase):
     ``Unicode(max_observation_chars)``: the new messages as text. At reset: the earlier turns
     (user request, tool call, result) and the current request; after a tool call: its result or
     error; after an unreadable action: what was wrong with it. ``info`` has the structured view:
-    ``messages``, ``tool_result``, ``tools`` (at reset), ``reward_components`` (at the end) and,
+    ``messages``, ``tool_result`` (after a tool call: ``name``, ``ok``, ``error`` and the
+    ``payload`` as JSON text), ``tools`` (at reset), ``reward_components`` (at the end) and,
     with ``expose_reference=True``, the ``reference`` call and reply.
 
     ## Rewards
@@ -80,13 +81,15 @@ class CrmEnv(CrmEnvBase):
         options = options or {}
         key = options.get("task_id")
         if isinstance(key, str) and "#" in key:
-            turn_id = int(key.split("#", 1)[1])
-            if not 1 <= turn_id <= len(reference.turns):
-                raise KeyError(f"unknown task {key!r}")
-            return turn_id - 1
-        if options.get("turn_id") is not None:
-            return int(options["turn_id"]) - 1
-        return int(self.np_random.integers(len(reference.turns)))
+            turn = key.split("#", 1)[1]
+        elif options.get("turn_id") is not None:
+            turn = str(options["turn_id"])
+            key = f"{reference.conversation.conversation_id}#{turn}"
+        else:
+            return int(self.np_random.integers(len(reference.turns)))
+        if not (turn.isascii() and turn.isdigit() and 1 <= int(turn) <= len(reference.turns)):
+            raise KeyError(f"unknown task {key!r}")
+        return int(turn) - 1
 
     def _opening(self, reference: ConversationReference, turn_index: int) -> str:
         """The earlier turns as context, then the current request."""

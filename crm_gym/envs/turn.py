@@ -49,13 +49,26 @@ class TurnScorer:
         expected_tool = self.reference.turn.expected_tool
         expected = comparison_arguments(expected_tool, self.expected_arguments, self.strict_upstream)
         best: tuple[ToolResult | None, float] = (None, 0.0)
+        best_rank: tuple[float, bool] = (-1.0, False)
         for call, outcome in self.calls:
             if call.name == expected_tool:
                 actual = comparison_arguments(call.name, call.arguments, self.strict_upstream)
                 score = argument_score(expected, actual)
-                if best[0] is None or score >= best[1]:
-                    best = (outcome, score)
+                # equal scores: a call that executed as the turn expects wins, then the latest
+                # (a correct create retried into a duplicate-email error still did the job)
+                rank = (score, self.executed_as_expected(outcome))
+                if rank >= best_rank:
+                    best, best_rank = (outcome, score), rank
         return best
+
+    def executed_as_expected(self, outcome: ToolResult | None) -> bool:
+        """The call succeeded, or, on an expected-failure turn, failed with the expected error."""
+        turn = self.reference.turn
+        if outcome is None:
+            return False
+        if turn.expect_success:
+            return outcome.ok
+        return not outcome.ok and error_matches(outcome.error, turn.expected_error_substring)
 
     def payload_for_templates(self) -> dict[str, Any] | None:
         """What later turns' templates read: the chosen call's payload, else the last success."""
@@ -71,13 +84,7 @@ class TurnScorer:
                  answer: str | None) -> TurnEvidence:  # fmt: skip
         """Score the turn: tool, arguments, execution, state and response."""
         chosen, args_score = self.chosen_call()
-        turn = self.reference.turn
-        if chosen is None:
-            executed = False
-        elif turn.expect_success:
-            executed = chosen.ok
-        else:
-            executed = not chosen.ok and error_matches(chosen.error, turn.expected_error_substring)
+        executed = self.executed_as_expected(chosen)
         state = float(canonical_state(store, known_ids, self.state_cache) == target)
         id_map = _id_map(self.reference.payload, chosen.payload if chosen is not None else None)
         response = response_score(answer or "", self.reference.facts, id_map)
