@@ -10,13 +10,14 @@ from typing import Any, Callable
 
 from crm_gym.data.loading import LoadProblem, iter_conversations
 from crm_gym.errors import StoreError
-from scripts import datagen
+from scripts import datagen, report_cmd
 
 EXAMPLES = {
     "replay": "crm-gym replay ../shared/arc/evaluation_400.jsonl --json --store sqlite",
     "lint": "crm-gym lint ../shared/arc/evaluation_400.jsonl --json",
     "generate": datagen.GENERATE_EXAMPLE,
     "datastats": datagen.DATASTATS_EXAMPLE,
+    "report": report_cmd.REPORT_EXAMPLE,
 }
 
 
@@ -87,6 +88,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "lint": (cmd_lint, "report defects of a dataset (DATA-arc.md section 5)"),
     "generate": (datagen.cmd_generate, "generate seeded conversations (JSONL)"),
     "datastats": (datagen.cmd_datastats, "diversity report of a dataset (templates, shares...)"),
+    "report": (report_cmd.cmd_report, "compare policies from their evaluation logs (rliable report)"),
 }
 
 
@@ -106,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     lint.add_argument("--json", action="store_true", help="print one JSON object")
     datagen.add_generate_arguments(_subparser(sub, "generate"))
     datagen.add_datastats_arguments(_subparser(sub, "datastats"))
+    report_cmd.add_report_arguments(_subparser(sub, "report"))
     return parser
 
 
