@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 
-OPTIONAL_MODULES = {"crm_gym/envs/multiagent.py": "pettingzoo"}
+OPTIONAL_MODULES = {
+    "crm_gym/envs/multiagent.py": "pettingzoo",
+    "agents/tiny.py": "transformers",
+    "agents/hf.py": "transformers",
+    "agents/grpo.py": "torch",
+    "agents/api.py": "litellm",
+    "benchmarks/report.py": "rliable",
+    "benchmarks/plots.py": "matplotlib",
+}
 """Module path -> the package its extra installs."""
 
 collect_ignore = [

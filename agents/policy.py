@@ -1,0 +1,92 @@
+"""The policy protocol every backend implements: batched text in, sampled text (and tokens) out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample completions (the common subset of HF ``generate``, vLLM and litellm)."""
+
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One completion: its text and, when the backend has them, tokens and their logprobs.
+
+    ``logprobs[t]`` is the sampling policy's log-probability of ``completion_ids[t]`` given the
+    prompt and the earlier completion tokens (after temperature scaling, as the trainer computes
+    them); ``None`` for API backends that cannot give them.
+    """
+
+    text: str
+    prompt_ids: tuple[int, ...] = ()
+    completion_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] | None = None
+    finish_reason: str = "stop"
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What a policy sees for one env: the new observation text and the structured info.
+
+    ``prompt_ids``, when set, is the whole prompt as token ids, kept by the caller from earlier
+    generations (``collect_rollouts`` does this for a ``TokenPolicy`` in multi-turn episodes): a
+    token-level backend then generates from exactly these ids instead of rendering
+    ``info["messages"]``, so earlier turns are never re-tokenised. Text backends ignore it.
+    """
+
+    text: str
+    info: dict[str, Any] = field(default_factory=dict)
+    prompt_ids: tuple[int, ...] | None = None
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Turns a batch of observations into ``n`` sampled actions each.
+
+    Batched by construction: one call serves a whole vector env, and ``n`` is the GRPO group.
+    The result has one list of ``n`` samples per observation, in order.
+    """
+
+    def act(
+        self,
+        observations: Sequence[Observation],
+        n: int = 1,
+        sampling: SamplingParams | None = None,
+    ) -> list[list[Sample]]:
+        """Sample ``n`` completions for each observation."""
+        ...
+
+
+@runtime_checkable
+class TokenPolicy(Policy, Protocol):
+    """A policy that works on token ids (a local model): it honours ``Observation.prompt_ids``.
+
+    ``encode_continuation`` gives the token ids that follow one of its completions once the env
+    has answered: the end of the assistant message (unless ``completion_ids`` already closed it),
+    the env's new messages, and the opening of the next assistant message. Only these new
+    segments are tokenised, never the transcript before them.
+    """
+
+    def encode_continuation(
+        self, completion_ids: Sequence[int], messages: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Token ids of the env's ``messages`` (transcript entries) after a completion."""
+        ...

@@ -1,0 +1,300 @@
+"""Rollouts: N envs stepped in lockstep, one batched policy call per step, a trajectory per episode.
+
+``collect_rollouts`` runs a planned list of episodes over a vector env (``crm_gym.make_vec``,
+``SAME_STEP`` autoreset). Each env runs one planned episode at a time; when it ends, the env
+takes the next planned episode (the autoreset observation when the plan leaves the task to the
+env, else a reset of that env alone with the plan's options) or, when none is left, idles: it is
+sent a fixed cheap action whose outcome is ignored, and no generation is spent on it.
+
+For a ``TokenPolicy`` (a local model) each trajectory also keeps one token view of the whole
+episode for multi-turn training: the first prompt, then every completion (``action_mask`` 1,
+``old_logprobs`` from the sampler) and between them the env's new messages, tokenised alone and
+masked 0 (``TokenPolicy.encode_continuation``). The next generation starts from exactly this
+view (``Observation.prompt_ids``), so the transcript is never re-tokenised and the trainer's
+logprobs over ``input_ids`` are those the sampler had (REFERENCE.md section 1).
+
+Example:
+    >>> from crm_gym import make_vec
+    >>> from agents.baselines import ReplayPolicy
+    >>> envs = make_vec("ArcCrmConversation-v0", 2, expose_reference=True)
+    >>> trajectories = collect_rollouts(envs, ReplayPolicy(), num_episodes=3, seed=0)
+    >>> [round(t.total_return, 6) for t in trajectories]
+    [1.0, 1.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from agents.policy import Observation, Policy, Sample, SamplingParams, TokenPolicy
+
+IDLE_ACTION = "Done."
+"""What an env with no planned episode left is sent (its outcome is ignored)."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action of an episode: what the policy saw and wrote, and what the env gave back."""
+
+    observation: str
+    action: str
+    reward: float
+    info: dict[str, Any]  # the env's info after the action (its final info when it ended)
+    prompt_ids: tuple[int, ...] = ()
+    completion_ids: tuple[int, ...] = ()
+    logprobs: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One episode, and for token policies its token view (three aligned tuples).
+
+    ``input_ids`` is the first prompt, the completions and the env tokens between them;
+    ``action_mask`` is 1 on the completions' tokens; ``old_logprobs`` holds their sampling
+    logprobs (0 elsewhere). All three are empty for text policies.
+    """
+
+    task_id: str
+    steps: tuple[Step, ...]
+    total_return: float
+    terminated: bool
+    truncated: bool  # by the env, or cut by ``collect_rollouts(max_steps=...)``
+    arm: str | None = None
+    input_ids: tuple[int, ...] = ()
+    action_mask: tuple[int, ...] = ()
+    old_logprobs: tuple[float, ...] = ()
+    env_index: int = 0
+    episode: int = 0  # its index in the plan (the order of ``options``)
+
+
+@dataclass
+class _Episode:
+    """A running episode: its steps so far and its token view."""
+
+    index: int
+    env_index: int
+    options: dict[str, Any] | None
+    observation: str
+    info: dict[str, Any]
+    steps: list[Step] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    mask: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+
+    def policy_input(self) -> Observation:
+        return Observation(self.observation, self.info, tuple(self.ids) if self.ids else None)
+
+    def record(self, sample: Sample, reward: float, info: dict[str, Any]) -> None:
+        if sample.completion_ids:
+            self._take_prompt(sample.prompt_ids)
+            self._extend(sample.completion_ids, 1, sample.logprobs)
+        lean = {key: value for key, value in info.items() if key != "tools"}
+        self.steps.append(Step(self.observation, sample.text, reward, lean, sample.prompt_ids,
+                               sample.completion_ids, sample.logprobs))  # fmt: skip
+
+    def advance(self, observation: str, info: dict[str, Any], continuation: Sequence[int]) -> None:
+        self.observation, self.info = observation, info
+        self._extend(continuation, 0, None)
+
+    def finish(self, terminated: bool, truncated: bool) -> Trajectory:
+        arm = (self.options or {}).get("arm")
+        return Trajectory(
+            str(self.info.get("task_id", "")), tuple(self.steps),
+            float(sum(step.reward for step in self.steps)), terminated, truncated,
+            None if arm is None else str(arm), tuple(self.ids), tuple(self.mask),
+            tuple(self.logprobs), self.env_index, self.index,
+        )  # fmt: skip
+
+    def _take_prompt(self, prompt_ids: Sequence[int]) -> None:
+        """Start the view at the first prompt; later prompts must be the view (or its tail)."""
+        prompt = list(prompt_ids)
+        if not self.ids:
+            self._extend(prompt, 0, None)
+            return
+        cut = len(self.ids) - len(prompt)
+        if cut < 0 or self.ids[cut:] != prompt:
+            raise ValueError(
+                "a TokenPolicy must generate from Observation.prompt_ids (or its last tokens); "
+                f"got a prompt of {len(prompt)} tokens for a view of {len(self.ids)}"
+            )
+        del self.ids[:cut], self.mask[:cut], self.logprobs[:cut]
+
+    def _extend(self, ids: Sequence[int], flag: int, logprobs: Sequence[float] | None) -> None:
+        self.ids.extend(ids)
+        self.mask.extend([flag] * len(ids))
+        self.logprobs.extend(logprobs if logprobs is not None else [0.0] * len(ids))
+
+
+def collect_rollouts(
+    envs: Any,
+    policy: Policy,
+    *,
+    sampling: SamplingParams | None = None,
+    max_steps: int | None = None,
+    seed: int | None = None,
+    num_episodes: int | None = None,
+    options: Sequence[dict[str, Any] | None] | None = None,
+) -> list[Trajectory]:
+    """Run planned episodes over a vector env and return their trajectories in plan order.
+
+    Args:
+        envs: a Gymnasium vector env with ``SAME_STEP`` autoreset (``crm_gym.make_vec``).
+        policy: any ``Policy``; a ``TokenPolicy`` also gets token views.
+        sampling: sampling parameters for every call; its ``seed`` (else ``seed``) is the base
+            of a fresh seed per policy call.
+        max_steps: cut an episode after this many actions (marked truncated).
+        seed: seeds the envs (episode ``e`` from ``[seed, e]``) and, failing
+            ``sampling.seed``, the policy calls.
+        num_episodes: how many episodes (default: one per env); the env picks each task.
+        options: reset options of each episode (e.g. ``{"task_id": ...}`` or ``{"arm": ...}``),
+            one per episode; ``None`` entries leave the task to the env.
+    """
+    plan = _plan(envs.num_envs, num_episodes, options)
+    mode = envs.metadata.get("autoreset_mode")
+    if mode is not None and mode != AutoresetMode.SAME_STEP:
+        raise ValueError(
+            f"collect_rollouts needs SAME_STEP autoreset (make_vec's default), got {mode}"
+        )
+    if max_steps is not None and max_steps < 1:
+        raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    collector = _Collector(envs, policy, sampling or SamplingParams(), seed, max_steps, plan)
+    return collector.run()
+
+
+def _plan(
+    num_envs: int, num_episodes: int | None, options: Sequence[dict[str, Any] | None] | None
+) -> list[dict[str, Any] | None]:
+    if options is not None:
+        if num_episodes is not None and num_episodes != len(options):
+            raise ValueError(f"num_episodes={num_episodes} but {len(options)} options were given")
+        if any(option is not None and "reset_mask" in option for option in options):
+            raise ValueError("options must not set 'reset_mask': collect_rollouts manages resets")
+        return [None if option is None else dict(option) for option in options]
+    count = num_envs if num_episodes is None else num_episodes
+    if count < 0:
+        raise ValueError(f"num_episodes must be >= 0, got {count}")
+    return [None] * count
+
+
+def derive_seed(seed: int | None, *keys: int) -> int | None:
+    """A 32-bit seed from ``seed`` and ``keys`` (None stays None)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
+class _Collector:
+    """The rollout loop's state: which episode each env runs, and the finished trajectories."""
+
+    def __init__(self, envs: Any, policy: Policy, sampling: SamplingParams, seed: int | None,
+                 max_steps: int | None, plan: list[dict[str, Any] | None]):  # fmt: skip
+        self.envs, self.policy, self.sampling = envs, policy, sampling
+        self.seed, self.max_steps, self.plan = seed, max_steps, plan
+        self.slots: list[_Episode | None] = [None] * envs.num_envs
+        self.results: list[Trajectory | None] = [None] * len(plan)
+        self.next_episode = 0
+        self.tokens = isinstance(policy, TokenPolicy)
+
+    def run(self) -> list[Trajectory]:
+        seeds = [derive_seed(self.seed, e) for e in range(self.envs.num_envs)]
+        observations, infos = self.envs.reset(seed=seeds if self.seed is not None else None)
+        for i in range(self.envs.num_envs):
+            self._start(i, observations[i], env_info(infos, i), fresh=True)
+        call = 0
+        while any(slot is not None for slot in self.slots):
+            self._step(call)
+            call += 1
+        return [trajectory for trajectory in self.results if trajectory is not None]
+
+    def _start(self, i: int, observation: str, info: dict[str, Any], fresh: bool) -> None:
+        """Give env ``i`` the next planned episode (``fresh``: it has just been reset)."""
+        if self.next_episode >= len(self.plan):
+            self.slots[i] = None
+            return
+        index, options = self.next_episode, self.plan[self.next_episode]
+        self.next_episode += 1
+        if options is not None or not fresh:
+            observation, info = self._reset_one(i, index, options)
+        self.slots[i] = _Episode(index, i, options, observation, info)
+
+    def _reset_one(self, i: int, index: int, options: dict[str, Any] | None) -> tuple[str, dict]:
+        mask = np.zeros(self.envs.num_envs, dtype=np.bool_)
+        mask[i] = True
+        seeds: list[int | None] = [None] * self.envs.num_envs
+        seeds[i] = derive_seed(self.seed, index)
+        observations, infos = self.envs.reset(
+            seed=seeds, options={**(options or {}), "reset_mask": mask}
+        )
+        return observations[i], env_info(infos, i)
+
+    def _step(self, call: int) -> None:
+        active = [i for i, slot in enumerate(self.slots) if slot is not None]
+        inputs = [self.slots[i].policy_input() for i in active]  # type: ignore[union-attr]
+        base = self.sampling.seed if self.sampling.seed is not None else self.seed
+        sampling = replace(self.sampling, seed=derive_seed(base, call))
+        samples = self.policy.act(inputs, n=1, sampling=sampling)
+        if len(samples) != len(active) or any(len(row) != 1 for row in samples):
+            raise ValueError(
+                f"the policy returned {len(samples)} rows for {len(active)} observations"
+            )
+        actions = [IDLE_ACTION] * self.envs.num_envs
+        for i, row in zip(active, samples, strict=True):
+            actions[i] = row[0].text
+        observations, rewards, terminated, truncated, infos = self.envs.step(actions)
+        for i, row in zip(active, samples, strict=True):
+            outcome = (float(rewards[i]), bool(terminated[i]), bool(truncated[i]))
+            self._after(i, row[0], observations[i], outcome, infos)
+
+    def _after(self, i: int, sample: Sample, observation: str, outcome: tuple[float, bool, bool],
+               infos: dict[str, Any]) -> None:  # fmt: skip
+        """Record env ``i``'s step; continue its episode, or finish it and start the next."""
+        episode = self.slots[i]
+        assert episode is not None
+        reward, terminated, truncated = outcome
+        ended = terminated or truncated
+        info = env_info(infos, i)
+        episode.record(sample, reward, env_info(infos["final_info"], i) if ended else info)
+        if not ended and (self.max_steps is None or len(episode.steps) < self.max_steps):
+            episode.advance(
+                observation, info, self._continuation(episode, sample, observation, info)
+            )
+            return
+        self.results[episode.index] = episode.finish(terminated, not terminated)
+        self._start(i, observation, info, fresh=ended)
+
+    def _continuation(self, episode: _Episode, sample: Sample, observation: str,
+                      info: dict[str, Any]) -> list[int]:  # fmt: skip
+        """Token ids of what the env said after ``sample`` (token policies only)."""
+        if not (self.tokens and sample.completion_ids):
+            return []
+        before, after = episode.info.get("messages"), info.get("messages")
+        if before is not None and after is not None:
+            new = after[len(before) + 1 :]  # +1: the assistant message of this action
+        else:
+            new = [{"role": "user", "content": observation}]
+        return self.policy.encode_continuation(sample.completion_ids, new)  # type: ignore[attr-defined]
+
+
+def env_info(infos: dict[str, Any], i: int) -> dict[str, Any]:
+    """Env ``i``'s own info out of a vector env's stacked infos (numpy scalars as Python ones).
+
+    Gymnasium stacks each key into an array with a ``_key`` mask, recursing into dicts; the
+    autoreset's ``final_obs``/``final_info`` are left out (``infos["final_info"]`` holds them).
+    """
+    own: dict[str, Any] = {}
+    for key, value in infos.items():
+        if key.startswith("_") or key in ("final_obs", "final_info"):
+            continue
+        present = infos.get(f"_{key}")
+        if present is not None and not present[i]:
+            continue
+        if isinstance(value, dict):
+            own[key] = env_info(value, i)
+        else:
+            item = value[i]
+            own[key] = item.item() if isinstance(item, np.generic) else item
+    return own
