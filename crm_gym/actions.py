@@ -70,7 +70,9 @@ def parse_action(text: Any) -> Action:
     if not isinstance(text, str):
         return ActionError(f"An action must be text, got {type(text).__name__}.")
     if len(text) > MAX_ACTION_CHARS:
-        return ActionError(f"The action is too long ({len(text)} characters; at most {MAX_ACTION_CHARS}).")
+        return ActionError(
+            f"The action is too long ({len(text)} characters; at most {MAX_ACTION_CHARS})."
+        )
     body = _strip_thinking(text)
     if body is None:
         return ActionError("The <think> block is not closed with </think>.")
@@ -101,7 +103,9 @@ def _from_json_text(text: str) -> Action:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        return ActionError(f"The tool call is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).")
+        return ActionError(
+            f"The tool call is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})."
+        )
     except RecursionError:
         return ActionError("The tool call is nested too deeply.")
     if not isinstance(value, dict):
@@ -146,7 +150,11 @@ def _from_openai(message: dict[str, Any]) -> Action:
     calls = message["tool_calls"]
     if not calls:
         content = message.get("content")
-        return FinalAnswer(content.strip()) if isinstance(content, str) else ActionError("Empty tool_calls.")
+        return (
+            FinalAnswer(content.strip())
+            if isinstance(content, str)
+            else ActionError("Empty tool_calls.")
+        )
     first = calls[0]
     if not isinstance(first, dict) or not isinstance(first.get("function"), dict):
         return ActionError('Each entry of "tool_calls" needs a "function" object.')

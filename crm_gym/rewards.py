@@ -73,7 +73,8 @@ def turn_reward(evidence: TurnEvidence, config: RewardConfig) -> tuple[float, di
     """The turn's reward and every component (``info["reward_components"]``)."""
     penalty = min(
         config.max_penalty,
-        config.format_penalty * evidence.malformed_actions + config.step_penalty * evidence.extra_steps,
+        config.format_penalty * evidence.malformed_actions
+        + config.step_penalty * evidence.extra_steps,
     )
     parts = {
         "tool": (evidence.tool, config.tool_weight),
@@ -82,7 +83,9 @@ def turn_reward(evidence: TurnEvidence, config: RewardConfig) -> tuple[float, di
         "state": (evidence.state, config.state_weight),
         "response": (evidence.response, config.response_weight),
     }
-    applied = {name: (value, weight) for name, (value, weight) in parts.items() if value is not None}
+    applied = {
+        name: (value, weight) for name, (value, weight) in parts.items() if value is not None
+    }
     total_weight = sum(weight for _, weight in applied.values())
     shaped = sum(v * w for v, w in applied.values()) / total_weight if total_weight else 0.0
     components = {name: float(value) for name, (value, _) in applied.items()}

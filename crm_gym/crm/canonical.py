@@ -37,7 +37,9 @@ def new_id_labels(store: Store, known_ids: frozenset[str]) -> dict[str, str]:
 
 
 def canonical_state(
-    store: Store, known_ids: frozenset[str], cache: dict[int, tuple[Any, CanonicalRecord]] | None = None
+    store: Store,
+    known_ids: frozenset[str],
+    cache: dict[int, tuple[Any, CanonicalRecord]] | None = None,
 ) -> CanonicalState:
     """Every record as a tuple of (field, value), new ids relabelled, timestamps dropped.
 
@@ -78,10 +80,16 @@ def _cached_base(record: Any, cache: dict[int, tuple[Any, CanonicalRecord]]) -> 
 
 def _relabel(base: CanonicalRecord, labels: dict[str, str]) -> CanonicalRecord:
     return tuple(
-        (name, labels.get(value, value) if isinstance(value, str)
-         else tuple(labels.get(v, v) for v in value) if isinstance(value, tuple) else value)
+        (
+            name,
+            labels.get(value, value)
+            if isinstance(value, str)
+            else tuple(labels.get(v, v) for v in value)
+            if isinstance(value, tuple)
+            else value,
+        )
         for name, value in base
-    )  # fmt: skip
+    )
 
 
 def id_correspondence(ours: Store, reference: Store, known_ids: frozenset[str]) -> dict[str, str]:

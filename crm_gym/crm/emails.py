@@ -24,9 +24,24 @@ _SPECIAL_USE_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion",
 # RFC 2142 role mailboxes: email-validator lower-cases these local parts ("Sales@x.com" ->
 # "sales@x.com", CASE_INSENSITIVE_MAILBOX_NAMES), so they take the slow path.
 _ROLE_MAILBOXES = frozenset(
-    {"info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
-     "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp"}
-)  # fmt: skip
+    {
+        "info",
+        "marketing",
+        "sales",
+        "support",
+        "abuse",
+        "noc",
+        "security",
+        "postmaster",
+        "hostmaster",
+        "usenet",
+        "news",
+        "webmaster",
+        "www",
+        "uucp",
+        "ftp",
+    }
+)
 
 
 @lru_cache(maxsize=8192)

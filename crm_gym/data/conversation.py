@@ -26,13 +26,22 @@ class ExpectedResponse(BaseModel):
     @model_validator(mode="after")
     def _normalise(self) -> ExpectedResponse:
         """Upstream's load-time rules: trim, judge if required, answers default to the text."""
-        self.text = self.text.strip()
+        # Assign only what changes: a model's __setattr__ is a Python call (about 1 us each).
+        text = self.text.strip()
+        if text != self.text:
+            self.text = text
         if self.requires_judge:
             self.evaluation = "judge"
-        self.answers = [answer for answer in self.answers if answer.strip()]
-        if self.evaluation == "structured" and not self.answers and self.text:
-            self.answers = [self.text]
+        answers = self.answers
+        if not all(answer.strip() for answer in answers):
+            self.answers = answers = [answer for answer in answers if answer.strip()]
+        if self.evaluation == "structured" and not answers and text:
+            self.answers = [text]
         return self
+
+
+_NULL_DEFAULTS = {"expected_args": dict, "references_previous_turns": list, "user_utterance": str}
+"""Turn fields whose ``null`` means the empty value."""
 
 
 class Turn(BaseModel):
@@ -50,20 +59,15 @@ class Turn(BaseModel):
     failure_category: Optional[str] = None
     expected_response: Optional[ExpectedResponse] = None
 
-    @field_validator("expected_args", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _null_args(cls, value: Any) -> Any:
-        return {} if value is None else value
-
-    @field_validator("references_previous_turns", mode="before")
-    @classmethod
-    def _null_references(cls, value: Any) -> Any:
-        return [] if value is None else value
-
-    @field_validator("user_utterance", mode="before")
-    @classmethod
-    def _null_utterance(cls, value: Any) -> Any:
-        return "" if value is None else value
+    def _nulls(cls, data: Any) -> Any:
+        """``null`` args, references and utterance mean empty (one check for all three)."""
+        if isinstance(data, dict):
+            nulls = [key for key in _NULL_DEFAULTS if key in data and data[key] is None]
+            if nulls:
+                data = {**data, **{key: _NULL_DEFAULTS[key]() for key in nulls}}
+        return data
 
 
 class Conversation(BaseModel):
@@ -99,8 +103,10 @@ class Conversation(BaseModel):
 
     @property
     def seed_cache(self) -> dict[bool, Any]:
-        """Validated seed records by ``strict_upstream`` (see ``seeding.seed_conversation``);
-        conversations are treated as immutable once loaded."""
+        """Validated seed records by ``strict_upstream`` (see ``seeding.seed_conversation``).
+
+        Conversations are treated as immutable once loaded.
+        """
         return self._seed_cache
 
     @property
@@ -119,19 +125,32 @@ class Conversation(BaseModel):
 
 _SCENARIO_ID_KEYS = ("conversation_id", "scenario_id", "case_id", "id")
 _SCENARIO_TURN_KEYS = (
-    "expected_tool", "expected_args", "expect_success", "expected_error_substring",
-    "failure_category", "expected_response",
-)  # fmt: skip
+    "expected_tool",
+    "expected_args",
+    "expect_success",
+    "expected_error_substring",
+    "failure_category",
+    "expected_response",
+)
 
 
 def _scenario_to_conversation(record: dict[str, Any]) -> dict[str, Any]:
-    """Turn a single-turn scenario record (``setup_entities`` + one expected call) into a
-    one-turn conversation; unknown keys are kept on the conversation."""
+    """A single-turn scenario record (``setup_entities`` + one call) as a one-turn conversation.
+
+    Unknown keys are kept on the conversation.
+    """
     conversation_id = next((record[key] for key in _SCENARIO_ID_KEYS if key in record), None)
     turn = {key: record[key] for key in _SCENARIO_TURN_KEYS if key in record}
     turn["turn_id"] = 1
     turn["user_utterance"] = record.get("user_utterance", record.get("utterance", ""))
     setup = record.get("setup_entities") or {}
     entities = setup if "seed_data" in setup else {"seed_data": setup}
-    rest = {key: value for key, value in record.items() if key not in turn and key != "setup_entities"}
-    return {**rest, "conversation_id": str(conversation_id), "turns": [turn], "initial_entities": entities}
+    rest = {
+        key: value for key, value in record.items() if key not in turn and key != "setup_entities"
+    }
+    return {
+        **rest,
+        "conversation_id": str(conversation_id),
+        "turns": [turn],
+        "initial_entities": entities,
+    }

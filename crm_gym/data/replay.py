@@ -88,9 +88,13 @@ def score_turn(
     strict = api.strict_upstream
     expected = resolve(turn.expected_args, state.payloads, turn.turn_id)
     tool_name = tool_name or turn.expected_tool
-    base = {"turn_id": turn.turn_id, "tool_name": tool_name, "expected_tool": turn.expected_tool,
-            "expected_arguments": comparison_arguments(turn.expected_tool, expected, strict),
-            "expect_success": turn.expect_success}  # fmt: skip
+    base = {
+        "turn_id": turn.turn_id,
+        "tool_name": tool_name,
+        "expected_tool": turn.expected_tool,
+        "expected_arguments": comparison_arguments(turn.expected_tool, expected, strict),
+        "expect_success": turn.expect_success,
+    }
     if tool_name not in TOOL_SPECS:
         return _not_found(base, arguments), None
     actual = comparison_arguments(tool_name, arguments, strict)
@@ -98,9 +102,14 @@ def score_turn(
     outcome = call_tool(api, tool_name, arguments)
     if outcome.ok:
         state.payloads[turn.turn_id] = reference_payload(outcome.payload)
-    base.update(arguments=actual, matches_expected_tool=tool_name == turn.expected_tool,
-                matches_expected_arguments=args_ok, argument_mismatch_reason=reason,
-                result=outcome.payload, error=outcome.error)  # fmt: skip
+    base.update(
+        arguments=actual,
+        matches_expected_tool=tool_name == turn.expected_tool,
+        matches_expected_arguments=args_ok,
+        argument_mismatch_reason=reason,
+        result=outcome.payload,
+        error=outcome.error,
+    )
     if not turn.expect_success:
         return _expected_failure(base, turn, outcome), outcome
     tool_success = base["matches_expected_tool"] and args_ok and outcome.ok
@@ -110,26 +119,52 @@ def score_turn(
     response_success = tool_success if checked is None else checked
     success = tool_success and response_success
     verification = "exact_match" if tool_success else "failed"
-    result = TurnResult(**base, verification=verification, tool_success=tool_success,
-                        response_success=response_success, success=success, passed=success)  # fmt: skip
+    result = TurnResult(
+        **base,
+        verification=verification,
+        tool_success=tool_success,
+        response_success=response_success,
+        success=success,
+        passed=success,
+    )
     return result, outcome
 
 
 def _not_found(base: dict[str, Any], arguments: dict[str, Any]) -> TurnResult:
-    return TurnResult(**base, arguments=arguments, matches_expected_tool=False,
-                      matches_expected_arguments=False, verification="tool_not_found",
-                      tool_success=False, response_success=False, success=False, passed=False,
-                      error=f"Unknown tool '{base['tool_name']}'.")  # fmt: skip
+    return TurnResult(
+        **base,
+        arguments=arguments,
+        matches_expected_tool=False,
+        matches_expected_arguments=False,
+        verification="tool_not_found",
+        tool_success=False,
+        response_success=False,
+        success=False,
+        passed=False,
+        error=f"Unknown tool '{base['tool_name']}'.",
+    )
 
 
 def _expected_failure(base: dict[str, Any], turn: Turn, outcome: ToolResult) -> TurnResult:
     if outcome.ok:
-        return TurnResult(**base, verification="unexpected_success", tool_success=False,
-                          response_success=False, success=False, passed=False)  # fmt: skip
+        return TurnResult(
+            **base,
+            verification="unexpected_success",
+            tool_success=False,
+            response_success=False,
+            success=False,
+            passed=False,
+        )
     mismatch = not error_matches(outcome.error, turn.expected_error_substring)
-    return TurnResult(**base, verification="expected_failure_diagnostic", tool_success=True,
-                      response_success=False, success=False, passed=not mismatch,
-                      expected_error_mismatch=mismatch)  # fmt: skip
+    return TurnResult(
+        **base,
+        verification="expected_failure_diagnostic",
+        tool_success=True,
+        response_success=False,
+        success=False,
+        passed=not mismatch,
+        expected_error_mismatch=mismatch,
+    )
 
 
 def new_episode(
@@ -176,19 +211,35 @@ def replay(
 
 def summarize(results: Iterable[ConversationResult]) -> dict[str, Any]:
     """Counts and failures in the shape ``crm-gym replay --json`` prints."""
-    summary: dict[str, Any] = {"conversations": 0, "conversations_passed": 0, "turns": 0,
-                               "turns_passed": 0, "failures": []}  # fmt: skip
+    summary: dict[str, Any] = {
+        "conversations": 0,
+        "conversations_passed": 0,
+        "turns": 0,
+        "turns_passed": 0,
+        "failures": [],
+    }
     for result in results:
         summary["conversations"] += 1
         summary["conversations_passed"] += result.passed
         summary["turns"] += len(result.turns)
         summary["turns_passed"] += sum(turn.passed for turn in result.turns)
         if result.error is not None:
-            summary["failures"].append({"conversation_id": result.conversation_id, "turn_id": 1,
-                                        "tool": None, "error": result.error})  # fmt: skip
+            summary["failures"].append(
+                {
+                    "conversation_id": result.conversation_id,
+                    "turn_id": 1,
+                    "tool": None,
+                    "error": result.error,
+                }
+            )
         for turn in result.turns:
             if not turn.passed:
-                summary["failures"].append({"conversation_id": result.conversation_id,
-                                            "turn_id": turn.turn_id, "tool": turn.tool_name,
-                                            "error": turn.error or turn.verification})  # fmt: skip
+                summary["failures"].append(
+                    {
+                        "conversation_id": result.conversation_id,
+                        "turn_id": turn.turn_id,
+                        "tool": turn.tool_name,
+                        "error": turn.error or turn.verification,
+                    }
+                )
     return summary

@@ -12,8 +12,11 @@ Payloads = Mapping[int, Mapping[str, Any]]
 
 
 def reference_payload(payload: Any) -> dict[str, Any]:
-    """What later turns see of a result: a record's fields, a list's first element, a summary
-    dict as is, or ``{"value": x}`` for scalars (so agents only see a search's first hit)."""
+    """What later turns see of a result.
+
+    A record's fields, a list's first element, a summary dict as is, or ``{"value": x}`` for
+    scalars (so agents only see a search's first hit).
+    """
     if isinstance(payload, dict):
         return payload
     if isinstance(payload, list):
@@ -33,7 +36,14 @@ def resolve(value: Any, payloads: Payloads, current_turn: int) -> Any:
     if isinstance(value, str):
         return _resolve_text(value, payloads, current_turn) if "{{" in value else value
     if isinstance(value, dict):
-        return {key: resolve(item, payloads, current_turn) for key, item in value.items()}
+        return {
+            key: (
+                (_resolve_text(item, payloads, current_turn) if "{{" in item else item)
+                if isinstance(item, str)
+                else resolve(item, payloads, current_turn)
+            )
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [resolve(item, payloads, current_turn) for item in value]
     return value
@@ -57,5 +67,9 @@ def referenced_turns(value: Any) -> set[int]:
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
     found: set[int] = set()
     for item in items:
-        found |= referenced_turns(item)
+        if isinstance(item, str):  # the common leaf, without a call
+            if "{{" in item:
+                found.update(int(n) for n, _ in TURN_TEMPLATE.findall(item))
+        elif isinstance(item, (dict, list)):
+            found |= referenced_turns(item)
     return found

@@ -89,8 +89,12 @@ class CrmEnvBase(gym.Env[str, str]):
         if max_steps < 1:
             raise ValueError(f"max_steps must be >= 1, got {max_steps}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.tasks = tasks if isinstance(tasks, TaskSource) else TaskSource.from_spec(tasks, strict_upstream)
+            raise ValueError(
+                f"render_mode must be one of {self.metadata['render_modes']}, got {render_mode!r}"
+            )
+        self.tasks = (
+            tasks if isinstance(tasks, TaskSource) else TaskSource.from_spec(tasks, strict_upstream)
+        )
         self.max_steps = max_steps
         self.reward_config = reward_config or RewardConfig()
         self.expose_reference = expose_reference
@@ -127,14 +131,17 @@ class CrmEnvBase(gym.Env[str, str]):
         info = {"task_id": self._task_id, "messages": [dict(m) for m in self._messages], **extra}
         if self.expose_reference and self._scorer is not None:
             reference = self._scorer.reference
-            info["reference"] = Record({
-                "expected_tool": reference.turn.expected_tool,
-                "expected_arguments": fresh_copy(self._scorer.expected_arguments),
-                "expected_response": reference.turn.expected_response.text
-                if reference.turn.expected_response else None,
-                "expect_success": reference.turn.expect_success,
-                "expected_error_substring": reference.turn.expected_error_substring,
-            })  # fmt: skip
+            info["reference"] = Record(
+                {
+                    "expected_tool": reference.turn.expected_tool,
+                    "expected_arguments": fresh_copy(self._scorer.expected_arguments),
+                    "expected_response": reference.turn.expected_response.text
+                    if reference.turn.expected_response
+                    else None,
+                    "expect_success": reference.turn.expect_success,
+                    "expected_error_substring": reference.turn.expected_error_substring,
+                }
+            )
         return info
 
     def _reset_info(self) -> dict[str, Any]:
@@ -181,12 +188,16 @@ class CrmEnvBase(gym.Env[str, str]):
             return f"Tool result ({call.name}): {payload}"
         return f"Tool error ({call.name}): {outcome.error}"
 
-    def _score_turn(self, answer: str | None, known_ids: frozenset[str], target: Any) -> tuple[float, dict]:
+    def _score_turn(
+        self, answer: str | None, known_ids: frozenset[str], target: Any
+    ) -> tuple[float, dict]:
         assert self._scorer is not None
         evidence = self._scorer.evidence(self.api.store, known_ids, target, answer)
         return turn_reward(evidence, self.reward_config)
 
-    def _finish_turn(self, answer: str | None, last_observation: str = "") -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _finish_turn(
+        self, answer: str | None, last_observation: str = ""
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         raise NotImplementedError
 
     # ---- rendering ----------------------------------------------------------------------------

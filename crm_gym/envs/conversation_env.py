@@ -55,13 +55,17 @@ class ConversationEnv(CrmEnvBase):
         True
     """
 
-    def __init__(self, *args: Any, utterances: Literal["resolved", "raw"] = "resolved", **kwargs: Any):
+    def __init__(
+        self, *args: Any, utterances: Literal["resolved", "raw"] = "resolved", **kwargs: Any
+    ):
         if utterances not in ("resolved", "raw"):
             raise ValueError(f"utterances must be 'resolved' or 'raw', got {utterances!r}")
         super().__init__(*args, **kwargs)
         self.utterances = utterances
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """Start a conversation, chosen by ``options`` or the seed."""
         super().reset(seed=seed)
         index = self.tasks.pick(self.np_random, options)
@@ -87,10 +91,14 @@ class ConversationEnv(CrmEnvBase):
         turn_id = turns[min(self._turn_index, len(turns) - 1)].turn.turn_id
         return super()._info(turn_id=turn_id, **extra)
 
-    def _finish_turn(self, answer: str | None, last_observation: str = "") -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _finish_turn(
+        self, answer: str | None, last_observation: str = ""
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         conversation: ConversationReference = self._conversation
         turn = conversation.turns[self._turn_index]
-        reward, components = self._score_turn(answer, conversation.seed_ids, turn.state_after_episode)
+        reward, components = self._score_turn(
+            answer, conversation.seed_ids, turn.state_after_episode
+        )
         assert self._scorer is not None
         payload = self._scorer.payload_for_templates()
         if payload is not None:

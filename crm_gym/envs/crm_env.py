@@ -62,7 +62,9 @@ class CrmEnv(CrmEnvBase):
         True
     """
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[str, dict[str, Any]]:
         """Start a task: one turn of a conversation, chosen by ``options`` or the seed."""
         super().reset(seed=seed)
         index = self.tasks.pick(self.np_random, options)
@@ -100,7 +102,9 @@ class CrmEnv(CrmEnvBase):
         lines = ["Earlier in this conversation:"]
         for earlier in reference.turns[:turn_index]:
             lines.append(f"User: {resolve_utterance(earlier)}")
-            lines.append(f"Assistant called {earlier.turn.expected_tool} {to_json(earlier.arguments)}")
+            lines.append(
+                f"Assistant called {earlier.turn.expected_tool} {to_json(earlier.arguments)}"
+            )
             if earlier.error is None:
                 lines.append(f"Tool result: {to_json(earlier.payload)}")
             else:
@@ -108,7 +112,9 @@ class CrmEnv(CrmEnvBase):
         lines += ["", f"User: {request}"]
         return "\n".join(lines)
 
-    def _finish_turn(self, answer: str | None, last_observation: str = "") -> tuple[str, float, bool, bool, dict[str, Any]]:
+    def _finish_turn(
+        self, answer: str | None, last_observation: str = ""
+    ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         turn = self._reference
         reward, components = self._score_turn(answer, turn.before.known_ids, turn.state_after_turn)
         info = self._info(reward_components=components)

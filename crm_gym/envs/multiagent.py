@@ -130,8 +130,11 @@ class raw_env(AECEnv[str, dict[str, str], str]):  # noqa: N801 - PettingZoo's na
         {'student': 0.0, 'teacher': -0.05}
     """
 
-    metadata = {"name": "crm_supervision_v0", "render_modes": ["ansi", "human"],
-                "is_parallelizable": False}  # fmt: skip
+    metadata = {
+        "name": "crm_supervision_v0",
+        "render_modes": ["ansi", "human"],
+        "is_parallelizable": False,
+    }
 
     def __init__(
         self,
@@ -251,10 +254,14 @@ class raw_env(AECEnv[str, dict[str, str], str]):  # noqa: N801 - PettingZoo's na
 
     def _update_infos(self) -> None:
         """Fresh infos for both agents: the inner info plus the supervision state."""
-        extra = {"proposal": self._proposal, "guidance": list(self._guidance),
-                 "interventions": len(self._guidance)}  # fmt: skip
-        self.infos = {agent: {**fresh_copy(self._inner_info), **fresh_copy(extra)}
-                      for agent in self.agents}  # fmt: skip
+        extra = {
+            "proposal": self._proposal,
+            "guidance": list(self._guidance),
+            "interventions": len(self._guidance),
+        }
+        self.infos = {
+            agent: {**fresh_copy(self._inner_info), **fresh_copy(extra)} for agent in self.agents
+        }
 
     def _fit(self, text: str) -> str:
         """Cut a text to the observation space's length (the inner env's own limit)."""

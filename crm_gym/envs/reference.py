@@ -55,7 +55,9 @@ class ConversationReference:
     turns: tuple[TurnReference, ...]
 
 
-def build_reference(conversation: Conversation, strict_upstream: bool = False) -> ConversationReference:
+def build_reference(
+    conversation: Conversation, strict_upstream: bool = False
+) -> ConversationReference:
     """Replay the ground truth once and record what scoring needs."""
     api = new_episode(conversation, strict_upstream=strict_upstream)
     seed_ids = all_ids(api.store)
@@ -69,9 +71,18 @@ def build_reference(conversation: Conversation, strict_upstream: bool = False) -
         if payload is not None:
             payloads[turn.turn_id] = payload
         facts = reply_facts(turn, outcome.payload, outcome.error)
-        turns.append(TurnReference(turn, arguments, payload, outcome.error, facts, before,
-                                   canonical_state(api.store, before.known_ids),
-                                   canonical_state(api.store, seed_ids)))  # fmt: skip
+        turns.append(
+            TurnReference(
+                turn,
+                arguments,
+                payload,
+                outcome.error,
+                facts,
+                before,
+                canonical_state(api.store, before.known_ids),
+                canonical_state(api.store, seed_ids),
+            )
+        )
     return ConversationReference(conversation, seed_ids, tuple(turns))
 
 
@@ -79,7 +90,9 @@ def checkpoint(api: CrmApi, payloads: dict[int, dict[str, Any]]) -> Checkpoint:
     """The CRM's state, id stream and clock now, plus the template payloads so far."""
     ids_state = api.ids.state() if hasattr(api.ids, "state") else None
     clock_now = getattr(api.clock, "current", None)
-    return Checkpoint(api.store.snapshot(), ids_state, clock_now, all_ids(api.store), dict(payloads))
+    return Checkpoint(
+        api.store.snapshot(), ids_state, clock_now, all_ids(api.store), dict(payloads)
+    )
 
 
 def restore(api: CrmApi, point: Checkpoint) -> None:

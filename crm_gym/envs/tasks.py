@@ -74,6 +74,8 @@ class TaskSource:
         if options.get("arm") is not None:
             members = self.arms.get(options["arm"])
             if not members:
-                raise KeyError(f"unknown or empty arm {options['arm']!r}; arms: {sorted(self.arms)}")
+                raise KeyError(
+                    f"unknown or empty arm {options['arm']!r}; arms: {sorted(self.arms)}"
+                )
             return members[int(rng.integers(len(members)))]
         return int(rng.integers(len(self.conversations)))

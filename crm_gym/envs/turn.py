@@ -47,7 +47,9 @@ class TurnScorer:
 
     def _choose(self) -> tuple[ToolResult | None, float]:
         expected_tool = self.reference.turn.expected_tool
-        expected = comparison_arguments(expected_tool, self.expected_arguments, self.strict_upstream)
+        expected = comparison_arguments(
+            expected_tool, self.expected_arguments, self.strict_upstream
+        )
         best: tuple[ToolResult | None, float] = (None, 0.0)
         best_rank: tuple[float, bool] = (-1.0, False)
         for call, outcome in self.calls:
@@ -80,8 +82,9 @@ class TurnScorer:
                 return reference_payload(outcome.payload)
         return None
 
-    def evidence(self, store: Store, known_ids: frozenset[str], target: CanonicalState,
-                 answer: str | None) -> TurnEvidence:  # fmt: skip
+    def evidence(
+        self, store: Store, known_ids: frozenset[str], target: CanonicalState, answer: str | None
+    ) -> TurnEvidence:
         """Score the turn: tool, arguments, execution, state and response."""
         chosen, args_score = self.chosen_call()
         executed = self.executed_as_expected(chosen)
@@ -90,10 +93,15 @@ class TurnScorer:
         response = response_score(answer or "", self.reference.facts, id_map)
         passed = executed and args_score == 1.0 and response in (None, 1.0)
         return TurnEvidence(
-            tool=float(chosen is not None), arguments=args_score, execution=float(executed),
-            state=state, response=response, malformed_actions=self.malformed_actions,
-            extra_steps=max(0, self.steps - REFERENCE_STEPS), passed=passed,
-        )  # fmt: skip
+            tool=float(chosen is not None),
+            arguments=args_score,
+            execution=float(executed),
+            state=state,
+            response=response,
+            malformed_actions=self.malformed_actions,
+            extra_steps=max(0, self.steps - REFERENCE_STEPS),
+            passed=passed,
+        )
 
 
 def argument_score(expected: dict[str, Any], actual: dict[str, Any]) -> float:

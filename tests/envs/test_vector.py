@@ -155,7 +155,9 @@ def test_each_envs_reference_is_kept_whole(mode):
     from crm_gym.data.generator import generate
 
     conversations = list(generate(6, seed=3))
-    envs = make_vec("ArcCrmConversation-v0", 3, mode=mode, tasks=conversations, expose_reference=True)
+    envs = make_vec(
+        "ArcCrmConversation-v0", 3, mode=mode, tasks=conversations, expose_reference=True
+    )
     try:
         _, infos = envs.reset(seed=0)
         for index in range(3):

@@ -40,8 +40,10 @@ def make_store(spec: str | Store | None = None, *, strict_upstream: bool = False
         _check_strict(spec, strict_upstream)
         return spec
     if spec != "sqlite" and not spec.startswith(SQL_PREFIXES):
-        raise StoreError(f"unknown store {spec!r}: use 'memory', 'sqlite', 'sqlite:///PATH', "
-                         "'postgresql+psycopg://USER@HOST:PORT/DB' or '$ENV_VARIABLE'")  # fmt: skip
+        raise StoreError(
+            f"unknown store {spec!r}: use 'memory', 'sqlite', 'sqlite:///PATH', "
+            "'postgresql+psycopg://USER@HOST:PORT/DB' or '$ENV_VARIABLE'"
+        )
     _check_strict(spec, strict_upstream)
     from crm_gym.crm.store.sql import SqlStore
 

@@ -148,8 +148,9 @@ class SqlStore:
         params = {"_key": self._codecs[kind].key(key)}
         return self._write(kind, self._statements[kind].delete, params, key).rowcount > 0
 
-    def _write(self, kind: str, statement: Any, params: dict, target: Entity | str,
-               inserting: bool = False) -> Any:  # fmt: skip
+    def _write(
+        self, kind: str, statement: Any, params: dict, target: Entity | str, inserting: bool = False
+    ) -> Any:
         """One write inside the current block's savepoint; integrity errors become CRM errors.
 
         ``target`` is the record written, or the key deleted (for the error text).
@@ -371,8 +372,9 @@ def _create_engine(url: str) -> sa.Engine:
         if url.startswith("sqlite"):
             return _sqlite_engine(url)
         if url.startswith("postgresql"):
-            return sa.create_engine(url, poolclass=NullPool,
-                                    connect_args={"application_name": "crm-gym"})  # fmt: skip
+            return sa.create_engine(
+                url, poolclass=NullPool, connect_args={"application_name": "crm-gym"}
+            )
     except ModuleNotFoundError as exc:
         raise ImportError(f'{exc.name} is missing: pip install "crm-gym[sql]"') from exc
     raise StoreError(f"unsupported database URL {url!r}: use sqlite or postgresql+psycopg")

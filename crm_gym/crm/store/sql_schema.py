@@ -113,8 +113,14 @@ def _column_kind(value_type: Any) -> str:
     return "text"  # str, ids, emails and URLs
 
 
-_SQL_TYPES = {"enum": sa.Text, "datetime": sa.Text, "date": sa.Date, "float": _double,
-              "json": sa.Text, "text": sa.Text}  # fmt: skip
+_SQL_TYPES = {
+    "enum": sa.Text,
+    "datetime": sa.Text,
+    "date": sa.Date,
+    "float": _double,
+    "json": sa.Text,
+    "text": sa.Text,
+}
 
 
 # ---- tables -------------------------------------------------------------------------------------
@@ -151,8 +157,12 @@ def _column(kind: str, field: str, column_kind: str, nullable: bool, parents: di
     return sa.Column(field, *args, primary_key=primary, nullable=nullable and not primary)
 
 
-_BOUNDS = {annotated_types.Ge: (">=", "ge"), annotated_types.Gt: (">", "gt"),
-           annotated_types.Le: ("<=", "le"), annotated_types.Lt: ("<", "lt")}  # fmt: skip
+_BOUNDS = {
+    annotated_types.Ge: (">=", "ge"),
+    annotated_types.Gt: (">", "gt"),
+    annotated_types.Le: ("<=", "le"),
+    annotated_types.Lt: ("<", "lt"),
+}
 
 
 def _checks(table: str, field: str, column_kind: str, value_type: Any, metadata: list) -> list:
@@ -185,8 +195,10 @@ def _extra_items(kind: str, table: str, parents: dict[str, sa.Table]) -> list[An
         ref = f"ref_{target.lower()}"
         parent = parents[target].c[PRIMARY_KEYS[target]]
         items.append(sa.Column(ref, sa.Text, sa.ForeignKey(parent)))
-        arc = (f"CASE WHEN entity_type = '{target}' THEN {ref} IS NOT NULL AND {ref} = entity_id "
-               f"ELSE {ref} IS NULL END")  # fmt: skip
+        arc = (
+            f"CASE WHEN entity_type = '{target}' THEN {ref} IS NOT NULL AND {ref} = entity_id "
+            f"ELSE {ref} IS NULL END"
+        )
         items.append(sa.CheckConstraint(arc, name=f"ck_{table}_{ref}"))
     return items
 
@@ -226,10 +238,22 @@ def _from_text(value: Any) -> Any:
     return decode_text(value) if isinstance(value, str) else value
 
 
-_ENCODERS: dict[str, Codec | None] = {"enum": None, "datetime": _iso, "date": None,
-                                      "float": _float, "json": _json, "text": None}  # fmt: skip
-_DECODERS: dict[str, Codec | None] = {"enum": None, "datetime": _from_iso, "date": None,
-                                      "float": None, "json": _from_json, "text": None}  # fmt: skip
+_ENCODERS: dict[str, Codec | None] = {
+    "enum": None,
+    "datetime": _iso,
+    "date": None,
+    "float": _float,
+    "json": _json,
+    "text": None,
+}
+_DECODERS: dict[str, Codec | None] = {
+    "enum": None,
+    "datetime": _from_iso,
+    "date": None,
+    "float": None,
+    "json": _from_json,
+    "text": None,
+}
 
 
 class RowCodec:

@@ -176,5 +176,8 @@ def to_chat(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _tool_call_message(call_id: str, call: ToolCall) -> dict[str, Any]:
     arguments = json.dumps(call.arguments, ensure_ascii=False, default=str)
     function = {"name": call.name, "arguments": arguments}
-    return {"role": "assistant", "content": None,
-            "tool_calls": [{"id": call_id, "type": "function", "function": function}]}  # fmt: skip
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+    }
