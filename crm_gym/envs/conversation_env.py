@@ -24,7 +24,8 @@ class ConversationEnv(CrmEnvBase):
     ## Observation Space
     ``Unicode(max_observation_chars)``: the new messages as text: ``User: ...`` at reset and after
     each answer, tool results and errors after tool calls. ``info`` as in ``CrmEnv``, plus
-    ``turn_id``.
+    ``turn_id`` (the turn now in progress: after an answer, the next one) and, on the step that
+    ends a turn, ``scored_turn_id`` (the turn that ``reward_components`` score).
 
     ## Rewards
     At the end of each user turn, that turn's ``RewardConfig`` reward divided by the number of
@@ -105,12 +106,13 @@ class ConversationEnv(CrmEnvBase):
             self._payloads[turn.turn.turn_id] = payload
         reward /= len(conversation.turns)
         self._turn_index += 1
+        scored = {"reward_components": components, "scored_turn_id": turn.turn.turn_id}
         if self._turn_index == len(conversation.turns):
-            info = self._info(reward_components=components)
+            info = self._info(**scored)
             self._scorer = None
             return self._truncate(last_observation), reward, True, False, info
         observation = self._start_turn()
         if last_observation:
             observation = f"{last_observation}\n{observation}"
-        info = self._info(reward_components=components)
+        info = self._info(**scored)
         return self._truncate(observation), reward, False, False, info

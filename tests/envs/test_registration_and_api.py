@@ -365,3 +365,16 @@ def test_crm_env_turn_id_option_picks_the_turn(tasks):
     assert info["task_id"] == "HAND-deal#2"
     with pytest.raises(KeyError, match="unknown task 'HAND-deal#3'"):
         env.reset(options={"task_id": "HAND-deal", "turn_id": 3})
+
+
+def test_conversation_env_names_the_scored_turn(tasks):
+    env = make("ArcCrmConversation-v0", tasks)
+    _, info = env.reset(seed=0, options={"task_id": "HAND-deal"})
+    scored = []
+    terminated = False
+    while not terminated:
+        _, _, terminated, _, info = env.step("Nothing to do.")
+        scored.append((info["scored_turn_id"], info["turn_id"]))
+    turns = len(scored)
+    assert [s for s, _ in scored] == list(range(1, turns + 1))
+    assert [t for _, t in scored] == [min(k + 1, turns) for k in range(1, turns + 1)]
