@@ -68,12 +68,51 @@ def chat_messages(
 
 
 def build_messages(
-    observation: Observation, style: PromptStyle = "full", *, tool_role: bool = True
+    observation: Observation,
+    style: PromptStyle = "full",
+    *,
+    tool_role: bool = True,
+    guidelines: Sequence[str] | None = None,
 ) -> list[dict[str, str]]:
-    """The system prompt, then the transcript so far (``info["messages"]``, else the text)."""
+    """The system prompt, then the transcript so far (``info["messages"]``, else the text).
+
+    ``guidelines`` (default: ``info["guidelines"]``, which ``agents.memory.MemoryPolicy`` sets)
+    are appended to the system prompt as a "Guidelines from similar tasks" block, cut to
+    ``MAX_GUIDELINE_CHARS`` (``fit_guidelines``); none leaves the prompt unchanged.
+    """
     transcript = observation.info.get("messages") or [{"role": "user", "content": observation.text}]
-    system = {"role": "system", "content": system_prompt(style)}
+    if guidelines is None:
+        guidelines = observation.info.get("guidelines") or ()
+    content = system_prompt(style) + guideline_block(guidelines)
+    system = {"role": "system", "content": content}
     return [system, *chat_messages(transcript, tool_role=tool_role)]
+
+
+MAX_GUIDELINE_CHARS = 1200
+"""Budget of the guideline block: about 300 tokens at 4 characters a token."""
+GUIDELINE_HEADER = "\n\nGuidelines from similar tasks:"
+
+
+def fit_guidelines(guidelines: Sequence[str], max_chars: int = MAX_GUIDELINE_CHARS) -> list[str]:
+    """The leading guidelines whose lines fit in ``max_chars`` (best first; one is never cut).
+
+    Example:
+        >>> fit_guidelines(["a" * 10, "b" * 10], max_chars=50)
+        ['aaaaaaaaaa']
+    """
+    kept, used = [], len(GUIDELINE_HEADER)
+    for guideline in guidelines:
+        used += len(guideline) + 3  # "\n- " before each
+        if used > max_chars:
+            break
+        kept.append(guideline)
+    return kept
+
+
+def guideline_block(guidelines: Sequence[str], max_chars: int = MAX_GUIDELINE_CHARS) -> str:
+    """The system prompt's guideline block ("" without guidelines)."""
+    kept = fit_guidelines(guidelines, max_chars)
+    return GUIDELINE_HEADER + "".join(f"\n- {g}" for g in kept) if kept else ""
 
 
 def render_prompt(tokenizer: Any, messages: Sequence[dict[str, str]]) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from crm_gym.data.loading import LoadProblem, iter_conversations
 from crm_gym.errors import StoreError
-from scripts import datagen, report_cmd
+from scripts import datagen, eval_cmd, report_cmd, train_cmd
 
 EXAMPLES = {
     "replay": "crm-gym replay ../shared/arc/evaluation_400.jsonl --json --store sqlite",
@@ -18,6 +18,8 @@ EXAMPLES = {
     "generate": datagen.GENERATE_EXAMPLE,
     "datastats": datagen.DATASTATS_EXAMPLE,
     "report": report_cmd.REPORT_EXAMPLE,
+    "train": train_cmd.TRAIN_EXAMPLE,
+    "eval": eval_cmd.EVAL_EXAMPLE,
 }
 
 
@@ -60,11 +62,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, default=str))
     else:
-        print(f"{path}: {summary['conversations_passed']}/{summary['conversations']} conversations, "
-              f"{summary['turns_passed']}/{summary['turns']} turns passed")  # fmt: skip
+        print(
+            f"{path}: {summary['conversations_passed']}/{summary['conversations']} conversations, "
+            f"{summary['turns_passed']}/{summary['turns']} turns passed"
+        )
         for failure in summary["failures"][:20]:
-            print(f"  {failure['conversation_id']} turn {failure['turn_id']} "
-                  f"({failure['tool']}): {str(failure['error']).splitlines()[0]}")  # fmt: skip
+            print(
+                f"  {failure['conversation_id']} turn {failure['turn_id']} "
+                f"({failure['tool']}): {str(failure['error']).splitlines()[0]}"
+            )
     return 0 if not summary["failures"] else 1
 
 
@@ -88,7 +94,12 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "lint": (cmd_lint, "report defects of a dataset (DATA-arc.md section 5)"),
     "generate": (datagen.cmd_generate, "generate seeded conversations (JSONL)"),
     "datastats": (datagen.cmd_datastats, "diversity report of a dataset (templates, shares...)"),
-    "report": (report_cmd.cmd_report, "compare policies from their evaluation logs (rliable report)"),
+    "report": (
+        report_cmd.cmd_report,
+        "compare policies from their evaluation logs (rliable report)",
+    ),
+    "train": (train_cmd.cmd_train, "GRPO training from a preset or a config file"),
+    "eval": (eval_cmd.cmd_eval, "run a policy on tasks, k attempts each (JSONL records)"),
 }
 
 
@@ -98,8 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     replay = _subparser(sub, "replay")
     replay.add_argument("path", nargs="?", help="JSONL file (default: generated default tasks)")
-    replay.add_argument("--strict-upstream", action="store_true",
-                        help="reproduce upstream's mock exactly (no document_url alias, ...)")  # fmt: skip
+    replay.add_argument(
+        "--strict-upstream",
+        action="store_true",
+        help="reproduce upstream's mock exactly (no document_url alias, ...)",
+    )
     replay.add_argument("--json", action="store_true", help="print one JSON object")
     stores = "memory (default), sqlite, sqlite:///FILE.db, postgresql+psycopg://USER@HOST:PORT/DB"
     replay.add_argument("--store", default="memory", help=f"{stores}, or $VARIABLE holding one")
@@ -109,13 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     datagen.add_generate_arguments(_subparser(sub, "generate"))
     datagen.add_datastats_arguments(_subparser(sub, "datastats"))
     report_cmd.add_report_arguments(_subparser(sub, "report"))
+    train_cmd.add_train_arguments(_subparser(sub, "train"))
+    eval_cmd.add_eval_arguments(_subparser(sub, "eval"))
     return parser
 
 
 def _subparser(sub: Any, name: str) -> argparse.ArgumentParser:
     handler, help_text = COMMANDS[name]
-    parser = sub.add_parser(name, help=help_text, description=help_text,
-                            epilog=f"example: {EXAMPLES[name]}")  # fmt: skip
+    parser = sub.add_parser(
+        name, help=help_text, description=help_text, epilog=f"example: {EXAMPLES[name]}"
+    )
     parser.set_defaults(handler=handler)
     return parser
 

@@ -1,0 +1,439 @@
+"""GRPO on crm-gym: one readable loop, ``train(Args)`` (REFERENCE.md sections 1 and 2).
+
+Each step: the curriculum picks an arm per prompt slot, a task of that arm is drawn, the vector
+env runs it ``group_size`` times (``collect_rollouts``: one group per task, env tokens masked
+out), the rewards become group-relative advantages, the curriculum learns from each arm's mean
+|A|, and the policy takes the clipped GRPO step (``agents.grpo``). It lives in ``agents`` rather
+than ``scripts`` so that tests and notebooks call the same function the ``crm-gym train``
+command does (``scripts/train_cmd.py`` only parses, prints and plots).
+
+Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
+- one process drives everything: ``accelerate`` places the model and runs mixed precision, but
+  gradient accumulation is written out (the GRPO normalisers already count micro-batches, see
+  ``aggregate_loss``), and multi-process data parallel runs are not tested;
+- with ``num_iterations > 1`` the ratio's denominator is the sampler's stored logprobs (equal to
+  the trainer's for the HF backend up to float noise; TRL recomputes them);
+- a task is the first turn of a generated conversation; the reward is the env's, unchanged;
+- the KL reference is the policy at the start of GRPO (after the warm start), kept in memory;
+- every seed is derived from ``(seed, step)``, so a resumed run draws what the unkilled run drew.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from agents.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
+from agents.grpo import LossType, RewardScale, group_advantages, grpo_loss, masked_mean
+from agents.logprobs import token_logprobs
+from agents.policy import SamplingParams
+from agents.rollout import collect_rollouts, derive_seed
+from agents.train_data import (
+    arm_of,
+    evaluate,
+    first_turn,
+    pad_batch,
+    replay_trajectories,
+    split_tasks,
+    task_family,
+    warm_start,
+)
+from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
+
+
+@dataclass
+class Args:
+    """Every setting of a run (CleanRL style); presets and config files fill it."""
+
+    # run
+    seed: int = 0
+    steps: int = 40  # GRPO steps (one rollout batch each)
+    output_dir: str = "runs/grpo"
+    resume: bool = True  # continue from output_dir/checkpoint when it exists
+    stop_at_step: int | None = None  # stop after this step as if killed (resume tests)
+    num_threads: int | None = None  # torch.set_num_threads; 1 is fastest on small CPUs
+    # model and generation
+    model: str = "tiny"  # "tiny": agents.tiny's offline model; else a HF name or directory
+    backend: Literal["hf", "vllm"] = "hf"
+    prompt_style: Literal["full", "compact"] = "compact"
+    max_new_tokens: int = 24
+    temperature: float = 1.0
+    top_p: float = 1.0
+    vllm_gpu_memory_utilization: float = 0.3
+    # tasks and env
+    env_id: str = "ArcCrm-v0"
+    task_family: str = "noarg"
+    num_conversations: int = 400  # generated, then filtered by the family
+    num_eval_tasks: int = 12  # held out
+    eval_samples: int = 4  # sampled episodes per held-out task
+    max_env_steps: int = 2  # actions per episode
+    reward_mode: Literal["shaped", "binary"] = "shaped"
+    # GRPO
+    prompts_per_step: int = 4
+    group_size: int = 8
+    num_iterations: int = 1
+    micro_batch_size: int = 16  # completions per backward pass
+    loss_type: LossType = "dapo"
+    scale_rewards: RewardScale = "group"
+    beta: float = 0.0
+    eps_low: float = 0.2
+    eps_high: float = 0.2
+    # optimiser
+    lr: float = 3e-4
+    weight_decay: float = 0.0
+    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
+    warmup_steps: int = 0
+    max_grad_norm: float = 1.0
+    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    # curriculum
+    curriculum: Literal["bandit", "uniform"] = "bandit"
+    curriculum_alpha: float = 0.3
+    curriculum_tau: float = 0.5
+    # supervised warm start on replayed reference trajectories (0: none)
+    warm_start_steps: int = 0
+    warm_start_lr: float = 3e-3
+    warm_start_batch_size: int = 8
+    # logging
+    eval_every: int = 10
+    save_every: int = 10
+    tensorboard: bool = False
+    progress: bool = True
+
+
+def train(args: Args) -> dict[str, Any]:
+    """Run GRPO; returns the summary (eval rewards before/after, steps, seconds, checkpoint)."""
+    started = time.perf_counter()
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
+    accelerator = _accelerator(args)
+    model, tokenizer = _load_model(args, out)
+    model.to(accelerator.device)
+    train_tasks, eval_tasks = split_tasks(
+        task_family(args.task_family, args.num_conversations, args.seed),
+        args.num_eval_tasks, args.seed,
+    )  # fmt: skip
+    by_arm = _tasks_by_arm(train_tasks)
+    envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
+    eval_envs = _make_envs(args, eval_tasks, len(eval_tasks) * args.eval_samples)
+    eval_ids = [first_turn(c) for c in eval_tasks]
+    policy = _policy(args, model, tokenizer, accelerator.device)
+    curriculum = _curriculum(args, sorted(by_arm))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    scheduler = _scheduler(args, optimizer)
+    checkpoint, start_step, extra = out / "checkpoint", 0, {}
+    if args.resume and has_checkpoint(checkpoint):
+        loaded = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
+                                 scheduler=scheduler, curriculum=curriculum)  # fmt: skip
+        start_step, extra = loaded["step"], loaded["extra"]
+    else:
+        extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, eval_envs, eval_ids)
+        model.save_pretrained(out / "initial")  # the KL reference and the "before" weights
+    if args.backend == "vllm":  # the engine loaded args.model: give it the resumed weights
+        policy.sync_weights(model.state_dict())
+    reference = _reference(args, out, accelerator.device)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    log = _MetricsLog(out, start_step, args.tensorboard)
+    progress = _progress(args, start_step)
+    pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
+    G = args.group_size
+    last_eval = extra.get("eval", {})
+    for step in range(start_step, args.steps):
+        tick = time.perf_counter()
+        # ------------------------------------------------------------------ rollout
+        arms = curriculum.sample(args.prompts_per_step, available=list(by_arm))
+        rng = np.random.default_rng([args.seed, step])
+        task_ids = [by_arm[arm][rng.integers(len(by_arm[arm]))] for arm in arms]
+        options = [
+            {"task_id": task, "arm": arm}
+            for task, arm in zip(task_ids, arms, strict=True)
+            for _ in range(G)
+        ]
+        sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
+                                  max_new_tokens=args.max_new_tokens,
+                                  seed=derive_seed(args.seed, step, 1))  # fmt: skip
+        model.eval()  # generation (HF backend) runs the trained model itself
+        trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
+                                        seed=derive_seed(args.seed, step, 2))  # fmt: skip
+        rollout_seconds = time.perf_counter() - tick
+        # ------------------------------------------------------------------ scoring
+        rewards = torch.tensor(
+            [t.total_return for t in trajectories], dtype=torch.float32
+        )  # (B*G,)
+        passed = [
+            t.steps[-1].info.get("reward_components", {}).get("passed", 0.0) for t in trajectories
+        ]
+        # ------------------------------------------------------------------ advantages
+        advantages = group_advantages(rewards, G, args.scale_rewards)  # (B*G,)
+        group_std = rewards.reshape(-1, G).std(dim=1)  # (B,)
+        # ------------------------------------------------------------------ curriculum update
+        # SEC: each arm's reward is its rollouts' mean |A|, fed back before the policy moves
+        curriculum.update(
+            reward_from_advantages([t.arm for t in trajectories], advantages.tolist())
+        )
+        # ------------------------------------------------------------------ optimisation
+        batch = pad_batch(trajectories, pad_id, accelerator.device)
+        advantages = advantages.to(accelerator.device)
+        num_items = batch["action_mask"].sum()  # dapo: completion tokens of the whole step
+        slices = [slice(i, i + args.micro_batch_size)
+                  for i in range(0, len(trajectories), args.micro_batch_size)]  # fmt: skip
+        ref_logprobs = _reference_logprobs(reference, batch, slices, args.temperature)
+        model.train()
+        loss_metrics: list[dict[str, float]] = []
+        mismatch: list[float] = []
+        for _ in range(args.num_iterations):
+            optimizer.zero_grad(set_to_none=True)
+            for k, rows in enumerate(slices):
+                # the last micro-batch syncs gradients across processes (a no-op on one)
+                sync = nullcontext() if k == len(slices) - 1 else accelerator.no_sync(model)
+                mask = batch["action_mask"][rows]  # (b, T)
+                with sync, accelerator.autocast():
+                    logprobs = token_logprobs(model, batch["input_ids"][rows],
+                                              batch["attention_mask"][rows], mask,
+                                              args.temperature)  # fmt: skip
+                    old = batch["old_logprobs"][rows] if args.num_iterations > 1 else None
+                    loss, metrics = grpo_loss(
+                        logprobs, old, None if ref_logprobs is None else ref_logprobs[rows],
+                        advantages[rows], mask, beta=args.beta, eps_low=args.eps_low,
+                        eps_high=args.eps_high, loss_type=args.loss_type,
+                        max_completion_length=args.max_new_tokens * args.max_env_steps,
+                        num_items_in_batch=num_items, num_accumulation_steps=len(slices),
+                    )  # fmt: skip
+                    accelerator.backward(loss)
+                loss_metrics.append(metrics)
+                if len(mismatch) < len(slices):  # sampler vs trainer logprobs, before any update
+                    gap = (logprobs.detach() - batch["old_logprobs"][rows]).abs()
+                    mismatch.append(float(masked_mean(gap, mask)))
+            grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+        if args.backend == "vllm":
+            policy.sync_weights(accelerator.unwrap_model(model).state_dict())
+        # ------------------------------------------------------------------ logging
+        seconds = time.perf_counter() - tick
+        tokens = int(batch["action_mask"].sum())
+        metrics = {
+            "step": step + 1,
+            "rollout/reward_mean": float(rewards.mean()),
+            "rollout/reward_std": float(rewards.std()),
+            "rollout/success_rate": float(np.mean(passed)),
+            "rollout/frac_groups_zero_std": float((group_std == 0).float().mean()),
+            "rollout/completion_tokens_mean": tokens / len(trajectories),
+            "rollout/logprob_mismatch": float(np.mean(mismatch)),
+            **_mean_metrics(loss_metrics),
+            "loss/grad_norm": float(grad_norm),
+            "loss/lr": scheduler.get_last_lr()[0],
+            **curriculum.metrics(),
+            "perf/step_seconds": seconds,
+            "perf/rollout_seconds": rollout_seconds,
+            "perf/tokens_per_s": tokens / seconds,
+        }
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            last_eval = evaluate(
+                eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples
+            )
+            metrics |= last_eval
+        log.write(metrics)
+        progress.update(1)
+        progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
+        done = step + 1 == args.steps or step + 1 == args.stop_at_step
+        if (step + 1) % args.save_every == 0 or done:
+            unwrapped = accelerator.unwrap_model(model)
+            save_checkpoint(checkpoint, model=unwrapped, tokenizer=tokenizer, optimizer=optimizer,
+                            scheduler=scheduler, curriculum=curriculum, step=step + 1,
+                            extra={**extra, "eval": last_eval})  # fmt: skip
+        if step + 1 == args.stop_at_step:
+            break
+    progress.close()
+    log.close()
+    return {
+        "eval_reward_before": extra["eval_before"]["eval/reward_mean"],
+        "eval_reward_after": last_eval.get("eval/reward_mean"),
+        "eval_success_before": extra["eval_before"]["eval/success_rate"],
+        "eval_success_after": last_eval.get("eval/success_rate"),
+        "warm_start_steps": args.warm_start_steps,
+        "steps": min(args.steps, args.stop_at_step or args.steps),
+        "seconds": round(time.perf_counter() - started, 2),
+        "checkpoint": str(checkpoint),
+        "metrics": str(log.path),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup
+# ---------------------------------------------------------------------------------------------
+
+
+def _accelerator(args: Args) -> Any:
+    from accelerate import Accelerator
+
+    return Accelerator(mixed_precision=args.mixed_precision, cpu=not torch.cuda.is_available())
+
+
+def _load_model(args: Args, out: Path) -> tuple[Any, Any]:
+    """The model and tokenizer: built offline for ``"tiny"``, else loaded by name or path."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path: str | Path = args.model
+    if args.model == "tiny":
+        from agents.tiny import build_tiny_model
+
+        path = out / "tiny-model"
+        if not (path / "config.json").exists():
+            build_tiny_model(path, seed=args.seed)
+    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+
+
+def _tasks_by_arm(conversations: list[Any]) -> dict[str, list[str]]:
+    by_arm: dict[str, list[str]] = {}
+    for conversation in conversations:
+        by_arm.setdefault(arm_of(conversation), []).append(first_turn(conversation))
+    return by_arm
+
+
+def _make_envs(args: Args, tasks: list[Any], num_envs: int) -> Any:
+    from crm_gym import make_vec
+    from crm_gym.rewards import RewardConfig
+
+    return make_vec(args.env_id, num_envs, tasks=tasks, expose_reference=True,
+                    max_steps=args.max_env_steps,
+                    reward_config=RewardConfig(mode=args.reward_mode))  # fmt: skip
+
+
+def _policy(args: Args, model: Any, tokenizer: Any, device: Any) -> Any:
+    """The sampler: the trained model itself (HF) or a vLLM engine synced after each step."""
+    if args.backend == "vllm":
+        from agents.vllm import VllmPolicy
+
+        if args.warm_start_steps:
+            raise ValueError("the supervised warm start needs backend='hf'")
+        return VllmPolicy(args.model, prompt_style=args.prompt_style,
+                          gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+                          seed=args.seed, tokenizer=tokenizer)  # fmt: skip
+    from agents.hf import HFPolicy
+
+    return HFPolicy(model, tokenizer, device=str(device), prompt_style=args.prompt_style)
+
+
+def _curriculum(args: Args, arms: list[str]) -> Any:
+    rng = np.random.default_rng([args.seed, 7])
+    if args.curriculum == "uniform":
+        return UniformSampler(arms, rng=rng)
+    return SoftmaxBandit(arms, alpha=args.curriculum_alpha, tau=args.curriculum_tau, rng=rng)
+
+
+def _scheduler(args: Args, optimizer: Any) -> Any:
+    """Linear warmup, then constant, linear decay to 0, or cosine, per optimizer step."""
+    total = max(1, args.steps * args.num_iterations)
+
+    def factor(i: int) -> float:
+        if i < args.warmup_steps:
+            return (i + 1) / args.warmup_steps
+        progress = (i - args.warmup_steps) / max(1, total - args.warmup_steps)
+        if args.lr_schedule == "linear":
+            return max(0.0, 1 - progress)
+        if args.lr_schedule == "cosine":
+            return 0.5 * (1 + np.cos(np.pi * min(progress, 1.0)))
+        return 1.0
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_tasks: list,
+                         eval_envs: Any, eval_ids: list[str]) -> dict[str, Any]:  # fmt: skip
+    """The optional supervised warm start, then the held-out evaluation GRPO starts from."""
+    losses: list[float] = []
+    if args.warm_start_steps:
+        ids = [first_turn(c) for c in train_tasks]
+        data = replay_trajectories(envs, policy, ids, seed=args.seed)
+        rng = np.random.default_rng([args.seed, 3])
+        losses = warm_start(model, data, steps=args.warm_start_steps, lr=args.warm_start_lr,
+                            batch_size=args.warm_start_batch_size, pad_id=policy.pad_id,
+                            rng=rng)  # fmt: skip
+    before = evaluate(eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples)
+    return {"eval_before": before, "eval": before, "warm_start_loss": losses[-1:]}
+
+
+def _eval_sampling(args: Args) -> SamplingParams:
+    """Held-out episodes sample as training does, from one fixed seed."""
+    seed = derive_seed(args.seed, 9)
+    return SamplingParams(temperature=args.temperature, top_p=args.top_p,
+                          max_new_tokens=args.max_new_tokens, seed=seed)  # fmt: skip
+
+
+def _reference(args: Args, out: Path, device: Any) -> Any:
+    """The frozen KL reference (the policy GRPO started from), only when ``beta != 0``."""
+    if args.beta == 0:
+        return None
+    from transformers import AutoModelForCausalLM
+
+    reference = AutoModelForCausalLM.from_pretrained(out / "initial").to(device).eval()
+    return reference.requires_grad_(False)
+
+
+def _reference_logprobs(
+    reference: Any, batch: dict, slices: list[slice], temperature: float
+) -> Any:
+    if reference is None:
+        return None
+    with torch.no_grad():
+        parts = [
+            token_logprobs(reference, batch["input_ids"][rows], batch["attention_mask"][rows],
+                           batch["action_mask"][rows], temperature)
+            for rows in slices
+        ]  # fmt: skip
+    return torch.cat(parts)
+
+
+def _mean_metrics(per_micro_batch: list[dict[str, float]]) -> dict[str, float]:
+    """Micro-batch metrics averaged (``loss/total`` summed: it is the step's loss)."""
+    keys = per_micro_batch[0]
+    summed = {"loss/total", "loss/num_tokens"}
+    return {k: float((np.sum if k in summed else np.mean)([m[k] for m in per_micro_batch]))
+            for k in keys}  # fmt: skip
+
+
+def _progress(args: Args, start_step: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=args.steps, initial=start_step, disable=not args.progress, desc="grpo")
+
+
+class _MetricsLog:
+    """``metrics.jsonl`` (lines past the resumed step dropped) and, optionally, TensorBoard."""
+
+    def __init__(self, out: Path, start_step: int, tensorboard: bool):
+        self.path = out / "metrics.jsonl"
+        kept = []
+        if start_step and self.path.exists():
+            lines = self.path.read_text().splitlines()
+            kept = [line for line in lines if json.loads(line)["step"] <= start_step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+        self.file = self.path.open("a")
+        self.writer = None
+        if tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(out / "tensorboard"))
+
+    def write(self, metrics: dict[str, float]) -> None:
+        self.file.write(json.dumps(metrics) + "\n")
+        self.file.flush()
+        if self.writer is not None:
+            for key, value in metrics.items():
+                if key != "step":
+                    self.writer.add_scalar(key, value, metrics["step"])
+
+    def close(self) -> None:
+        self.file.close()
+        if self.writer is not None:
+            self.writer.close()

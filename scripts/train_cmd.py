@@ -1,0 +1,165 @@
+"""``crm-gym train``: GRPO from a preset or a config file (the loop is ``agents.train.train``).
+
+Presets are dicts of ``agents.train.Args`` fields; a config file (JSON or TOML) holds the same
+fields, and ``--seed``, ``--steps`` and ``--output`` override either. The run prints a summary
+table, writes the reward curve as ``reward_curve.png`` and ends stdout with one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+TRAIN_EXAMPLE = "crm-gym train --preset cpu-tiny --output runs/tiny"
+
+_TINY = {
+    "model": "tiny",
+    "task_family": "noarg",
+    "num_threads": 1,  # measured: 2 threads are 5-10x slower on busy 2-core machines
+    "max_new_tokens": 16,
+    "max_env_steps": 1,  # one action: the tool call (the reward scores it at truncation)
+    "reward_mode": "binary",  # the shaped reward pays plain text more than a broken call
+    "warm_start_steps": 120,
+    "prompts_per_step": 4,
+    "group_size": 8,
+    "lr": 3e-4,
+    "steps": 40,
+    "eval_samples": 8,
+    "eval_every": 10,
+    "save_every": 10,
+}
+PRESETS: dict[str, dict[str, Any]] = {
+    "cpu-tiny": _TINY,
+    # whole conversations, one action per turn: env tokens between actions are masked out
+    "cpu-tiny-multiturn": _TINY | {"env_id": "ArcCrmConversation-v0", "steps": 20},
+    # documented, for one GPU with vLLM; not runnable on the CPU machines
+    "gpu-qwen3-4b": {
+        "model": "Qwen/Qwen3-4B",
+        "backend": "vllm",
+        "prompt_style": "full",
+        "task_family": "all",
+        "num_conversations": 2000,
+        "num_eval_tasks": 100,
+        "max_new_tokens": 512,
+        "max_env_steps": 5,
+        "prompts_per_step": 16,
+        "group_size": 8,
+        "micro_batch_size": 4,
+        "lr": 1e-6,
+        "lr_schedule": "cosine",
+        "warmup_steps": 10,
+        "mixed_precision": "bf16",
+        "beta": 0.0,
+        "eps_high": 0.28,
+        "steps": 500,
+        "eval_every": 25,
+        "save_every": 25,
+        "tensorboard": True,
+    },  # fmt: skip
+}
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``crm-gym train``."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=sorted(PRESETS), help="a named configuration")
+    source.add_argument("--config", help="JSON or TOML file of agents.train.Args fields")
+    parser.add_argument("--seed", type=int, help="override the seed")
+    parser.add_argument("--steps", type=int, help="override the number of GRPO steps")
+    parser.add_argument("--output", help="output directory (default runs/<preset or config>)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="override an Args field, e.g. --set lr=1e-4 (repeatable)")  # fmt: skip
+    parser.add_argument("--no-resume", action="store_true", help="start over in --output")
+
+
+def build_args(options: argparse.Namespace) -> Any:
+    """The ``Args`` of a preset or config file with the command line's overrides."""
+    from agents.train import Args
+
+    if options.preset:
+        values, name = dict(PRESETS[options.preset]), options.preset
+    else:
+        values, name = _read_config(options.config), Path(options.config).stem
+    for item in options.set:
+        key, _, text = item.partition("=")
+        values[key] = _parse_value(text)
+    overrides = {"seed": options.seed, "steps": options.steps, "output_dir": options.output}
+    values |= {key: value for key, value in overrides.items() if value is not None}
+    values.setdefault("output_dir", f"runs/{name}")
+    if options.no_resume:
+        values["resume"] = False
+    unknown = sorted(set(values) - {f.name for f in fields(Args)})
+    if unknown:
+        raise ValueError(f"unknown training options {unknown}")
+    return Args(**values)
+
+
+def _parse_value(text: str) -> Any:
+    """A ``--set`` value: JSON when it parses (numbers, true, lists...), else the plain string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    text = Path(path).read_text()
+    if path.endswith(".toml"):
+        import tomllib  # Python 3.11+
+
+        return tomllib.loads(text)
+    return json.loads(text)
+
+
+def cmd_train(options: argparse.Namespace) -> int:
+    """Run GRPO, print the summary table, plot the curve; the last stdout line is JSON."""
+    from agents.train import train
+
+    try:
+        args = build_args(options)
+    except (ValueError, OSError) as exc:  # TOMLDecodeError is a ValueError
+        print(f"crm-gym train: {exc}", file=sys.stderr)
+        return 2
+    if args.warm_start_steps:
+        print(f"warm start: {args.warm_start_steps} supervised steps on replayed reference "
+              "trajectories, before GRPO (eval_reward_before is measured after it)")  # fmt: skip
+    summary = train(args)
+    summary["reward_curve"] = plot_curve(Path(summary["metrics"]), Path(args.output_dir))
+    print_table(summary)
+    print(json.dumps(summary))
+    return 0
+
+
+def plot_curve(metrics_path: Path, out: Path) -> str:
+    """``reward_curve.png``: rollout reward per step and held-out evaluations."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines()]
+    evals = [row for row in rows if "eval/reward_mean" in row]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    axis.plot([r["step"] for r in rows], [r["rollout/reward_mean"] for r in rows], label="rollout")
+    axis.plot([r["step"] for r in evals], [r["eval/reward_mean"] for r in evals], "o-",
+              label="held-out (greedy)")  # fmt: skip
+    axis.set_xlabel("GRPO step")
+    axis.set_ylabel("mean reward")
+    axis.legend()
+    figure.tight_layout()
+    path = out / "reward_curve.png"
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return str(path)
+
+
+def print_table(summary: dict[str, Any]) -> None:
+    """The run's summary as aligned ``key  value`` lines."""
+    width = max(map(len, summary))
+    for key, value in summary.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else value
+        print(f"{key:<{width}}  {shown}")

@@ -1,0 +1,30 @@
+"""``crm-gym eval --memory PATH``: the policy is wrapped in a MemoryPolicy reading that file."""
+
+from __future__ import annotations
+
+from agents.memory import GuidelineMemory, MemoryPolicy
+from benchmarks.records import load_records
+from crm_gym.data.generator import generate
+from scripts.cli import main
+
+
+def test_eval_with_a_memory_file_injects_its_guidelines(tmp_path, monkeypatch):
+    conversation = next(generate(1, 3))
+    memory_path = tmp_path / "memory.jsonl"
+    GuidelineMemory(memory_path).write(conversation.turns[0].user_utterance, "Call the tool.")
+    seen = []
+    act = MemoryPolicy.act
+
+    def spy(self, observations, n=1, sampling=None):
+        seen.extend(o.info.get("messages", [{}])[-1].get("content", "") for o in observations)
+        samples = act(self, observations, n, sampling)
+        seen.append(sum(s.injected for s in self.stats.values()))
+        return samples
+
+    monkeypatch.setattr(MemoryPolicy, "act", spy)
+    output = tmp_path / "log.jsonl"
+    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory",
+            str(memory_path), "-o", str(output), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    assert len(load_records(output)) == 1
+    assert seen[1] >= 1  # the first call injected the stored guideline
