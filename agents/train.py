@@ -37,7 +37,7 @@ from agents.policy import SamplingParams
 from agents.rollout import collect_rollouts, derive_seed
 from agents.train_data import (
     arm_of,
-    evaluate,
+    evaluate_per_task,
     first_turn,
     pad_batch,
     replay_trajectories,
@@ -147,6 +147,7 @@ def train(args: Args) -> dict[str, Any]:
     pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
     G = args.group_size
     last_eval = extra.get("eval", {})
+    last_tasks = extra.get("eval_tasks", extra.get("eval_tasks_before", {}))
     for step in range(start_step, args.steps):
         tick = time.perf_counter()
         # ------------------------------------------------------------------ rollout
@@ -238,7 +239,7 @@ def train(args: Args) -> dict[str, Any]:
             "perf/tokens_per_s": tokens / seconds,
         }
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            last_eval = evaluate(
+            last_eval, last_tasks = evaluate_per_task(
                 eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples
             )
             metrics |= last_eval
@@ -250,7 +251,8 @@ def train(args: Args) -> dict[str, Any]:
             unwrapped = accelerator.unwrap_model(model)
             save_checkpoint(checkpoint, model=unwrapped, tokenizer=tokenizer, optimizer=optimizer,
                             scheduler=scheduler, curriculum=curriculum, step=step + 1,
-                            extra={**extra, "eval": last_eval})  # fmt: skip
+                            extra={**extra, "eval": last_eval,
+                                   "eval_tasks": last_tasks})  # fmt: skip
         if step + 1 == args.stop_at_step:
             break
     progress.close()
@@ -260,6 +262,9 @@ def train(args: Args) -> dict[str, Any]:
         "eval_reward_after": last_eval.get("eval/reward_mean"),
         "eval_success_before": extra["eval_before"]["eval/success_rate"],
         "eval_success_after": last_eval.get("eval/success_rate"),
+        # each held-out task's mean reward (task id -> mean over eval_samples episodes)
+        "eval_task_rewards_before": extra.get("eval_tasks_before", {}),
+        "eval_task_rewards_after": last_tasks,
         "warm_start_steps": args.warm_start_steps,
         "steps": min(args.steps, args.stop_at_step or args.steps),
         "seconds": round(time.perf_counter() - started, 2),
@@ -359,8 +364,11 @@ def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_t
         losses = warm_start(model, data, steps=args.warm_start_steps, lr=args.warm_start_lr,
                             batch_size=args.warm_start_batch_size, pad_id=policy.pad_id,
                             rng=rng)  # fmt: skip
-    before = evaluate(eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples)
-    return {"eval_before": before, "eval": before, "warm_start_loss": losses[-1:]}
+    before, tasks = evaluate_per_task(
+        eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples
+    )
+    return {"eval_before": before, "eval": before, "warm_start_loss": losses[-1:],
+            "eval_tasks_before": tasks, "eval_tasks": tasks}  # fmt: skip
 
 
 def _eval_sampling(args: Args) -> SamplingParams:

@@ -193,6 +193,13 @@ def evaluate(
     Sampled at the training temperature with a fixed seed, so evaluations at different steps
     draw the same random numbers (common random numbers: the differences are the policy's).
     """
+    return evaluate_per_task(envs, policy, task_ids, sampling, num_samples)[0]
+
+
+def evaluate_per_task(
+    envs: Any, policy: Any, task_ids: Sequence[str], sampling: SamplingParams, num_samples: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """``evaluate``'s means and each held-out task's mean reward (task id -> mean return)."""
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(num_samples)]
     trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
                                     seed=sampling.seed)  # fmt: skip
@@ -200,4 +207,11 @@ def evaluate(
     passed = [
         t.steps[-1].info.get("reward_components", {}).get("passed", 0.0) for t in trajectories
     ]
-    return {"eval/reward_mean": float(returns.mean()), "eval/success_rate": float(np.mean(passed))}
+    per_task: dict[str, list[float]] = {}
+    for option, value in zip(options, returns.tolist(), strict=True):
+        per_task.setdefault(option["task_id"], []).append(value)
+    means = {
+        "eval/reward_mean": float(returns.mean()),
+        "eval/success_rate": float(np.mean(passed)),
+    }
+    return means, {task: float(np.mean(values)) for task, values in per_task.items()}

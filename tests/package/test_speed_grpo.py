@@ -1,0 +1,23 @@
+"""Smoke run of the GRPO step-time benchmark: it runs, and its last line is the promised JSON.
+
+No timing assertions: absolute speed varies on shared machines; ``docs/performance.md`` reports it.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PHASES = ("generation_s", "scoring_s", "grpo_fwd_bwd_s", "optimizer_s", "bare_fwd_bwd_s")
+
+
+def test_grpo_speed_quick_prints_json_last():
+    command = [sys.executable, "-m", "benchmarks.speed.grpo", "--quick", "--repeats", "1"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    for key in PHASES + ("step_s", "ratio_grpo_fwd_bwd_opt_vs_bare", "ratio_grpo_fwd_bwd_vs_bare"):
+        assert results[key] > 0, key
+    assert results["completions"] == 32 and results["completion_tokens"] > 0
+    assert isinstance(results["within_goal"], bool)
