@@ -10,7 +10,9 @@ import json
 import sys
 import time
 from contextlib import nullcontext
-from typing import IO, Iterable, Iterator
+from typing import IO, Any, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 GENERATE_EXAMPLE = "crm-gym generate --n 10000 --seed 1 --failure-share 0.4 -o tasks.jsonl --stats"
 DATASTATS_EXAMPLE = "crm-gym datastats tasks.jsonl"
@@ -47,8 +49,8 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--empty-searches",
         type=float,
-        default=0.0,
-        help="share of searches that find nothing (default 0)",
+        default=0.15,
+        help="share of searches that find nothing (default 0.15)",
     )
     parser.add_argument("--workers", type=int, default=1, help="processes (output is identical)")
     parser.add_argument("-o", "--output", default="-", help="JSONL file, or - for stdout (default)")
@@ -71,7 +73,7 @@ def _shares(text: str) -> dict[str, float]:
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write ``--n`` generated conversations as JSONL, optionally with the diversity report."""
     from crm_gym.data.datastats import DataStats
-    from crm_gym.data.generator import generate_lines
+    from crm_gym.data.generator import generate, generate_lines, to_json
 
     mix = {
         "failure_share": args.failure_share,
@@ -80,16 +82,25 @@ def cmd_generate(args: argparse.Namespace) -> int:
     }
     mix.update({k: v for k, v in (("complexity", args.complexity), ("skills", args.skills)) if v})
     try:
-        lines = generate_lines(args.n, args.seed, workers=args.workers, **mix)
+        if args.stats and args.workers <= 1:  # count the conversations made, not their lines
+            items: Iterator[tuple[str, Any]] = (
+                (to_json(conversation), conversation)
+                for conversation in generate(args.n, args.seed, **mix)
+            )
+        else:
+            lines = generate_lines(args.n, args.seed, workers=args.workers, **mix)
+            items = ((line, None) for line in lines)
     except ValueError as exc:
         print(f"crm-gym generate: {exc}", file=sys.stderr)
         return 2
     stats = DataStats() if args.stats else None
     to_stdout = args.output == "-"
     with nullcontext(sys.stdout) if to_stdout else open(args.output, "w", encoding="utf-8") as out:
-        for line in progress(lines, args.n, enabled=not args.no_progress):
+        for line, conversation in progress(items, args.n, enabled=not args.no_progress):
             out.write(line + "\n")
-            if stats is not None:
+            if stats is not None and conversation is not None:
+                stats.add(conversation)
+            elif stats is not None:
                 stats.add_line(line)
     if stats is not None:
         print_report(stats.report(), sys.stderr if to_stdout else sys.stdout)
@@ -120,8 +131,8 @@ def print_report(report: dict, stream: IO[str]) -> None:
 
 
 def progress(
-    items: Iterable[str], total: int, enabled: bool = True, stream: IO[str] | None = None
-) -> Iterator[str]:
+    items: Iterable[T], total: int, enabled: bool = True, stream: IO[str] | None = None
+) -> Iterator[T]:
     """Pass items through, drawing ``generate: 1200/10000 [###...] 12% 850/s`` on stderr."""
     stream = stream or sys.stderr
     start = last = time.perf_counter()

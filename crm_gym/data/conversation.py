@@ -40,10 +40,6 @@ class ExpectedResponse(BaseModel):
         return self
 
 
-_NULL_DEFAULTS = {"expected_args": dict, "references_previous_turns": list, "user_utterance": str}
-"""Turn fields whose ``null`` means the empty value."""
-
-
 class Turn(BaseModel):
     """One user request and the tool call that should serve it."""
 
@@ -59,15 +55,20 @@ class Turn(BaseModel):
     failure_category: Optional[str] = None
     expected_response: Optional[ExpectedResponse] = None
 
-    @model_validator(mode="before")
+    @field_validator("expected_args", mode="before")
     @classmethod
-    def _nulls(cls, data: Any) -> Any:
-        """``null`` args, references and utterance mean empty (one check for all three)."""
-        if isinstance(data, dict):
-            nulls = [key for key in _NULL_DEFAULTS if key in data and data[key] is None]
-            if nulls:
-                data = {**data, **{key: _NULL_DEFAULTS[key]() for key in nulls}}
-        return data
+    def _null_args(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("references_previous_turns", mode="before")
+    @classmethod
+    def _null_references(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @field_validator("user_utterance", mode="before")
+    @classmethod
+    def _null_utterance(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 class Conversation(BaseModel):

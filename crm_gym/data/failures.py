@@ -14,6 +14,7 @@ from typing import Callable
 
 from crm_gym.data import moves_edit, moves_read, moves_write, pools
 from crm_gym.data.moves_write import CLOSED_STAGES, is_open
+from crm_gym.data.pools import Dice
 from crm_gym.data.scene import Failure, Intent, Mention, Scene
 
 Botched = tuple[Intent, Failure]
@@ -101,10 +102,12 @@ def invalid_enum(scene: Scene, intent: Intent) -> Botched | None:
 
 
 def unknown_id(scene: Scene, intent: Intent) -> Botched | None:
-    """A record that was deleted earlier in the conversation, named as before.
+    """An id that names no record: a typo of the real id, a made-up one, or a deleted record.
 
-    (A typo'd or made-up id would be just as realistic, but the linter rightly reports literal
-    ids that nothing produced; a deleted record keeps every id traceable.)
+    Half the time a record deleted earlier in the conversation is named again (when there is
+    one); otherwise the user mistypes the intended id (one character changed, or two neighbours
+    swapped) or pastes an id from somewhere else (a fresh UUID). The expected error names the
+    id, which is how the linter tells an unknown id on purpose from a dangling one.
     """
     role = next((r for r in _ID_ROLES if r in intent.mentions), None)
     if (
@@ -114,20 +117,42 @@ def unknown_id(scene: Scene, intent: Intent) -> Botched | None:
     ):
         return None
     mention: Mention = intent.mentions[role]
+    rng = scene.rng
     gone = [m for m in scene.gone if m.kind == mention.kind]
-    if not gone:
-        return None
-    bad = scene.rng.pick(gone)
+    if gone and rng.chance(0.5):
+        bad = rng.pick(gone)._replace(name=None)
+    else:
+        key = typo(rng, mention.key) if rng.chance(0.6) else pools.new_uuid(rng)
+        while scene.exists(key):
+            key = pools.new_uuid(rng)
+        bad = Mention(mention.kind, key, key)
     arg = {"target": f"{mention.kind.lower()}_id", "client": "client_id", "deal": "opportunity_id"}[
         role
     ]
     if intent.tool in ("add_note", "upload_document"):
         arg = "entity_id"
-    mentions = {**intent.mentions, role: replace(bad, name=None)}
+    mentions = {**intent.mentions, role: bad}
     args = {**intent.args, arg: bad.arg}
     label = _NOT_FOUND_LABEL.get(intent.tool, mention.kind)
     failure = Failure("unknown_id", f"{label} not found with ID '{bad.key}'.")
     return replace(intent, args=args, mentions=mentions), failure
+
+
+_HEX = "0123456789abcdef"
+_TYPO_AT = tuple(i for i in range(36) if i not in (8, 13, 14, 18, 19, 23))
+"""Positions of a UUID a typo may touch: hex digits, not dashes, version or variant."""
+
+
+def typo(rng: Dice, key: str) -> str:
+    """``key`` mistyped: one hex digit changed, or two different neighbours swapped."""
+    chars = list(key)
+    at = rng.pick(_TYPO_AT)
+    after = at + 1
+    if rng.chance(0.3) and after in _TYPO_AT and chars[at] != chars[after]:
+        chars[at], chars[after] = chars[after], chars[at]
+    else:
+        chars[at] = rng.pick(_HEX.replace(chars[at].lower(), ""))
+    return "".join(chars)
 
 
 def missing_field(scene: Scene, intent: Intent) -> Botched | None:
@@ -324,8 +349,6 @@ _BASES: dict[str, tuple[Callable[[Scene], Intent | None], ...]] = {
 
 def _possible(scene: Scene, category: str) -> bool:
     """Cheap precondition of a category, to skip building requests that cannot be botched."""
-    if category == "unknown_id":
-        return bool(scene.gone)
     if category == "closed_deal":
         return bool(scene.records("Opportunity", lambda deal: not is_open(deal)))
     return True

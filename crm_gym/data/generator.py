@@ -2,8 +2,9 @@
 
 ``generate(n, seed)`` yields ``Conversation`` objects one at a time (constant memory).
 Conversation ``i`` of seed ``S`` depends only on ``(S, i)``: it draws from its own
-``np.random.default_rng([S, i])``, so the same seed gives the same bytes, any prefix of a run is
-the smaller run, and conversations can be made in any order or in parallel.
+``random.Random("crm-gym:S:i")`` stream (``pools.Dice``), so the same seed gives the same bytes,
+any prefix of a run is the smaller run, and conversations can be made in any order or in
+parallel.
 
 Example:
     >>> from crm_gym.data.replay import replay
@@ -43,6 +44,7 @@ Paraphrase = Callable[[str, np.random.Generator], str]
 DEFAULT_SEED = 0
 DEFAULT_COMPLEXITY = {"simple": 0.35, "medium": 0.40, "complex": 0.25}
 DEFAULT_SKILLS = dict.fromkeys(SKILLS, 0.25)
+DEFAULT_EMPTY_SEARCHES = 0.15
 
 
 @dataclass(frozen=True)
@@ -56,14 +58,15 @@ class Mix:
         underspecified: share of success turns whose utterance leaves one value unsaid (0 = none,
             the linter then reports exactly those turns).
         empty_searches: share of searches that look for something absent, so the reply is "No
-            results" (0 = none: the linter counts each as ``empty_search_results``).
+            results" (every search turn declares its ``expected_hits``; 0 marks the empty search
+            as intended, which the linter then does not report).
     """
 
     failure_share: float = 0.4
     complexity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_COMPLEXITY))
     skills: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SKILLS))
     underspecified: float = 0.0
-    empty_searches: float = 0.0
+    empty_searches: float = DEFAULT_EMPTY_SEARCHES
 
     def __post_init__(self) -> None:
         for name in ("failure_share", "underspecified", "empty_searches"):
@@ -99,7 +102,7 @@ def make_conversation(
     seed: int, index: int, config: Mix, paraphrase: Paraphrase | None = None
 ) -> Conversation:
     """Conversation ``index`` of ``seed``: simulated turn by turn, checked, labelled, validated."""
-    rng = Dice(np.random.default_rng([seed, index]))
+    rng = Dice(f"crm-gym:{seed}:{index}")
     episode_seed = rng.integers(2**31 - 1)
     skill = _draw(rng, config.skills)
     complexity = _draw(rng, config.complexity)
@@ -109,12 +112,15 @@ def make_conversation(
     seed_data = seed_world(rng, workflow.rich)
     scene = Scene(rng, seed_data, episode_seed, config.underspecified, config.empty_searches)
     Driver(scene, workflow).run(slots, failure_kinds(rng, slots.count("F"), skill == "policy"))
-    if paraphrase is not None:
+    if paraphrase is not None:  # its own numpy stream, made only when needed
+        generator = np.random.default_rng([seed, index])
         for turn in scene.turns:
-            turn["user_utterance"] = paraphrase(turn["user_utterance"], rng.rng)
-    return Conversation.model_validate(
+            turn["user_utterance"] = paraphrase(turn["user_utterance"], generator)
+    conversation = Conversation.model_validate(
         _record(seed, index, scene, complexity, workflow.name, skill, episode_seed)
     )
+    conversation.seed_cache[False] = scene.seeded  # replay reuses the simulation's seed records
+    return conversation
 
 
 def _draw(rng: Dice, weights: Mapping[str, float]) -> str:

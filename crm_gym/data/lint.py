@@ -6,8 +6,41 @@
 ``{finding: {"count", "unit", "examples", "breakdown"}}`` with every finding of ``FINDINGS``
 present (count 0 when clean), so a consumer can assert zeros. Counts are turns unless the unit
 says otherwise. Findings report; none of them stops the lint. Result sizes (searches, templates)
-come from the default replay; rule violations from either; reply ``key=value`` pairs are compared
-with the upstream replay, as DATA-arc.md section 3 measured them.
+come from the default replay; rule violations from either.
+
+Which replay the data is judged against. A conversation is judged by the rules it was made
+under. Upstream data (no ``episode_seed``) was made for upstream's mock: reply ``key=value``
+pairs are compared with the upstream replay, as DATA-arc.md section 3 measured them, and
+``seed_altered`` reports what upstream's seeding changes or drops (114 records of the public
+file). A conversation that carries an ``episode_seed`` (crm-gym's generator writes it; replay
+seeds the CRM's ids and clock with it) was simulated under crm-gym's default rules, and the
+default replay with that seed is the one that produced its replies: reply pairs are compared
+with that replay, and ``seed_altered`` reports what *default* seeding changes or drops (it
+seeds all 8 entity types and keeps every field the models know; notes and companies, which
+upstream ignores, are then not "altered"). The replies of such data are therefore exact, while
+upstream data's replies keep their 425 id mismatches.
+
+What is not a finding (the rules that keep correct data clean):
+
+- ``underspecified_utterance``: a value counts as stated when the utterance holds it as text
+  (numbers also as ``5,000``) or in any written form ``crm_gym.data.language.states_value``
+  recognises (``$120k``, ``$1.5M``, ``one hundred twenty thousand dollars``, ``40 percent``,
+  ``March 3, 2025``, ``3 Mar 2025``...). Plain digits and ISO dates are among those forms, so
+  the public file keeps its 656.
+- ``response_foreign_ids``/``lookup_response_foreign_ids``: an id a reply shows is known when
+  it is seeded, a literal argument of the turn, or in the default replay's result of this turn
+  or an earlier one (records the episode created or found: with an ``episode_seed`` those are
+  the ids the replies show). Upstream's replies come from another generation run, so its 384
+  and 28 stay.
+- ``dangling_literal_id``: a turn with ``expect_success=false`` whose
+  ``expected_error_substring`` is a "not found" error means its id to be unknown (a typo, a
+  made-up or a deleted id): the ids that error names (or, if it names none, the turn's literal
+  ids) are exempt. The replay still requires the call to fail with that substring.
+- ``empty_search_results``: a search turn may declare ``"expected_hits": n`` (an extra turn key;
+  the Arc format keeps unknown keys, and the generator writes it on every successful search).
+  ``expected_hits: 0`` marks an intended empty search, which is not reported; any declared
+  count the replay contradicts is ``search_hits_mismatch``. Upstream's 77 empty searches
+  declare nothing and stay findings.
 
 Example:
     >>> record = {"conversation_id": "c1", "turns": [{"turn_id": 1, "expected_tool":
@@ -33,12 +66,14 @@ from crm_gym.data.lint_rules import (
     CREATING_TOOLS,
     PLACEHOLDER,
     TURN_CHECKS,
+    UUID_TEXT,
     Context,
     Hit,
+    produced_ids,
     strings,
 )
 from crm_gym.data.replay import replay
-from crm_gym.data.seeding import BUILDERS, UPSTREAM_ORDER
+from crm_gym.data.seeding import BUILDERS, FULL_ORDER, UPSTREAM_ORDER, keep_known
 from crm_gym.data.templates import reference_payload
 
 FINDINGS: dict[str, tuple[str, str]] = {
@@ -53,8 +88,10 @@ FINDINGS: dict[str, tuple[str, str]] = {
     # 3. literal ids
     "dangling_literal_id": ("ids", "literal id not seeded, not produced earlier, or wrong type"),
     # 4. templates
-    "bad_template_reference": ("turns", "{{turn_N.f}} with N >= current, N out of range, or f "
-                               "not on turn N's result type"),
+    "bad_template_reference": (
+        "turns",
+        "{{turn_N.f}} with N >= current, N out of range, or f not on turn N's result type",
+    ),
     "template_from_empty_search": ("turns", "template reads a turn whose result is empty"),
     "template_from_multi_hit_search": ("turns", "template reads the first of >= 2 search hits"),
     # 5. placeholders
@@ -66,18 +103,34 @@ FINDINGS: dict[str, tuple[str, str]] = {
     # 7. utterances and searches
     "underspecified_utterance": ("turns", "literal expected values absent from the utterance"),
     "search_without_criteria": ("turns", "*_search call with no criteria"),
-    "empty_search_results": ("turns", "*_search whose replay returns nothing"),
+    "empty_search_results": (
+        "turns",
+        "*_search whose replay returns nothing (unless the turn declares expected_hits: 0)",
+    ),
+    "search_hits_mismatch": ("turns", "declared expected_hits differs from the replayed hits"),
     # 8. responses
     "null_in_expected_response": ("turns", "response text contains the word null"),
     "response_timestamps": ("turns", "response shows a DB timestamp (created_at=...)"),
     "response_placeholders": ("turns", "response contains a {{...}} placeholder"),
     "boolean_as_money": ("turns", "response renders a boolean as money ($True)"),
-    "response_foreign_ids": ("turns", "response ids neither seeded nor in the arguments"),
-    "lookup_response_foreign_ids": ("turns", "non-creating tool whose response ids are all "
-                                    "foreign"),
-    "response_id_mismatch": ("ids", "response *_id=... differs from the upstream replay"),
+    "response_foreign_ids": (
+        "turns",
+        "response ids neither seeded, in the arguments, nor in the replayed results so far",
+    ),
+    "lookup_response_foreign_ids": (
+        "turns",
+        "non-creating tool whose response ids are all foreign",
+    ),
+    "response_id_mismatch": (
+        "ids",
+        "response *_id=... differs from the replay (upstream's, or "
+        "the default one with an episode_seed)",
+    ),
     "response_seeded_id_mismatch": ("ids", "the same, where the replay shows a seeded id"),
-    "response_value_mismatch": ("values", "response key=value differs from the upstream replay"),
+    "response_value_mismatch": (
+        "values",
+        "response key=value differs from the replay (as response_id_mismatch)",
+    ),
     "response_emptiness_mismatch": ("turns", "'No results' response vs replayed result size"),
     # 9. labels
     "complexity_vs_turn_count": ("conversations", "complexity_level vs number of turns"),
@@ -87,8 +140,12 @@ FINDINGS: dict[str, tuple[str, str]] = {
     "duplicate_conversation_id": ("conversations", "conversation_id seen before"),
     # 10. seeds
     "seed_rejected": ("records", "seed record the seeding builders (or crm-gym checks) reject"),
-    "seed_altered": ("records", "seed record upstream seeding changes or drops fields of"),
-}  # fmt: skip
+    "seed_altered": (
+        "records",
+        "seed record the seeding it was made for (upstream's, or the "
+        "default one with an episode_seed) changes or drops fields of",
+    ),
+}
 """Finding name -> (unit of its count, what it means), in DATA-arc.md section 5 order."""
 
 MAX_EXAMPLES = 5
@@ -97,7 +154,6 @@ MAX_DETAIL = 160
 NULL_WORD = re.compile(r"\bnull\b")
 TIMESTAMP = re.compile(r"\b(created_at|created_date|uploaded_at)=\d{4}-\d{2}-\d{2}\S*")
 BOOLEAN_MONEY = re.compile(r"\w+=\$(?:True|False)\b")
-UUID_TEXT = re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b")
 KEY_VALUE = re.compile(r"\b(\w+)=([^,]*)")
 TIMESTAMP_KEYS = ("created_at", "created_date", "uploaded_at")
 
@@ -182,10 +238,29 @@ def build_context(conversation: Conversation) -> Context:
     """Seeded ids and both replays (crm-gym default and strict upstream) of a conversation."""
     replayed = replay(conversation)
     upstream = replay(conversation, strict_upstream=True)
-    seeded = {key: kind for kind, records in conversation.seed_data.items()
-              if kind in ENTITY_TYPES and isinstance(records, dict) for key in records}  # fmt: skip
-    return Context(conversation, seeded, {t.turn_id: t for t in replayed.turns},
-                   {t.turn_id: t for t in upstream.turns})  # fmt: skip
+    seeded = {
+        key: kind
+        for kind, records in conversation.seed_data.items()
+        if kind in ENTITY_TYPES and isinstance(records, dict)
+        for key in records
+    }
+    return Context(
+        conversation,
+        seeded,
+        {t.turn_id: t for t in replayed.turns},
+        {t.turn_id: t for t in upstream.turns},
+        made_by_crm_gym(conversation),
+    )
+
+
+def made_by_crm_gym(conversation: Conversation) -> bool:
+    """True for a conversation that carries an ``episode_seed``.
+
+    Such a conversation was made under crm-gym's default rules (the generator's), so it is judged
+    against the default replay and seeding.
+    """
+    episode_seed = (conversation.model_extra or {}).get("episode_seed")
+    return isinstance(episode_seed, int) and not isinstance(episode_seed, bool)
 
 
 # ---- 8. responses --------------------------------------------------------------------------------
@@ -200,8 +275,11 @@ def response_texts(turn: Turn) -> list[str]:
 def check_response_text(context: Context, turn: Turn) -> Iterator[Hit]:
     """``null``, DB timestamps, ``{{...}}`` placeholders and ``$True`` in the expected reply."""
     text = "\n".join(response_texts(turn))
-    patterns = (("null_in_expected_response", NULL_WORD), ("response_placeholders", PLACEHOLDER),
-                ("boolean_as_money", BOOLEAN_MONEY))  # fmt: skip
+    patterns = (
+        ("null_in_expected_response", NULL_WORD),
+        ("response_placeholders", PLACEHOLDER),
+        ("boolean_as_money", BOOLEAN_MONEY),
+    )
     for finding, pattern in patterns:
         match = pattern.search(text)
         if match:
@@ -217,7 +295,11 @@ def _excerpt(text: str, match: re.Match[str]) -> str:
 
 
 def check_response_ids(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Reply ids that are neither seeded nor in the turn's arguments (another generation run)."""
+    """Reply ids that are neither seeded, nor arguments, nor in the replayed results so far.
+
+    Results so far: the default replay's results of this turn and the earlier ones (records the
+    episode created or found). Ids outside all three come from another generation run.
+    """
     response = turn.expected_response
     shown = set(UUID_TEXT.findall(response.text)) if response is not None else set()
     if not shown:
@@ -226,23 +308,33 @@ def check_response_ids(context: Context, turn: Turn) -> Iterator[Hit]:
         found for text in strings(turn.expected_args) for found in UUID_TEXT.findall(text)
     }
     known = set(context.seeded) | argument_ids
+    if shown - known:
+        known |= set(produced_ids(context, turn.turn_id + 1))
     foreign = sorted(shown - known)
     if foreign:
         more = f" (+{len(foreign) - 1} more)" if len(foreign) > 1 else ""
-        yield Hit("response_foreign_ids", f"{foreign[0]}{more} neither seeded nor in the "
-                  "arguments", turn.turn_id, kind=turn.expected_tool)  # fmt: skip
+        yield Hit(
+            "response_foreign_ids",
+            f"{foreign[0]}{more} neither seeded nor in the arguments",
+            turn.turn_id,
+            kind=turn.expected_tool,
+        )
         if turn.expected_tool not in CREATING_TOOLS and not shown & known:
             detail = f"{turn.expected_tool} reply shows only foreign ids ({len(shown)})"
             yield Hit("lookup_response_foreign_ids", detail, turn.turn_id, kind=turn.expected_tool)
 
 
 def check_response_values(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Reply ``key=value`` pairs against the upstream replay's result, and 'No results' claims."""
+    """Reply ``key=value`` pairs and 'No results' claims against the replayed results.
+
+    Pairs are compared with the replay the data was made for (``Context.reply_source``), 'No
+    results' claims with the default replay's result sizes.
+    """
     texts = response_texts(turn)
     if not texts:
         return
     yield from _emptiness(context, turn, texts[0])
-    result = context.upstream.get(turn.turn_id)
+    result = context.reply_source.get(turn.turn_id)
     if result is None or result.error is not None:
         return
     payload = reference_payload(result.result)
@@ -318,11 +410,19 @@ def check_workflow_category(context: Context) -> Iterator[Hit]:
     category = conversation.workflow_category
     if task is None or category in NEUTRAL_CATEGORIES:
         return
-    fitting = {fit for word in task[1].split() for prefix, fits in TASK_CATEGORIES.items()
-               if word.startswith(prefix) for fit in fits}  # fmt: skip
+    fitting = {
+        fit
+        for word in task[1].split()
+        for prefix, fits in TASK_CATEGORIES.items()
+        if word.startswith(prefix)
+        for fit in fits
+    }
     if fitting and category not in fitting:
-        yield Hit("workflow_category_vs_task", f"{task[1]} labelled {category!r}",
-                  kind=f"{task[1]} -> {category}")  # fmt: skip
+        yield Hit(
+            "workflow_category_vs_task",
+            f"{task[1]} labelled {category!r}",
+            kind=f"{task[1]} -> {category}",
+        )
 
 
 def check_failure_flags(context: Context) -> Iterator[Hit]:
@@ -331,26 +431,45 @@ def check_failure_flags(context: Context) -> Iterator[Hit]:
     failing = [turn.turn_id for turn in conversation.turns if not turn.expect_success]
     first = failing[0] if failing else None
     if conversation.contains_failure != bool(failing) or conversation.failure_turn != first:
-        detail = (f"contains_failure={conversation.contains_failure}, failure_turn="
-                  f"{conversation.failure_turn}, turns expecting failure {failing}")  # fmt: skip
+        detail = (
+            f"contains_failure={conversation.contains_failure}, failure_turn="
+            f"{conversation.failure_turn}, turns expecting failure {failing}"
+        )
         yield Hit("failure_turn_mismatch", detail)
 
 
 # ---- 10. seeds -----------------------------------------------------------------------------------
 def check_seeds(context: Context) -> Iterator[Hit]:
-    """Seed records the builders reject, and what upstream seeding silently changes."""
+    """Seed records the builders reject, and what the seeding the data was made for changes.
+
+    Upstream data is judged by upstream's seeding (notes and companies ignored, closed stages
+    downgraded, unknown fields dropped); a conversation with an ``episode_seed`` by crm-gym's
+    default seeding (all 8 types, every model field kept).
+    """
     seed_data = context.conversation.seed_data
     clients = seed_data.get("Client")
     fallback = next(iter(clients), None) if isinstance(clients, dict) else None
-    api = CrmApi(seed=0, strict_upstream=True)
+    strict = not context.default_mode
+    api = _scratch_api(strict)
+    order, seeding = (UPSTREAM_ORDER, "upstream") if strict else (FULL_ORDER, "crm-gym seeding")
     emails: set[str] = set()
     for kind, records in seed_data.items():
         for key, meta in records.items() if isinstance(records, dict) else ():
-            if kind not in UPSTREAM_ORDER:
-                yield Hit("seed_altered", f"seed {kind} {key}: ignored by upstream", kind=kind)
+            if kind not in order:
+                yield Hit("seed_altered", f"seed {kind} {key}: ignored by {seeding}", kind=kind)
                 continue
             meta = meta if isinstance(meta, dict) else {}
             yield from _check_seed_record(context, (kind, key, meta), fallback, api, emails)
+
+
+_SCRATCH: dict[bool, CrmApi] = {}
+
+
+def _scratch_api(strict: bool) -> CrmApi:
+    """An empty CRM of either mode for the builders (which only read its rules)."""
+    if strict not in _SCRATCH:
+        _SCRATCH[strict] = CrmApi(seed=0, strict_upstream=strict)
+    return _SCRATCH[strict]
 
 
 def _check_seed_record(
@@ -364,6 +483,8 @@ def _check_seed_record(
     where = f"seed {kind} {key}"
     try:
         built = BUILDERS[kind](key, meta, fallback, api)
+        if not api.strict_upstream:
+            built = keep_known(kind, meta, built)
         ENTITY_TYPES[kind](**{PRIMARY_KEYS[kind]: key, **built})
     except ValueError as exc:  # SeedingError or the model's ValidationError
         yield Hit("seed_rejected", f"{where}: {str(exc).splitlines()[0]}", kind=kind)
@@ -380,7 +501,7 @@ def _check_seed_record(
 def reference_problem(context: Context, kind: str, built: dict[str, Any], emails: set[str]) -> str:
     """What crm-gym's default seeding rejects beyond the builders: orphans, duplicate emails."""
     targets = dict(FOREIGN_KEYS.get(kind, {}))
-    if kind == "Document":
+    if kind in ("Document", "Note"):
         targets["entity_id"] = str(built.get("entity_type"))
     for name, target in targets.items():
         value = built.get(name)
@@ -395,7 +516,7 @@ def reference_problem(context: Context, kind: str, built: dict[str, Any], emails
 
 
 def alterations(kind: str, meta: dict[str, Any], built: dict[str, Any]) -> list[str]:
-    """Fields of ``meta`` that upstream's builder drops or changes (defaults it adds are fine)."""
+    """Fields of ``meta`` that the builder drops or changes (defaults it adds are fine)."""
     changes = []
     for name, value in meta.items():
         if name == PRIMARY_KEYS[kind] or (kind, name) == ("Client", "owner_name"):

@@ -2,7 +2,9 @@
 
 Each check is a pure function of a ``Context`` (the conversation and its two replays) and one
 turn; it yields ``Hit`` records that ``crm_gym.data.lint`` tallies. Finding names and units are
-listed in ``crm_gym.data.lint.FINDINGS``; DATA-arc.md section 5 says what each one is for.
+listed in ``crm_gym.data.lint.FINDINGS``; DATA-arc.md section 5 says what each one is for, and
+the ``crm_gym.data.lint`` docstring states the rules that decide what is *not* a finding
+(written number and date forms, intended unknown ids, declared empty searches).
 """
 
 from __future__ import annotations
@@ -15,11 +17,15 @@ from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, is_uuid
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import MODIFY_TOOLS, SEARCH_TOOLS, execution_arguments
 from crm_gym.data.conversation import Conversation, Turn
+from crm_gym.data.language import states_value
 from crm_gym.data.replay import TurnResult
 from crm_gym.data.templates import TURN_TEMPLATE
 
 PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 """Any ``{{...}}``; those that are not ``turn_N.field`` are never resolved (SPEC-arc.md 3.3)."""
+UUID_TEXT = re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b")
+"""A UUID anywhere in a text (ids in replies and error messages)."""
+QUOTED = re.compile(r"'([^']+)'")
 SINGLE_BRACE = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
 """A ``{name}`` format field the generator forgot to fill (``{criteria}``, ``{stage}``...)."""
 
@@ -29,10 +35,19 @@ SEARCHES = tuple(name for name in SEARCH_TOOLS if name != "summarize_opportuniti
 ID_KINDS = {pk: kind for kind, pk in PRIMARY_KEYS.items()}
 """``client_id`` -> ``Client`` and so on: the entity a literal id under that key must be."""
 
-CREATING_TOOLS = frozenset({
-    "create_new_client", "create_new_opportunity", "create_quote", "create_contract",
-    "create_new_contact", "upload_document", "add_note", "clone_opportunity", "ensure_client",
-})  # fmt: skip
+CREATING_TOOLS = frozenset(
+    {
+        "create_new_client",
+        "create_new_opportunity",
+        "create_quote",
+        "create_contract",
+        "create_new_contact",
+        "upload_document",
+        "add_note",
+        "clone_opportunity",
+        "ensure_client",
+    }
+)
 """Tools that make a record in this run (ids in their replies are new, not looked up)."""
 
 RESULT_FIELDS: dict[str, frozenset[str]] = {
@@ -42,10 +57,18 @@ RESULT_FIELDS: dict[str, frozenset[str]] = {
     "summarize_opportunities": frozenset({"total_count", "total_amount", "by_stage", "by_owner"}),
     "compare_quote_details": frozenset({"quotes", "amounts", "statuses", "total_amount"}),
     "summarize_counts": frozenset(
-        {"clients", "contacts", "opportunities", "quotes", "contracts", "documents", "notes",
-         "companies"}
+        {
+            "clients",
+            "contacts",
+            "opportunities",
+            "quotes",
+            "contracts",
+            "documents",
+            "notes",
+            "companies",
+        }
     ),
-}  # fmt: skip
+}
 """Payload keys of the tools that do not return a record of their entity (section 2.3)."""
 
 
@@ -72,6 +95,14 @@ class Context:
     """Turn id -> result of the default (crm-gym) replay."""
     upstream: dict[int, TurnResult]
     """Turn id -> result of the ``strict_upstream=True`` replay."""
+    default_mode: bool = False
+    """The conversation was made under crm-gym's default rules (it carries an ``episode_seed``):
+    its replies and seed are judged against the default replay, not the upstream one."""
+
+    @property
+    def reply_source(self) -> dict[int, TurnResult]:
+        """The replay whose results the expected replies describe (see ``default_mode``)."""
+        return self.replayed if self.default_mode else self.upstream
 
 
 # ---- small helpers -------------------------------------------------------------------------------
@@ -132,8 +163,11 @@ def check_tool_and_arguments(context: Context, turn: Turn) -> Iterator[Hit]:
         return
     flat = flat_arguments(turn)
     if turn.expected_tool == "upload_document" and "document_url" in flat:
-        yield Hit("document_url_argument", "document_url (not a Document field; alias of "
-                  "file_url)", turn.turn_id)  # fmt: skip
+        yield Hit(
+            "document_url_argument",
+            "document_url (not a Document field; alias of file_url)",
+            turn.turn_id,
+        )
         flat = {key: value for key, value in flat.items() if key != "document_url"}
     unknown = sorted(set(flat) - accepted_arguments(turn.expected_tool))
     if unknown:
@@ -159,16 +193,22 @@ def check_replay_outcome(context: Context, turn: Turn) -> Iterator[Hit]:
         return
     upstream, replayed = context.upstream.get(turn.turn_id), context.replayed.get(turn.turn_id)
     if turn.expect_success:
-        failed = [(mode, r) for mode, r in (("upstream", upstream), ("crm-gym", replayed))
-                  if r is not None and r.error is not None]  # fmt: skip
+        failed = [
+            (mode, r)
+            for mode, r in (("upstream", upstream), ("crm-gym", replayed))
+            if r is not None and r.error is not None
+        ]
         if failed:
             mode, result = failed[0]
             error = " / ".join(line.strip() for line in str(result.error).splitlines()[:3])
             detail = f"fails under {mode} rules: {error}"
             yield Hit("invalid_tool_call", detail, turn.turn_id, kind=turn.expected_tool)
         return
-    succeeded = [mode for mode, r in (("upstream", upstream), ("crm-gym", replayed))
-                 if r is not None and r.verification == "unexpected_success"]  # fmt: skip
+    succeeded = [
+        mode
+        for mode, r in (("upstream", upstream), ("crm-gym", replayed))
+        if r is not None and r.verification == "unexpected_success"
+    ]
     if succeeded:
         detail = f"{turn.expected_tool} succeeds under {' and '.join(succeeded)} rules"
         yield Hit("unexpected_success_turns", detail, turn.turn_id)
@@ -179,22 +219,47 @@ def check_replay_outcome(context: Context, turn: Turn) -> Iterator[Hit]:
 
 # ---- 3. literal ids ------------------------------------------------------------------------------
 def check_literal_ids(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Literal ids that are neither seeded nor produced earlier, or of the wrong entity type."""
+    """Literal ids that are neither seeded nor produced earlier, or of the wrong entity type.
+
+    Ids a turn means to be unknown are not dangling: see ``intended_unknown``.
+    """
     flat = flat_arguments(turn)
     known = {**produced_ids(context, turn.turn_id), **context.seeded}
+    intended = intended_unknown(turn)
     for key, value in leaves(flat):
         if not isinstance(value, str) or has_template(value) or new_id_key(turn, key):
+            continue
+        if intended is not None and (not intended or value in intended):
             continue
         expected = id_kind(key, flat)
         if expected is None and not (key.endswith(("_id", "_ids")) or is_uuid(value)):
             continue
         actual = known.get(value)
         if actual is None:
-            yield Hit("dangling_literal_id", f"{key}={value} is not seeded nor produced by an "
-                      "earlier turn", turn.turn_id)  # fmt: skip
+            yield Hit(
+                "dangling_literal_id",
+                f"{key}={value} is not seeded nor produced by an earlier turn",
+                turn.turn_id,
+            )
         elif expected is not None and actual != expected:
             detail = f"{key}={value} is a {actual} id, not a {expected} id"
             yield Hit("dangling_literal_id", detail, turn.turn_id)
+
+
+def intended_unknown(turn: Turn) -> set[str] | None:
+    """Literal ids an expected failure means to be unknown, or None when it means none.
+
+    A turn with ``expect_success=false`` whose ``expected_error_substring`` is a "not found"
+    error tests exactly that: the ids its error names (``Opportunity not found with ID '<id>'``),
+    or, when the substring names no id, any literal id of the turn (empty set). The replay still
+    checks that the call fails with that substring (``unexpected_success_turns``,
+    ``expected_error_mismatch``), so a seeded or produced id cannot hide behind it.
+    """
+    substring = turn.expected_error_substring or ""
+    if turn.expect_success or "not found" not in substring.lower():
+        return None
+    named = set(UUID_TEXT.findall(substring))
+    return named or set(QUOTED.findall(substring))
 
 
 def new_id_key(turn: Turn, key: str) -> bool:
@@ -245,8 +310,9 @@ def check_templates(context: Context, turn: Turn) -> Iterator[Hit]:
     for source, field in used:
         reason = template_problem(turns, turn.turn_id, source, field)
         if reason:
-            yield Hit("bad_template_reference", f"{{{{turn_{source}.{field}}}}} {reason}",
-                      turn.turn_id)  # fmt: skip
+            yield Hit(
+                "bad_template_reference", f"{{{{turn_{source}.{field}}}}} {reason}", turn.turn_id
+            )
     sources = sorted({n for text in strings(turn.expected_args) for n, _ in templates_in(text)})
     for source in sources:
         yield from _search_source(context, turn, source)
@@ -292,8 +358,14 @@ def _search_source(context: Context, turn: Turn, source: int) -> Iterator[Hit]:
 def check_placeholders(context: Context, turn: Turn) -> Iterator[Hit]:
     """Non-turn ``{{...}}`` placeholders, ``{name}`` leftovers and templated utterances."""
     texts = [turn.user_utterance, *strings(turn.expected_args)]
-    others = sorted({name for text in texts for name in PLACEHOLDER.findall(text)
-                     if not TURN_TEMPLATE.fullmatch(f"{{{{{name}}}}}")})  # fmt: skip
+    others = sorted(
+        {
+            name
+            for text in texts
+            for name in PLACEHOLDER.findall(text)
+            if not TURN_TEMPLATE.fullmatch(f"{{{{{name}}}}}")
+        }
+    )
     if others:
         names = ", ".join(f"{{{{{name}}}}}" for name in others)
         yield Hit("non_turn_placeholders", names, turn.turn_id, kind=others[0])
@@ -301,8 +373,12 @@ def check_placeholders(context: Context, turn: Turn) -> Iterator[Hit]:
         texts += [turn.expected_response.text]
     for text in texts:
         for token in SINGLE_BRACE.findall(text):
-            yield Hit("single_brace_leftovers", f"{{{token}}} in {text!r}", turn.turn_id,
-                      kind=f"{{{token}}}")  # fmt: skip
+            yield Hit(
+                "single_brace_leftovers",
+                f"{{{token}}} in {text!r}",
+                turn.turn_id,
+                kind=f"{{{token}}}",
+            )
     if TURN_TEMPLATE.search(turn.user_utterance):
         yield Hit("utterance_turn_templates", repr(turn.user_utterance), turn.turn_id)
 
@@ -320,14 +396,25 @@ def check_references(context: Context, turn: Turn) -> Iterator[Hit]:
 
 # ---- 7. utterances and searches -----------------------------------------------------------------
 def check_underspecified(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Literal expected values (not ids, not templates) that the utterance never mentions."""
+    """Literal expected values (not ids, not templates) that the utterance never mentions.
+
+    A value is mentioned in any form ``language.states_value`` reads (``$120k``, ``one hundred
+    twenty thousand dollars``, ``40 percent``, ``March 3, 2025``...) or as its plain text.
+    """
     utterance = turn.user_utterance.lower()
-    missing = {key for key, value in leaves(flat_arguments(turn))
-               if _is_literal(key, value) and not mentions(utterance, value)}  # fmt: skip
+    missing = {
+        key
+        for key, value in leaves(flat_arguments(turn))
+        if _is_literal(key, value) and not mentions(utterance, value)
+    }
     if missing:
         keys = "+".join(sorted(missing))
-        yield Hit("underspecified_utterance", f"{keys} not in {turn.user_utterance!r}",
-                  turn.turn_id, kind=keys)  # fmt: skip
+        yield Hit(
+            "underspecified_utterance",
+            f"{keys} not in {turn.user_utterance!r}",
+            turn.turn_id,
+            kind=keys,
+        )
 
 
 def _is_literal(key: str, value: Any) -> bool:
@@ -337,26 +424,56 @@ def _is_literal(key: str, value: Any) -> bool:
 
 
 def mentions(utterance: str, value: Any) -> bool:
-    """True when the lower-cased ``utterance`` contains the value (numbers: 5000 or 5,000)."""
+    """True when the lower-cased ``utterance`` states the value.
+
+    As text (numbers also as ``5,000``), or in any written form that
+    ``crm_gym.data.language.states_value`` recognises.
+    """
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     forms = {str(value)}
     if isinstance(value, int) and not isinstance(value, bool):
         forms.add(f"{value:,}")
-    return any(form.lower() in utterance for form in forms)
+    if any(form.lower() in utterance for form in forms):
+        return True
+    try:
+        return states_value(utterance, value)
+    except (ValueError, OverflowError):  # an odd number (nan, inf) has no written form
+        return False
 
 
 def check_searches(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Searches with no criteria at all, and searches whose replay finds nothing."""
+    """Searches with no criteria, undeclared empty searches, and contradicted hit counts.
+
+    A search turn may declare ``"expected_hits": n`` (generated data does, on every successful
+    search); ``expected_hits: 0`` marks an empty search as intended, which is then no
+    ``empty_search_results`` finding, and any declared count must equal the replayed one.
+    """
     if not is_search(turn.expected_tool):
         return
     if not flat_arguments(turn):
-        yield Hit("search_without_criteria", f"{turn.expected_tool}({turn.expected_args})",
-                  turn.turn_id, kind=turn.expected_tool)  # fmt: skip
+        yield Hit(
+            "search_without_criteria",
+            f"{turn.expected_tool}({turn.expected_args})",
+            turn.turn_id,
+            kind=turn.expected_tool,
+        )
     result = context.replayed.get(turn.turn_id)
-    if result is not None and result.result == []:
+    if result is None or not isinstance(result.result, list):
+        return
+    declared = declared_hits(turn)
+    if result.result == [] and declared != 0:
         detail = f"{turn.expected_tool}({turn.expected_args}) returns nothing"
         yield Hit("empty_search_results", detail, turn.turn_id, kind=turn.expected_tool)
+    if declared is not None and declared != len(result.result):
+        detail = f"declares expected_hits={declared} but the replay returns {len(result.result)}"
+        yield Hit("search_hits_mismatch", detail, turn.turn_id, kind=turn.expected_tool)
+
+
+def declared_hits(turn: Turn) -> int | None:
+    """The turn's ``expected_hits`` (an extra key of the Arc format), or None."""
+    value = (turn.model_extra or {}).get("expected_hits")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 TURN_CHECKS = (

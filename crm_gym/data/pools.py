@@ -7,7 +7,9 @@ are plain tuples: easy to read, extend and count (10,000+ distinct company names
 from __future__ import annotations
 
 import math
+import random
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Sequence, TypeVar
 
 import numpy as np
@@ -138,23 +140,24 @@ AMOUNT_STEPS = (1000, 1000, 5000, 10000, 25000, 250, 500)
 
 
 class Dice:
-    """A conversation's random draws: a buffered stream over its ``Dice``.
+    """A conversation's random draws, from one ``random.Random`` (Mersenne Twister) stream.
 
-    numpy's scalar calls cost 1-20 us each (``integers`` 3 us, ``bytes`` 17 us) and one
-    conversation makes a few hundred draws, so draws come from blocks of uniforms and bytes
-    that the generator produces in one call each. Same generator state, same stream.
+    Python's own generator is used because a conversation makes a few hundred small draws:
+    ``random()`` is a C call of about 50 ns, while numpy's scalar calls cost 1-20 us and even a
+    buffered numpy stream pays about 40 us per conversation to build its generator. ``source``
+    is a ``random.Random``, a seed for one (an int or a string: strings are hashed with SHA-512,
+    so ``"crm-gym:7:12"`` gives the same stream on every platform and Python run), or a numpy
+    ``Generator`` (one draw of it seeds the stream).
     """
 
-    def __init__(self, rng: np.random.Generator):
-        self.rng = rng
-        self._floats: list[float] = []
-        self._bytes = b""
-
-    def random(self) -> float:
-        """A uniform float in [0, 1)."""
-        if not self._floats:
-            self._floats = self.rng.random(256).tolist()
-        return self._floats.pop()
+    def __init__(self, source: random.Random | np.random.Generator | int | str):
+        if isinstance(source, np.random.Generator):
+            source = int(source.integers(2**63))
+        self.source = source if isinstance(source, random.Random) else random.Random(source)
+        self.random = self.source.random
+        """A uniform float in [0, 1) (the generator's bound C method)."""
+        self.getrandbits = self.source.getrandbits
+        """A non-negative int of ``k`` random bits."""
 
     def integers(self, low: int, high: int | None = None) -> int:
         """A uniform integer in ``[low, high)`` (``[0, low)`` with one argument), as numpy's."""
@@ -195,27 +198,29 @@ class Dice:
 
     def shuffle(self, items: list) -> None:
         """Shuffle in place (Fisher-Yates)."""
+        random = self.random
         for i in range(len(items) - 1, 0, -1):
-            j = int(self.random() * (i + 1))
+            j = int(random() * (i + 1))
             items[i], items[j] = items[j], items[i]
 
     def binomial(self, n: int, p: float) -> int:
         """Successes in ``n`` trials of chance ``p``."""
-        return sum(self.random() < p for _ in range(n))
+        random = self.random
+        return sum(random() < p for _ in range(n))
 
     def bytes(self, n: int) -> bytes:
         """``n`` random bytes."""
-        if len(self._bytes) < n:
-            self._bytes = self.rng.bytes(1024)
-        out, self._bytes = self._bytes[:n], self._bytes[n:]
-        return out
+        return self.getrandbits(8 * n).to_bytes(n, "little") if n else b""
+
+
+_UUID4_MASK = ~(0xF000 << 64) & ~(0xC000 << 48)
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
 
 
 def new_uuid(rng: Dice) -> str:
     """A version-4 UUID string from the generator (seed-record ids, made-up unknown ids)."""
-    h = rng.bytes(16).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+    h = f"{(rng.getrandbits(128) & _UUID4_MASK) | _UUID4_BITS:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def company_name(rng: Dice) -> str:
@@ -225,8 +230,12 @@ def company_name(rng: Dice) -> str:
     return f"{name} {suffix}" if suffix else name
 
 
+@lru_cache(maxsize=8192)
 def slug(name: str) -> str:
-    """Lower-case letters and digits of a name (email domains, file names)."""
+    """Lower-case letters and digits of a name (email domains, file names).
+
+    Cached: the same few thousand names come back.
+    """
     return "".join(ch for ch in name.lower() if ch.isalnum())
 
 

@@ -9,11 +9,11 @@ timestamps are the ones replay will see, so the data is correct by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import Entity
+from crm_gym.crm.entities import ENTITY_TYPES, Entity
 from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import responses, wording
 from crm_gym.data.pools import Dice
@@ -38,13 +38,13 @@ PRIMARY = {
 }
 
 
-@dataclass(frozen=True)
-class Mention:
+class Mention(NamedTuple):
     """How a turn names an entity: its literal id (seeded records) or an earlier turn's result.
 
     ``arg`` is what goes into the expected arguments: the id itself, or ``{{turn_N.<field>}}``.
     ``via`` names the kind of turn N's record when the id is one of its foreign keys (the client
-    of the deal created in turn 2).
+    of the deal created in turn 2). An immutable named tuple (cheap to make: the scene makes one
+    whenever a move names an entity).
     """
 
     kind: str
@@ -92,12 +92,12 @@ def turn_template(turn: int, field: str) -> str:
 
 def name_of(kind: str, record: Any) -> str | None:
     """The human label of a record (dict payload or entity), if it has one."""
-    get = record.get if isinstance(record, dict) else lambda key: getattr(record, key, None)
+    if record is None:
+        return None
+    fields = record if isinstance(record, dict) else record.__dict__
     if kind == "Contact":
-        return f"{get('first_name')} {get('last_name')}"
-    if kind == "Document":
-        return get("file_name")
-    return get("name")
+        return f"{fields.get('first_name')} {fields.get('last_name')}"
+    return fields.get("file_name" if kind == "Document" else "name")
 
 
 class Scene:
@@ -115,6 +115,8 @@ class Scene:
         self.seed_data = seed_data
         self.api = CrmApi(seed=episode_seed)
         seed_entities(self.api, {"seed_data": seed_data})
+        self.seeded = [(kind, tuple(self.api.store.records(kind))) for kind in ENTITY_TYPES]
+        """The validated seed records, as ``seeding.seed_conversation`` caches them."""
         self.turns: list[dict[str, Any]] = []
         self.payloads: dict[int, dict[str, Any]] = {}
         self.known: dict[str, Mention] = {}
@@ -138,16 +140,17 @@ class Scene:
 
     def pick(self, kind: str, where: Callable[[Any], bool] | None = None) -> Mention | None:
         """A live entity to talk about: mostly the last result or the last touched, else any."""
-        found = self.records(kind, where)
-        if not found:
+        pk = PRIMARY[kind]
+        keys = [getattr(r, pk) for r in self.api.store.records(kind) if where is None or where(r)]
+        if not keys:
             return None
-        keys = [getattr(record, PRIMARY[kind]) for record in found]
-        touched = [key for key in keys if key in self.recent]
+        recent = self.recent
+        touched = [key for key in keys if key in recent]
         last = self.last.key if self.last is not None and self.last.kind == kind else None
         if last in keys and self.rng.random() < 0.75:
             key = last
         elif touched and self.rng.random() < 0.65:
-            key = max(touched, key=self.recent.__getitem__)
+            key = max(touched, key=recent.__getitem__)
         else:
             key = self.rng.pick(keys)
         return self.mention(kind, key)
@@ -158,11 +161,15 @@ class Scene:
         known = self.known.get(key)
         if known is None:
             return Mention(kind, key, key, name_of(kind, record))
-        return replace(known, name=name_of(kind, record))
+        return known._replace(name=name_of(kind, record))
 
     def record(self, mention: Mention) -> Any:
         """The stored record a mention names (None once deleted)."""
         return self.api.store.get(mention.kind, mention.key)
+
+    def exists(self, key: str) -> bool:
+        """True when a live record of any kind has this id."""
+        return any(self.api.store.get(kind, key) is not None for kind in PRIMARY)
 
     def touch(self, key: str) -> None:
         """Mark an entity as the one most recently talked about."""
@@ -182,7 +189,10 @@ class Scene:
         unsaid = wording.unsayable(intent, self.rng) if vague else None
         utterance = wording.render(intent, self.rng, turn_id, recovery, unsaid)
         text = responses.describe(intent, outcome)
-        self.turns.append(_turn(turn_id, utterance, intent, failure, text, unsaid is not None))
+        turn = _turn(turn_id, utterance, intent, failure, text, unsaid is not None)
+        if outcome.ok and intent.tool.endswith("_search"):
+            turn["expected_hits"] = len(outcome.payload)  # 0 marks an empty search as intended
+        self.turns.append(turn)
         for mention in intent.mentions.values():
             for item in mention if isinstance(mention, list) else [mention]:
                 self.touch(item.key)

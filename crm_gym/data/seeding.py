@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Callable
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, Entity
+from crm_gym.crm.entities import ENTITY_TYPES, FIELD_NAMES, FOREIGN_KEYS, Entity
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import CrmError, SeedingError
 
@@ -53,35 +53,42 @@ def seed(api: CrmApi, initial_entities: dict[str, Any]) -> None:
     strict = api.strict_upstream
     clients = seed_data.get("Client") or {}
     fallback_client = next(iter(clients), None)
+    insert = api.store.insert
     for kind in UPSTREAM_ORDER if strict else FULL_ORDER:
         entries = seed_data.get(kind) or {}
         if not isinstance(entries, dict):
-            raise SeedingError(f"seed_data.{kind} must map ids to records, got {type(entries).__name__}.")
+            raise SeedingError(
+                f"seed_data.{kind} must map ids to records, got {type(entries).__name__}."
+            )
+        build, pk, validate = BUILDERS[kind], ENTITY_PK[kind], _VALIDATORS[kind]
         for key, meta in entries.items():
-            fields = BUILDERS[kind](key, meta if isinstance(meta, dict) else {}, fallback_client, api)
+            fields = build(key, meta if isinstance(meta, dict) else {}, fallback_client, api)
             if not strict:
-                fields = _keep_known(kind, meta, fields)
-            record = _validate(kind, {ENTITY_PK[kind]: key, **fields})
+                fields = keep_known(kind, meta, fields)
+            fields[pk] = key
+            record = _validate(kind, validate, fields)
             if not strict:
                 _check_references(api, kind, record)
-            api.store.insert(kind, record)
+            insert(kind, record)
 
 
 ENTITY_PK = {kind: f"{kind.lower()}_id" for kind in ENTITY_TYPES}
+_VALIDATORS = {kind: model.__pydantic_validator__ for kind, model in ENTITY_TYPES.items()}
+"""Each entity model's validator, called directly (``Model(**fields)`` adds a Python frame)."""
 
 
-def _validate(kind: str, fields: Meta) -> Entity:
+def _validate(kind: str, validate: Any, fields: Meta) -> Entity:
     try:
-        return ENTITY_TYPES[kind](**fields)
+        return validate.validate_python(fields)
     except ValueError as exc:
         raise SeedingError(f"Cannot seed {kind} {fields.get(ENTITY_PK[kind])}: {exc}") from None
 
 
-def _keep_known(kind: str, meta: Any, built: Meta) -> Meta:
+def keep_known(kind: str, meta: Any, built: Meta) -> Meta:
     """Full-fidelity seeding: fields the model knows survive unless the builder decided them."""
     if not isinstance(meta, dict):
         return built
-    known = ENTITY_TYPES[kind].model_fields
+    known = FIELD_NAMES[kind]
     kept = {k: v for k, v in meta.items() if k in known and k != ENTITY_PK[kind]}
     if kind == "Opportunity" and meta.get("stage") in ("Closed-Won", "Closed-Lost"):
         built = {**built, "stage": meta["stage"]}
@@ -103,7 +110,7 @@ def _check_references(api: CrmApi, kind: str, record: Entity) -> None:
         raise SeedingError(f"Cannot seed {kind} {key}: {exc}") from None
 
 
-# ---- builders: metadata -> fields, with upstream's defaults and messages --------------------------
+# ---- builders: metadata -> fields, with upstream's defaults and messages -------------------------
 def _client(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     name = meta.get("name")
     if not isinstance(name, str) or not name.strip():
@@ -196,14 +203,18 @@ def _document(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     # side effects on the id stream (and as dangling), so seeded records can be cached.
     return {
         "entity_type": meta.get("entity_type") or "Opportunity",
-        "entity_id": meta.get("entity_id") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"document:{key}")),
+        "entity_id": meta.get("entity_id")
+        or str(uuid.uuid5(uuid.NAMESPACE_URL, f"document:{key}")),
         "file_name": meta.get("file_name") or f"document-{key[:8]}.pdf",
     }
 
 
 def _note(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
-    return {"entity_type": meta.get("entity_type") or "Client",
-            "entity_id": meta.get("entity_id") or fallback, "content": meta.get("content")}  # fmt: skip
+    return {
+        "entity_type": meta.get("entity_type") or "Client",
+        "entity_id": meta.get("entity_id") or fallback,
+        "content": meta.get("content"),
+    }
 
 
 def _company(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:

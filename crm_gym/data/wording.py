@@ -74,7 +74,9 @@ def render(
     intent: Intent, rng: Dice, turn_id: int, recovery: bool = False, unsaid: str | None = None
 ) -> str:
     """The utterance of one turn (``unsaid``: a value left out, for under-specified data)."""
-    values = {key: value for key, value in intent.values.items() if key != unsaid}
+    values = intent.values
+    if unsaid is not None:
+        values = {key: value for key, value in values.items() if key != unsaid}
     words = _Words(rng)
     if intent.canonical:
         words.update(
@@ -82,9 +84,8 @@ def render(
         )
     slots = {**values, **intent.mentions}
     pattern = rng.pick(_eligible(intent.phrase, slots))
-    kind = _KINDS.get(pattern[0], "request")
-    body = _fill(pattern.lstrip("?!"), slots, intent, rng, turn_id, words)
-    return language.dress(rng, body, kind, recovery)
+    body = _fill(pattern, slots, intent, rng, turn_id, words)
+    return language.dress(rng, body, _compiled(pattern)[2], recovery)
 
 
 class _Words(dict):
@@ -139,24 +140,36 @@ def _fill(
     words: dict[str, tuple[str, str]],
 ) -> str:
     family = "filter" if intent.tool.endswith("_search") else FAMILY.get(intent.phrase, "attr")
-    states = _tokens(pattern)[1]
+    parts, states, _ = _compiled(pattern)
     leftover = [key for key in slots if key not in states]
     rng.shuffle(leftover)
-
-    def token(match: re.Match[str]) -> str:
-        name = match[1]
-        if name in ("rest", "all"):
+    out = [parts[0]]
+    for index in range(1, len(parts), 2):  # token names at odd positions, text after each
+        part = parts[index]
+        if part in ("rest", "all"):
             clauses = [_clause(family, key, slots[key], rng, turn_id, words) for key in leftover]
             text = language.join_clauses(rng, clauses)
-            return text if name == "all" or not text else rng.pick(REST_JOIN[family]) + text
-        if name in _WORD_TOKENS:
-            return _word(name, words)
-        if name == "person":
-            parts = [slots["first_name"], slots.get("last_name")]
-            return language.quoted(rng, " ".join(p for p in parts if p))
-        return _say(name, slots[name], rng, turn_id, words)
+            out.append(text if part == "all" or not text else rng.pick(REST_JOIN[family]) + text)
+        elif part in _WORD_TOKENS:
+            out.append(_word(part, words))
+        elif part == "person":
+            names = [slots["first_name"], slots.get("last_name")]
+            out.append(language.quoted(rng, " ".join(name for name in names if name)))
+        else:
+            out.append(_say(part, slots[part], rng, turn_id, words))
+        out.append(parts[index + 1])
+    return "".join(out)
 
-    return _TOKEN.sub(token, pattern)
+
+@cache
+def _compiled(pattern: str) -> tuple[tuple[str, ...], frozenset[str], str]:
+    """A pattern split once: text and token names, the slots it states, and its kind.
+
+    Parts alternate literal text and token names (text first), so filling needs no regular
+    expression; the kind is ``request``, ``question`` or ``statement``.
+    """
+    kind = _KINDS.get(pattern[0], "request")
+    return tuple(_TOKEN.split(pattern.lstrip("?!"))), _tokens(pattern)[1], kind
 
 
 def _word(token: str, words: dict[str, tuple[str, str]]) -> str:
@@ -188,22 +201,48 @@ def _say(key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[s
 
 def say_value(key: str, value: Any, rng: Dice) -> str:
     """A literal argument value the way a user writes it."""
-    if key in _MONEY and isinstance(value, (int, float)):
+    say = _SAY.get(key)
+    return say(value, rng) if say is not None else language.quoted(rng, str(value))
+
+
+def _say_money(value: Any, rng: Dice) -> str:
+    if isinstance(value, (int, float)):
         return language.money(rng, value)
-    if key == "probability" and isinstance(value, (int, float)):
-        return f"{value:g}" if 0 < value < 1 else language.percent(rng, value)
-    if key in _DATES and _is_iso(value):
-        return language.day(rng, value)
-    if key in _ENUMS or key == "entity_type":
-        valid = value in _ENUMS.get(key, ())
-        return (
-            (value.lower() if rng.random() < 0.3 else value)
-            if valid
-            else language.quoted(rng, value)
-        )
-    if key in _BARE:
-        return str(value)
     return language.quoted(rng, str(value))
+
+
+def _say_probability(value: Any, rng: Dice) -> str:
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if 0 < value < 1 else language.percent(rng, value)
+    return language.quoted(rng, str(value))
+
+
+def _say_date(value: Any, rng: Dice) -> str:
+    return language.day(rng, value) if _is_iso(value) else language.quoted(rng, str(value))
+
+
+def _enum_sayer(allowed: tuple[str, ...]) -> Any:
+    def say(value: Any, rng: Dice) -> str:
+        if value in allowed:
+            return value.lower() if rng.random() < 0.3 else value
+        return language.quoted(rng, value)
+
+    return say
+
+
+def _say_bare(value: Any, rng: Dice) -> str:
+    return str(value)
+
+
+_SAY = {
+    **dict.fromkeys(_MONEY, _say_money),
+    "probability": _say_probability,
+    **dict.fromkeys(_DATES, _say_date),
+    **{key: _enum_sayer(allowed) for key, allowed in _ENUMS.items()},
+    "entity_type": _enum_sayer(()),
+    **dict.fromkeys(_BARE, _say_bare),
+}
+"""How each kind of argument is written (anything else: quoted text)."""
 
 
 def _is_iso(value: Any) -> bool:
@@ -219,24 +258,21 @@ def mention_text(
 ) -> str:
     """How this turn names an entity (``explicit``: never just "that deal")."""
     word = words[mention.kind][0]
-    if mention.turn is None:
-        forms = MENTION_FORMS["literal"]
-    elif mention.via is not None:
-        forms = MENTION_FORMS["via"]
+    turn, via, name = mention.turn, mention.via, mention.name
+    if turn is None:
+        category = "literal"
+    elif via is not None:
+        category = "via"
     else:
-        forms = MENTION_FORMS[
-            "previous" if mention.turn == turn_id - 1 and not explicit else "earlier"
-        ]
-    if not mention.name:
-        forms = tuple(form for form in forms if "{name}" not in form)
-    text = rng.pick(forms)
-    source = words[mention.via][0] if mention.via else ""
-    name = language.quoted(rng, mention.name) if mention.name else ""
-    return (
-        text.replace("{w}", word)
-        .replace("{id}", mention.key)
-        .replace("{name}", name)
-        .replace("{n}", str(mention.turn))
-        .replace("{verb}", mention.verb)
-        .replace("{src}", source)
-    )
+        category = "previous" if turn == turn_id - 1 and not explicit else "earlier"
+    text = rng.pick(MENTION_FORMS[category] if name else _UNNAMED_FORMS[category])
+    source = words[via][0] if via else ""
+    shown = language.quoted(rng, name) if name else ""
+    return text.format(w=word, id=mention.key, name=shown, n=turn, verb=mention.verb, src=source)
+
+
+_UNNAMED_FORMS = {
+    category: tuple(form for form in forms if "{name}" not in form)
+    for category, forms in MENTION_FORMS.items()
+}
+"""The mention forms usable for an entity without a name."""

@@ -1,9 +1,10 @@
 """The seed state of a generated conversation: ``initial_entities["seed_data"]`` of all 8 types.
 
 Seed records carry only the fields upstream's seeding keeps (SPEC-arc.md section 3.4), open
-stages only, and always a probability, so a seed means the same under ``strict_upstream`` and the
-linter has nothing to say about it. Notes and companies (which upstream never seeds) are included
-because the default seeding supports them.
+stages only, and always a probability, so clients, contacts, deals, quotes, contracts and
+documents mean the same under ``strict_upstream``. Notes and companies (which upstream never
+seeds) are included because the default seeding supports them; the linter judges generated
+conversations (they carry an ``episode_seed``) by the default seeding, so it reports nothing.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
+from crm_gym.crm import CrmApi
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.data import default_tasks
 from crm_gym.data.conversation import Conversation
@@ -25,6 +26,7 @@ from crm_gym.data.labels import (
 from crm_gym.data.language import states_value
 from crm_gym.data.pools import Dice
 from crm_gym.data.replay import replay
+from crm_gym.data.seeding import seed_conversation
 from crm_gym.data.templates import referenced_turns, resolve
 from crm_gym.data.workflows import plan
 
@@ -72,6 +74,16 @@ def test_same_seed_same_bytes_and_other_seeds_differ():
     assert not set(first) & {to_json(c) for c in generate(40, seed=6)}
 
 
+def test_cached_seed_records_are_what_seeding_builds(sample):
+    """The simulation's validated seed records are cached for replay; they equal a fresh seeding."""
+    for conversation in sample[:200]:
+        cached = conversation.seed_cache[False]
+        fresh = Conversation.model_validate_json(to_json(conversation))
+        assert fresh.seed_cache == {}
+        seed_conversation(CrmApi(seed=0), fresh)
+        assert fresh.seed_cache[False] == cached
+
+
 def test_workers_do_not_change_the_output():
     assert list(generate_lines(30, 2, workers=2)) == list(generate_lines(30, 2))
 
@@ -111,15 +123,39 @@ def test_all_tools_and_all_entity_types_are_covered(sample):
 
 
 def test_searches_return_none_one_and_several():
+    """Default data has 0-, 1- and many-hit searches, each declaring its replayed hit count."""
     sizes = Counter()
-    for conversation in generate(250, seed=9, empty_searches=0.3):
-        for turn in replay(conversation).turns:
-            if turn.tool_name.endswith("_search") and turn.expect_success:
-                sizes[min(len(turn.result), 2)] += 1
+    for conversation in generate(250, seed=9):
+        replayed = replay(conversation).turns
+        for turn, result in zip(conversation.turns, replayed, strict=True):
+            if turn.expected_tool.endswith("_search") and turn.expect_success:
+                assert turn.model_extra["expected_hits"] == len(result.result)
+                sizes[min(len(result.result), 2)] += 1
+                empty = turn.expected_response.text.startswith("No results")
+                assert empty == (result.result == [])
     assert sizes[0] and sizes[1] and sizes[2]
-    for conversation in generate(100, seed=9):
+    for conversation in generate(100, seed=9, empty_searches=0.0):
         for turn in replay(conversation).turns:
             assert not (turn.tool_name.endswith("_search") and turn.result == [])
+
+
+def test_unknown_ids_are_typos_made_up_or_deleted(sample):
+    """Unknown-id failures name an id nothing seeded (a typo, a made-up id or a deleted record);
+    the utterance states the literal id unless a template names the deleted record."""
+    kinds = Counter()
+    for conversation in sample:
+        seeded = {key for records in conversation.seed_data.values() for key in records}
+        for turn in conversation.turns:
+            if turn.failure_category != "unknown_id":
+                continue
+            bad = turn.expected_error_substring.split("'")[1]
+            literal = bad in json.dumps(turn.expected_args)
+            assert not literal or bad in turn.user_utterance
+            near = [
+                key for key in seeded if sum(a != b for a, b in zip(key, bad, strict=True)) <= 2
+            ]
+            kinds["deleted" if bad in seeded or not literal else "typo" if near else "other"] += 1
+    assert kinds["typo"] > 50 and kinds["other"] > 50 and kinds["deleted"] > 0, kinds
 
 
 def test_templates_resolve_and_references_are_declared(sample):

@@ -12,6 +12,7 @@ import pytest
 from crm_gym.data import Conversation
 from crm_gym.data.lint import FINDINGS, lint
 from crm_gym.data.loading import load_conversations
+from crm_gym.data.replay import replay
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -286,6 +287,7 @@ CASES = {
     "empty_search_results": (
         make(turn(1, "client_search", {"criteria": {"name": "Globex"}}, "Find client Globex")),
         {"empty_search_results": 1}),
+    "search_hits_mismatch": (make(find_acme(expected_hits=0)), {"search_hits_mismatch": 1}),
     "null_in_expected_response": (
         make(find_acme("Added null to the CRM.")), {"null_in_expected_response": 1}),
     "response_timestamps": (
@@ -378,6 +380,103 @@ def test_breakdowns_and_details_of_small_cases():
     assert "upstream rules: 1 validation error for Document / document_url" in document
 
 
+# ---- what is not a finding (the rules of the lint module docstring) ----------------------------
+def unknown_id_turn(literal, substring):
+    return make(
+        turn(
+            1,
+            "modify_client",
+            {"client_id": literal, "status": "Active"},
+            f"Set client {literal} status to Active",
+            expect_success=False,
+            expected_error_substring=substring,
+        ),
+        contains_failure=True,
+        failure_turn=1,
+    )
+
+
+def test_an_unknown_id_on_purpose_is_not_dangling():
+    named = unknown_id_turn(FOREIGN, f"Client not found with ID '{FOREIGN}'.")
+    assert found(lint([named])) == {}
+    assert found(lint([unknown_id_turn(FOREIGN, "not found")])) == {}
+    typo = CLIENT[:-1] + "2"
+    assert found(lint([unknown_id_turn(typo, f"Client not found with ID '{typo}'.")])) == {}
+
+
+def test_the_not_found_exemption_is_checked_by_the_replay():
+    other = unknown_id_turn(FOREIGN, f"Client not found with ID '{NEW}'.")
+    assert found(lint([other])) == {"dangling_literal_id": 1, "expected_error_mismatch": 1}
+    seeded = unknown_id_turn(CLIENT, f"Client not found with ID '{CLIENT}'.")
+    assert found(lint([seeded])) == {"unexpected_success_turns": 1}
+
+
+def test_a_declared_empty_search_is_intended():
+    search = turn(1, "client_search", {"criteria": {"name": "Globex"}}, "Find client Globex",
+                  "No results: no clients matched.", expected_hits=0)  # fmt: skip
+    assert found(lint([make(search)])) == {}
+    one = find_acme(expected_hits=1)
+    assert found(lint([make(one)])) == {}
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["$100k", "100k", "$100,000.00", "one hundred thousand dollars", "USD 100,000", "100000"],
+)
+def test_written_amounts_are_stated(said):
+    change = turn(1, "modify_opportunity", {"opportunity_id": OPP, "amount": 100000},
+                  f"Set the amount of opportunity {OPP} to {said}")  # fmt: skip
+    assert found(lint([make(change)])) == {}
+
+
+@pytest.mark.parametrize("said", ["2025-03-03", "March 3, 2025", "3 March 2025", "Mar 3, 2025"])
+def test_written_dates_and_percentages_are_stated(said):
+    change = turn(1, "modify_opportunity",
+                  {"opportunity_id": OPP, "close_date": "2025-03-03", "probability": 40},
+                  f"Move opportunity {OPP} to close {said} at forty percent")  # fmt: skip
+    assert found(lint([make(change)])) == {}
+    vague = {**change, "user_utterance": f"Move opportunity {OPP} to close {said}"}
+    assert found(lint([make(vague)])) == {"underspecified_utterance": 1}
+
+
+def created_then_shown(**fields):
+    """A create turn and a modify turn whose replies show the id the default replay creates."""
+    create = turn(1, "create_new_client",
+                  {"name": "Globex", "email": "ops@globex.com", "status": "Prospect"},
+                  "Add client Globex, ops@globex.com, as a Prospect")  # fmt: skip
+    update = turn(2, "modify_client", {"client_id": "{{turn_1.client_id}}", "status": "Active"},
+                  "Set that client's status to Active", references_previous_turns=[1])  # fmt: skip
+    draft = make(create, update, **fields)
+    new_id = replay(draft).turns[0].result["client_id"]
+    create["expected_response"] = {"text": f"Created client Globex: client_id={new_id}."}
+    update["expected_response"] = {"text": f"Updated client Globex: client_id={new_id}, "
+                                           "status=Active."}  # fmt: skip
+    return make(create, update, **fields)
+
+
+def test_ids_the_episode_creates_are_not_foreign():
+    report = lint([created_then_shown(episode_seed=7)])
+    assert found(report) == {}
+
+
+def test_crm_gym_data_is_judged_by_default_rules():
+    """With an ``episode_seed``: default seeding (notes, companies, every model field) and reply
+    values from the default replay; without one, upstream's."""
+    seed = {**SEED, "Quote": {QUOTE: {"opportunity_id": OPP, "amount": 1000, "status": "Draft",
+                                      "version": "1.0"}},
+            "Note": {NEW: {"entity_type": "Client", "entity_id": CLIENT, "content": "Hi"}},
+            "Company": {FOREIGN: {"name": "Initech", "type": "Partner"}}}  # fmt: skip
+    count = turn(1, "summarize_counts", {}, "How many records of each kind do we have?",
+                 "Record counts: notes=1, companies=1.")  # fmt: skip
+    upstream = lint([make(count, seed=seed)])
+    assert found(upstream) == {"seed_altered": 3, "response_value_mismatch": 2}
+    assert found(lint([make(count, seed=seed, episode_seed=3)])) == {}
+    odd = {**seed, "Quote": {QUOTE: {**seed["Quote"][QUOTE], "colour": "red"}}}
+    report = lint([make(count, seed=odd, episode_seed=3)])
+    assert found(report) == {"seed_altered": 1}
+    assert report["seed_altered"]["breakdown"] == {"Quote: colour": 1}
+
+
 # ---- the public evaluation set (DATA-arc.md section 4) -------------------------------------------
 @pytest.fixture(scope="module")
 def arc_report(public_path):
@@ -403,6 +502,7 @@ DATA_ARC_COUNTS = {
     "underspecified_utterance": 656,
     "search_without_criteria": 167,
     "empty_search_results": 77,
+    "search_hits_mismatch": 0,
     "null_in_expected_response": 98,
     "response_timestamps": 1192 + 24,  # DATA-arc.md counts created_at/created_date only
     "response_placeholders": 45,
