@@ -70,8 +70,8 @@ class ReplayPolicy:
         return reference["expected_response"] or "Done."
 
 
-class RandomPolicy:
-    """Random actions, plausible and not: a floor to compare with and a fuzzer for the envs.
+class SeededPolicy:
+    """A policy of ``action(observation, rng)`` calls, each with its own seeded generator.
 
     Args:
         seed: seeds the policy's own generator (used when ``SamplingParams.seed`` is None; with
@@ -80,7 +80,6 @@ class RandomPolicy:
 
     def __init__(self, seed: int | None = None):
         self._rng = np.random.default_rng(seed)
-        self._schemas = [schema["function"] for schema in tool_schemas()]
 
     def act(
         self,
@@ -88,7 +87,7 @@ class RandomPolicy:
         n: int = 1,
         sampling: SamplingParams | None = None,
     ) -> list[list[Sample]]:
-        """``n`` random actions for each observation."""
+        """``n`` actions for each observation."""
         seed = sampling.seed if sampling is not None else None
         return [
             [Sample(self.action(observation, self._row_rng(seed, i, k))) for k in range(n)]
@@ -97,6 +96,22 @@ class RandomPolicy:
 
     def _row_rng(self, seed: int | None, observation: int, sample: int) -> np.random.Generator:
         return self._rng if seed is None else np.random.default_rng([seed, observation, sample])
+
+    def action(self, observation: Observation, rng: np.random.Generator) -> str:
+        raise NotImplementedError
+
+
+class RandomPolicy(SeededPolicy):
+    """Random actions, plausible and not: a floor to compare with and a fuzzer for the envs.
+
+    Args:
+        seed: seeds the policy's own generator (used when ``SamplingParams.seed`` is None; with
+            a seed there, sample ``k`` of observation ``i`` draws from ``[seed, i, k]``).
+    """
+
+    def __init__(self, seed: int | None = None):
+        super().__init__(seed)
+        self._schemas = [schema["function"] for schema in tool_schemas()]
 
     def action(self, observation: Observation, rng: np.random.Generator) -> str:
         """One random action of a random kind."""

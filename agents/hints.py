@@ -24,8 +24,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from agents.baselines import random_arguments
-from agents.policy import Observation, Sample, SamplingParams
+from agents.baselines import SeededPolicy, random_arguments
+from agents.policy import Observation
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
@@ -90,7 +90,7 @@ def _number(request: str) -> float | None:
     return float(match.group(1).replace(",", "")) * scale
 
 
-class HintFollowingPolicy:
+class HintFollowingPolicy(SeededPolicy):
     """Calls the tool a guideline names, else a random tool; answers with the tool's result.
 
     Args:
@@ -100,24 +100,8 @@ class HintFollowingPolicy:
     follow_hints = True
 
     def __init__(self, seed: int | None = None):
-        self._rng = np.random.default_rng(seed)
+        super().__init__(seed)
         self._schemas = {s["function"]["name"]: s["function"] for s in tool_schemas()}
-
-    def act(
-        self,
-        observations: Sequence[Observation],
-        n: int = 1,
-        sampling: SamplingParams | None = None,
-    ) -> list[list[Sample]]:
-        """``n`` actions for each observation."""
-        seed = sampling.seed if sampling is not None else None
-        return [
-            [Sample(self.action(o, self._row_rng(seed, i, k))) for k in range(n)]
-            for i, o in enumerate(observations)
-        ]
-
-    def _row_rng(self, seed: int | None, row: int, sample: int) -> np.random.Generator:
-        return self._rng if seed is None else np.random.default_rng([seed, row, sample])
 
     def action(self, observation: Observation, rng: np.random.Generator) -> str:
         """A tool call at the start of a turn, else the last tool result as the answer."""

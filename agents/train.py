@@ -110,11 +110,7 @@ class Args:
 def train(args: Args) -> dict[str, Any]:
     """Run GRPO; returns the summary (eval rewards before/after, steps, seconds, checkpoint)."""
     started = time.perf_counter()
-    if args.num_threads:
-        torch.set_num_threads(args.num_threads)
-    out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
+    out = _output_dir(args)
     accelerator = _accelerator(args)
     model, tokenizer = _load_model(args, out)
     model.to(accelerator.device)
@@ -257,25 +253,23 @@ def train(args: Args) -> dict[str, Any]:
             break
     progress.close()
     log.close()
-    return {
-        "eval_reward_before": extra["eval_before"]["eval/reward_mean"],
-        "eval_reward_after": last_eval.get("eval/reward_mean"),
-        "eval_success_before": extra["eval_before"]["eval/success_rate"],
-        "eval_success_after": last_eval.get("eval/success_rate"),
-        # each held-out task's mean reward (task id -> mean over eval_samples episodes)
-        "eval_task_rewards_before": extra.get("eval_tasks_before", {}),
-        "eval_task_rewards_after": last_tasks,
-        "warm_start_steps": args.warm_start_steps,
-        "steps": min(args.steps, args.stop_at_step or args.steps),
-        "seconds": round(time.perf_counter() - started, 2),
-        "checkpoint": str(checkpoint),
-        "metrics": str(log.path),
-    }
+    return _summary(args, extra, last_eval, last_tasks, time.perf_counter() - started,
+                    checkpoint, log.path)  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
 # Setup
 # ---------------------------------------------------------------------------------------------
+
+
+def _output_dir(args: Args) -> Path:
+    """Set the torch thread count, create the output folder and record the run's args in it."""
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
+    return out
 
 
 def _accelerator(args: Args) -> Any:
@@ -408,6 +402,26 @@ def _mean_metrics(per_micro_batch: list[dict[str, float]]) -> dict[str, float]:
     summed = {"loss/total", "loss/num_tokens"}
     return {k: float((np.sum if k in summed else np.mean)([m[k] for m in per_micro_batch]))
             for k in keys}  # fmt: skip
+
+
+def _summary(args: Args, extra: dict[str, Any], last_eval: dict[str, float],
+             last_tasks: dict[str, float], seconds: float, checkpoint: Path,
+             metrics_path: Path) -> dict[str, Any]:  # fmt: skip
+    """What `train` returns: eval before/after, steps, seconds and where the outputs are."""
+    return {
+        "eval_reward_before": extra["eval_before"]["eval/reward_mean"],
+        "eval_reward_after": last_eval.get("eval/reward_mean"),
+        "eval_success_before": extra["eval_before"]["eval/success_rate"],
+        "eval_success_after": last_eval.get("eval/success_rate"),
+        # each held-out task's mean reward (task id -> mean over eval_samples episodes)
+        "eval_task_rewards_before": extra.get("eval_tasks_before", {}),
+        "eval_task_rewards_after": last_tasks,
+        "warm_start_steps": args.warm_start_steps,
+        "steps": min(args.steps, args.stop_at_step or args.steps),
+        "seconds": round(seconds, 2),
+        "checkpoint": str(checkpoint),
+        "metrics": str(metrics_path),
+    }
 
 
 def _progress(args: Args, start_step: int) -> Any:

@@ -171,7 +171,38 @@ def samples_from_request_output(output: Any, prompt_ids: Sequence[int]) -> list[
 
 
 # ---- the policy ----------------------------------------------------------------------------------
-class VllmPolicy:
+class TokenizedPrompts:
+    """Prompt and continuation token ids for the vLLM policies (in-process and server).
+
+    Needs ``tokenizer``, ``prompt_style``, ``tool_role``, ``max_prompt_tokens`` and ``stop_ids``.
+    """
+
+    tokenizer: Any
+    prompt_style: PromptStyle
+    tool_role: bool
+    max_prompt_tokens: int | None
+    stop_ids: frozenset[int]
+
+    def prompt_ids(self, observation: Observation) -> list[int]:
+        """The prompt's token ids: the kept ones, else the rendered chat (left-truncated)."""
+        return prompt_token_ids(
+            self.tokenizer, observation, self.prompt_style, self.tool_role, self.max_prompt_tokens
+        )
+
+    def encode_continuation(
+        self, completion_ids: Sequence[int], messages: Sequence[dict[str, Any]]
+    ) -> list[int]:
+        """Token ids after a completion: its close, the env's ``messages``, the next opening."""
+        return continuation_token_ids(
+            self.tokenizer,
+            completion_ids,
+            messages,
+            stop_ids=self.stop_ids,
+            tool_role=self.tool_role,
+        )
+
+
+class VllmPolicy(TokenizedPrompts):
     """A :class:`~agents.policy.TokenPolicy` over one in-process vLLM engine.
 
     Every observation of a vector env goes into one ``generate`` call with ``n`` samples each;
@@ -265,24 +296,6 @@ class VllmPolicy:
         outputs = self.llm.generate(requests, params, use_tqdm=False)
         pairs = zip(outputs, prompts, strict=True)
         return [samples_from_request_output(output, ids) for output, ids in pairs]
-
-    def prompt_ids(self, observation: Observation) -> list[int]:
-        """The prompt's token ids: the kept ones, else the rendered chat (left-truncated)."""
-        return prompt_token_ids(
-            self.tokenizer, observation, self.prompt_style, self.tool_role, self.max_prompt_tokens
-        )
-
-    def encode_continuation(
-        self, completion_ids: Sequence[int], messages: Sequence[dict[str, Any]]
-    ) -> list[int]:
-        """Token ids after a completion: its close, the env's ``messages``, the next opening."""
-        return continuation_token_ids(
-            self.tokenizer,
-            completion_ids,
-            messages,
-            stop_ids=self.stop_ids,
-            tool_role=self.tool_role,
-        )
 
     def sync_weights(self, state_dict: Mapping[str, Any]) -> int:
         """Load the trainer's weights (a ``state_dict``) into the engine; returns tensors sent."""

@@ -22,7 +22,7 @@ from typing import Any
 from agents._deps import require_train
 from agents.policy import Observation, Sample, SamplingParams
 from agents.prompts import PromptStyle, supports_tool_role
-from agents.vllm import continuation_token_ids, prompt_token_ids, stop_token_ids
+from agents.vllm import TokenizedPrompts, stop_token_ids
 
 VLLM_EXTENSIONS = {"return_token_ids": True, "return_tokens_as_token_ids": True}
 """Request fields only vLLM understands; other servers may reject them (``vllm_extensions``)."""
@@ -152,7 +152,7 @@ def default_transport(base_url: str, api_key: str, timeout: float) -> Transport:
 
 
 # ---- the policy ----------------------------------------------------------------------------------
-class VllmServerPolicy:
+class VllmServerPolicy(TokenizedPrompts):
     """A :class:`~agents.policy.TokenPolicy` sampling from an OpenAI-compatible completions server.
 
     Args:
@@ -214,24 +214,6 @@ class VllmServerPolicy:
         response = self.transport(body)
         self._count(response.get("usage") or {})
         return parse_completion_response(response, prompts, n)
-
-    def prompt_ids(self, observation: Observation) -> list[int]:
-        """The prompt's token ids: the kept ones, else the rendered chat (left-truncated)."""
-        return prompt_token_ids(
-            self.tokenizer, observation, self.prompt_style, self.tool_role, self.max_prompt_tokens
-        )
-
-    def encode_continuation(
-        self, completion_ids: Sequence[int], messages: Sequence[dict[str, Any]]
-    ) -> list[int]:
-        """Token ids after a completion: its close, the env's ``messages``, the next opening."""
-        return continuation_token_ids(
-            self.tokenizer,
-            completion_ids,
-            messages,
-            stop_ids=self.stop_ids,
-            tool_role=self.tool_role,
-        )
 
     def _count(self, usage: Mapping[str, Any]) -> None:
         self.usage_totals["requests"] += 1

@@ -76,17 +76,42 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
 
 def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
     """One timed GRPO step (and the bare forward+backward of its batch): seconds per phase."""
+    import torch
+
+    args, model, optimizer = state["args"], state["model"], state["optimizer"]
+    batch, advantages, times = _rollout(state, step)
+    num_items = batch["action_mask"].sum()
+    slices = [slice(i, i + args.micro_batch_size)
+              for i in range(0, len(advantages), args.micro_batch_size)]  # fmt: skip
+    model.train()
+    tick = time.perf_counter()
+    _grpo_fwd_bwd(args, model, optimizer, batch, advantages, slices, num_items)
+    times["grpo_fwd_bwd"] = time.perf_counter() - tick
+    gc.collect()
+    tick = time.perf_counter()
+    _bare_fwd_bwd(model, optimizer, batch, slices, num_items)
+    times["bare_fwd_bwd"] = time.perf_counter() - tick
+    # the optimizer step (on the bare pass's gradients: same shapes, same cost)
+    tick = time.perf_counter()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+    optimizer.step()
+    times["optimizer"] = time.perf_counter() - tick
+    times["tokens"] = float(batch["input_ids"].numel())
+    times["completion_tokens"] = float(num_items)
+    return times
+
+
+def _rollout(state: dict[str, Any], step: int) -> tuple[dict[str, Any], Any, dict[str, float]]:
+    """Rollouts, rewards, advantages and the padded batch, with generation and scoring timed."""
     import numpy as np
     import torch
 
-    from agents.grpo import group_advantages, grpo_loss
-    from agents.logprobs import token_logprobs
+    from agents.grpo import group_advantages
     from agents.policy import SamplingParams
     from agents.rollout import collect_rollouts, derive_seed
     from agents.train_data import pad_batch
 
-    args, model, policy = state["args"], state["model"], state["policy"]
-    optimizer, G = state["optimizer"], args.group_size
+    args, policy, G = state["args"], state["policy"], state["args"].group_size
     rng = np.random.default_rng([args.seed, step])
     tasks = [state["task_ids"][i] for i in rng.integers(len(state["task_ids"]),
                                                         size=args.prompts_per_step)]  # fmt: skip
@@ -105,7 +130,7 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
 
     policy.act = timed_act  # an instance attribute: collect_rollouts calls it
     gc.collect()
-    model.eval()
+    state["model"].eval()
     tick = time.perf_counter()
     try:
         seed = derive_seed(args.seed, step, 2)
@@ -118,13 +143,15 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
     advantages = group_advantages(rewards, G, args.scale_rewards)
     batch = pad_batch(trajectories, policy.pad_id, "cpu")
     rollout = time.perf_counter() - tick
-    times = {"generation": generating[0], "scoring": rollout - generating[0]}
-    num_items = batch["action_mask"].sum()
-    slices = [slice(i, i + args.micro_batch_size)
-              for i in range(0, len(trajectories), args.micro_batch_size)]  # fmt: skip
-    model.train()
-    # GRPO forward+backward, as agents.train does it
-    tick = time.perf_counter()
+    return batch, advantages, {"generation": generating[0], "scoring": rollout - generating[0]}
+
+
+def _grpo_fwd_bwd(args: Any, model: Any, optimizer: Any, batch: dict[str, Any], advantages: Any,
+                  slices: list[slice], num_items: Any) -> None:  # fmt: skip
+    """GRPO forward+backward over the micro-batches, as agents.train does it."""
+    from agents.grpo import grpo_loss
+    from agents.logprobs import token_logprobs
+
     optimizer.zero_grad(set_to_none=True)
     for rows in slices:
         mask = batch["action_mask"][rows]
@@ -137,10 +164,13 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
             num_items_in_batch=num_items, num_accumulation_steps=len(slices),
         )  # fmt: skip
         loss.backward()
-    times["grpo_fwd_bwd"] = time.perf_counter() - tick
-    # bare forward+backward of the same batch: plain cross-entropy on the same tokens (no step)
-    gc.collect()
-    tick = time.perf_counter()
+
+
+def _bare_fwd_bwd(model: Any, optimizer: Any, batch: dict[str, Any], slices: list[slice],
+                  num_items: Any) -> None:  # fmt: skip
+    """Bare forward+backward of the same batch: plain cross-entropy on the same tokens (no step)."""
+    import torch
+
     optimizer.zero_grad(set_to_none=True)
     for rows in slices:
         ids, mask = batch["input_ids"][rows], batch["action_mask"][rows]
@@ -153,15 +183,6 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
             / num_items
         )
         loss.backward()
-    times["bare_fwd_bwd"] = time.perf_counter() - tick
-    # the optimizer step (on the bare pass's gradients: same shapes, same cost)
-    tick = time.perf_counter()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-    optimizer.step()
-    times["optimizer"] = time.perf_counter() - tick
-    times["tokens"] = float(batch["input_ids"].numel())
-    times["completion_tokens"] = float(num_items)
-    return times
 
 
 def run(repeats: int, warmup: int, num_conversations: int, seed: int = 0) -> dict[str, Any]:
