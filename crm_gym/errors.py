@@ -26,9 +26,5 @@ class DatasetError(ValueError):
     """A dataset file or record that is not a valid Arc conversation."""
 
 
-class UnknownToolError(KeyError):
-    """A tool name that the CRM does not have."""
-
-
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
