@@ -31,16 +31,16 @@ last line printed is one JSON object with every number.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
-import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
+
+from benchmarks.speed.timing import median_rate
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "arc" / "evaluation_400.jsonl"
@@ -72,17 +72,6 @@ QUICK = Config(
     rollout_new_tokens=4,
     rollout_max_steps=3,
 )
-
-
-def median_rate(work: Callable[[], int], repeats: int) -> float:
-    """Median of ``count / seconds`` over ``repeats`` runs of ``work`` (which returns a count)."""
-    rates = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        count = work()
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates)
 
 
 def load_tasks(data: Path) -> tuple[list, str]:

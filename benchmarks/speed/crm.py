@@ -38,7 +38,6 @@ with every number.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -49,6 +48,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
+from benchmarks.speed.timing import rate
 from crm_gym.crm import CrmApi, MemoryStore
 from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import Conversation, load_conversations, replay
@@ -95,14 +95,6 @@ class Config:
 
 
 # ---- timing -------------------------------------------------------------------------------------
-def rate(work: Work) -> float:
-    """Operations per second of one run (after a garbage collection, so runs start alike)."""
-    gc.collect()
-    start = time.perf_counter()
-    count = work()
-    return count / (time.perf_counter() - start)
-
-
 def compare(make_work: Callable[[bool], Work], repeats: int) -> tuple[float, float]:
     """Median rates of ours and strict_upstream, interleaved; setup in ``make_work`` is untimed."""
     rates: dict[bool, list[float]] = {False: [], True: []}

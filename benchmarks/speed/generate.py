@@ -27,27 +27,14 @@ import gc
 import json
 import os
 import platform
-import statistics
-import time
 import tracemalloc
-from typing import Callable
 
+from benchmarks.speed.timing import median_rate
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.generator import generate, generate_lines, to_json
 from crm_gym.data.replay import replay
 
 SEED = 2025
-
-
-def timed(work: Callable[[], int], repeats: int) -> float:
-    """Median items/s of ``work`` (which returns how many items it handled)."""
-    rates = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        count = work()
-        rates.append(count / (time.perf_counter() - start))
-    return statistics.median(rates)
 
 
 def peak_bytes(n: int) -> int:
@@ -65,21 +52,23 @@ def measure(small: int, large: int, repeats: int, workers: int) -> dict[str, flo
     """Every number of the benchmark."""
     results: dict[str, float] = {}
     for n in (small, large):
-        results[f"generated_per_s_{n}"] = timed(
+        results[f"generated_per_s_{n}"] = median_rate(
             lambda n=n: sum(1 for _ in generate(n, SEED)), repeats
         )
-    results["lines_per_s"] = timed(lambda: sum(1 for _ in generate_lines(large, SEED)), repeats)
+    results["lines_per_s"] = median_rate(
+        lambda: sum(1 for _ in generate_lines(large, SEED)), repeats
+    )
     if workers > 1:
-        results[f"lines_per_s_{workers}_workers"] = timed(
+        results[f"lines_per_s_{workers}_workers"] = median_rate(
             lambda: sum(1 for _ in generate_lines(large, SEED, workers=workers)), repeats
         )
     results["linearity"] = results[f"generated_per_s_{large}"] / results[f"generated_per_s_{small}"]
     conversations = list(generate(small, SEED))
     lines = [to_json(c) for c in conversations]
-    results["replay_per_s"] = timed(
+    results["replay_per_s"] = median_rate(
         lambda: sum(replay(c).passed for c in conversations) or 1, repeats
     )
-    results["json_round_trip_per_s"] = timed(
+    results["json_round_trip_per_s"] = median_rate(
         lambda: sum(1 for line in lines if Conversation.model_validate_json(line)), repeats
     )
     results["generation_vs_replay"] = results[f"generated_per_s_{small}"] / results["replay_per_s"]

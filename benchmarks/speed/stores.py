@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
 import json
 import os
 import platform
@@ -37,9 +36,10 @@ import time
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from benchmarks.postgres import ClusterUnavailable, throwaway_cluster
+from benchmarks.speed.timing import rate
 from crm_gym.crm import CrmApi, MemoryStore
 from crm_gym.crm.store import Store, make_store
 from crm_gym.crm.tools import ToolResult, call_tool
@@ -122,14 +122,6 @@ def initial_states(path: Path) -> tuple[list[Any], str]:
 
 
 # ---- timing -------------------------------------------------------------------------------------
-def rate(work: Callable[[], int]) -> float:
-    """Operations per second of one run (after a garbage collection, so runs start alike)."""
-    gc.collect()
-    start = time.perf_counter()
-    count = work()
-    return count / (time.perf_counter() - start)
-
-
 def measure(stores: dict[str, Store], snapshots: list[Any], cfg: Config) -> dict[str, float]:
     """Median calls/s and resets/s per store, the stores interleaved within every repeat."""
     samples: dict[str, list[float]] = {}

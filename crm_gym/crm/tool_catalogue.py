@@ -127,3 +127,6 @@ _SPECS = [
 
 TOOL_SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _SPECS}
 """Tool name -> spec, grouped as SPEC-arc.md section 2.1 groups them."""
+
+LISTING_TOOLS: tuple[str, ...] = tuple(name for name in TOOL_SPECS if name.startswith("list_"))
+"""The eight ``list_<plural>`` tools, in catalogue order."""

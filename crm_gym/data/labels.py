@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
+from crm_gym.crm.tool_catalogue import LISTING_TOOLS
+
 SKILLS = ("crud", "knowledge", "analytics", "policy")
 DIFFICULTIES = ("easy", "medium", "hard")
 ARMS = tuple(f"{skill}-{difficulty}" for skill in SKILLS for difficulty in DIFFICULTIES)
@@ -60,14 +62,7 @@ _KNOWLEDGE = (
     "view_opportunity_details",
     "opportunity_details",
     "quote_details",
-    "list_clients",
-    "list_contacts",
-    "list_opportunities",
-    "list_quotes",
-    "list_contracts",
-    "list_documents",
-    "list_notes",
-    "list_companies",
+    *LISTING_TOOLS,
 )
 _ANALYTICS = (
     "compare_quotes",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_gym.crm.tool_catalogue import LISTING_TOOLS
 from crm_gym.data import pools
 from crm_gym.data.scene import Intent, Mention, Scene
 from crm_gym.data.world import CLIENT_STATUSES, OPEN_STAGES
@@ -160,14 +161,7 @@ def _lister(tool: str) -> Callable[[Scene], Intent]:
 LIST_MOVES = {
     tool: _lister(tool)
     for tool in (
-        "list_clients",
-        "list_contacts",
-        "list_opportunities",
-        "list_quotes",
-        "list_contracts",
-        "list_documents",
-        "list_notes",
-        "list_companies",
+        *LISTING_TOOLS,
         "quote_prefixes",
         "summarize_counts",
     )
