@@ -15,7 +15,10 @@ Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
   the trainer's for the HF backend up to float noise; TRL recomputes them);
 - a task is the first turn of a generated conversation; the reward is the env's, unchanged;
 - the KL reference is the policy at the start of GRPO (after the warm start), kept in memory;
-- every seed is derived from ``(seed, step)``, so a resumed run draws what the unkilled run drew.
+- every seed is derived from ``(seed, step)``, so a resumed run draws what the unkilled run drew;
+  ``data_seed`` (tasks, held-out split and sampling) and ``base_seed`` (the tiny model's weights,
+  the warm start) default to ``seed`` and can be fixed apart from it, so that runs of several
+  seeds share one task set and one base model, as RL fine-tuning of a pretrained model does.
 """
 
 from __future__ import annotations
@@ -53,7 +56,9 @@ class Args:
     """Every setting of a run (CleanRL style); presets and config files fill it."""
 
     # run
-    seed: int = 0
+    seed: int = 0  # rollouts, curriculum, GRPO sampling; also what the two below default to
+    data_seed: int | None = None  # the task set, the held-out split, held-out sampling
+    base_seed: int | None = None  # the tiny model's weights and the warm start: the base model
     steps: int = 40  # GRPO steps (one rollout batch each)
     output_dir: str = "runs/grpo"
     resume: bool = True  # continue from output_dir/checkpoint when it exists
@@ -115,8 +120,8 @@ def train(args: Args) -> dict[str, Any]:
     model, tokenizer = _load_model(args, out)
     model.to(accelerator.device)
     train_tasks, eval_tasks = split_tasks(
-        task_family(args.task_family, args.num_conversations, args.seed),
-        args.num_eval_tasks, args.seed,
+        task_family(args.task_family, args.num_conversations, _data_seed(args)),
+        args.num_eval_tasks, _data_seed(args),
     )  # fmt: skip
     by_arm = _tasks_by_arm(train_tasks)
     envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
@@ -288,7 +293,7 @@ def _load_model(args: Args, out: Path) -> tuple[Any, Any]:
 
         path = out / "tiny-model"
         if not (path / "config.json").exists():
-            build_tiny_model(path, seed=args.seed)
+            build_tiny_model(path, seed=_base_seed(args))
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
@@ -353,8 +358,8 @@ def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_t
     losses: list[float] = []
     if args.warm_start_steps:
         ids = [first_turn(c) for c in train_tasks]
-        data = replay_trajectories(envs, policy, ids, seed=args.seed)
-        rng = np.random.default_rng([args.seed, 3])
+        data = replay_trajectories(envs, policy, ids, seed=_base_seed(args))
+        rng = np.random.default_rng([_base_seed(args), 3])
         losses = warm_start(model, data, steps=args.warm_start_steps, lr=args.warm_start_lr,
                             batch_size=args.warm_start_batch_size, pad_id=policy.pad_id,
                             rng=rng)  # fmt: skip
@@ -366,10 +371,21 @@ def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_t
 
 
 def _eval_sampling(args: Args) -> SamplingParams:
-    """Held-out episodes sample as training does, from one fixed seed."""
-    seed = derive_seed(args.seed, 9)
+    """Held-out episodes sample as training does, from the data seed's draws.
+
+    Every run on the same tasks draws the same uniforms, before and after GRPO alike.
+    """
+    seed = derive_seed(_data_seed(args), 9)
     return SamplingParams(temperature=args.temperature, top_p=args.top_p,
                           max_new_tokens=args.max_new_tokens, seed=seed)  # fmt: skip
+
+
+def _data_seed(args: Args) -> int:
+    return args.seed if args.data_seed is None else args.data_seed
+
+
+def _base_seed(args: Args) -> int:
+    return args.seed if args.base_seed is None else args.base_seed
 
 
 def _reference(args: Args, out: Path, device: Any) -> Any:

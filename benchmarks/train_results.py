@@ -7,11 +7,12 @@ python -m benchmarks.train_results [--seeds 5] [--steps N] [--out runs/train_res
 For seeds ``0..seeds-1`` it runs the ``cpu-tiny`` preset twice (``curriculum="bandit"``, the
 preset's SEC, and ``curriculum="uniform"``, same steps), one run at a time, and reads each run's
 held-out results per task (``eval_task_rewards_before``: after the warm start, before GRPO;
-``eval_task_rewards_after``). Score matrices are ``(runs, held-out task slots)``: each seed
-generates its own tasks and its own held-out split, so column ``k`` is "the seed's ``k``-th
-held-out task" (slots are exchangeable random draws, not one fixed task). Statistics are
-``benchmarks.report``'s: rliable's stratified bootstrap with numpy's global RNG seeded per
-estimate and restored, so the same runs give the same numbers.
+``eval_task_rewards_after``). The preset fixes ``data_seed`` and ``base_seed`` at 0, so every
+run has the same tasks, the same held-out set and the same base model (the tiny model's weights
+and its warm start): score matrices are ``(runs, held-out tasks)`` with one task per column,
+"before" is one model, and the seeds vary GRPO alone (rollouts, curriculum, sampling).
+Statistics are ``benchmarks.report``'s: rliable's stratified bootstrap with numpy's global RNG
+seeded per estimate and restored, so the same runs give the same numbers.
 
 Finished runs (``summary.json`` in their directory) are reused; an interrupted one resumes from
 its checkpoint. Writes ``<out>/train_results.json``, ``docs/train_curve.png`` and the body of
@@ -166,11 +167,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"{results['steps']} GRPO steps, SEC bandit: the preset's default), and the same "
         'with `--set curriculum="uniform"` (the uniform sampler, equal steps). Scores are '
         f"held-out mean rewards (binary reward, {results['eval_samples']} sampled episodes "
-        f"per task, {results['num_tasks']} held-out `noarg` tasks per seed). "
-        "**before** = after the warm start, before GRPO (the same weights for both curricula: "
-        "the warm start does not depend on the curriculum). Code: commit "
-        f"`{results['commit']}` plus the uncommitted work in the tree when the runs were made "
-        "(the task generator, `crm_gym/data`, was being changed by others at the time).",
+        f"per task, {results['num_tasks']} held-out `noarg` tasks, the same in every run). "
+        "**before** = the base model: the tiny model after its warm start, before GRPO. The "
+        "preset fixes `data_seed` and `base_seed` at 0, so every run, of either curriculum, "
+        "starts from the same base model on the same tasks and the same held-out set; the seed "
+        "varies GRPO alone (rollout tasks, curriculum, sampling), as seeds do when one "
+        f"pretrained model is fine-tuned. Code: commit `{results['commit']}`.",
         "",
         "| seed | before (warm start) | after GRPO, SEC | after GRPO, uniform |",
         "|---|---|---|---|",
@@ -228,26 +230,20 @@ def notes(results: dict[str, Any]) -> list[str]:
            "the CI contains 0.5: no difference is shown at this scale."),
         f"- Paired by seed (after - before): SEC improved in {results['improved']['bandit']} "
         f"of {len(results['seeds'])} seeds, uniform in {results['improved']['uniform']}. "
-        "The probability of improvement is unpaired (it compares every run's task scores "
-        "with every other run's), so the spread between seeds' warm starts (held-out mean "
-        f"{min(r['before'] for r in results['per_seed']):.3f} to "
-        f"{max(r['before'] for r in results['per_seed']):.3f}) widens its CI. "
         f"Differences: SEC "
         f"{', '.join(f'{d:+.3f}' for d in results['paired']['bandit'])}; uniform "
         f"{', '.join(f'{d:+.3f}' for d in results['paired']['uniform'])}.",
-        "- Caveats: each seed generates its own tasks and held-out split, so a column of the "
-        "matrix is a held-out slot (an exchangeable random task), not one fixed task; task "
-        "scores are means of a binary reward over few samples, hence many ties; the held-out "
-        "evaluation samples at temperature 1 with a fixed seed (common random numbers).",
+        f"- Caveats: one base model and one task set ({results['num_tasks']} held-out tasks): "
+        "the result says what GRPO's seeds do from this start, not how it varies over base "
+        "models; task scores are means of a binary reward over "
+        f"{results['eval_samples']} samples, hence many ties; held-out episodes sample at "
+        "temperature 1 from the data seed's draws, the same before and after GRPO (common "
+        "random numbers).",
     ]  # fmt: skip
     if gain["ci"][0] <= 0.5:
         out.append(
-            "- Not tuned to chase the number. What would tighten it: one fixed held-out task set "
-            "for every seed (a data seed apart from the training seed, so columns are the same "
-            "tasks and the comparison pairs), more held-out tasks and samples per task, more "
-            "seeds or GRPO steps, and a steadier warm start (held-out means after it range "
-            f"from {min(r['before'] for r in results['per_seed']):.3f} to "
-            f"{max(r['before'] for r in results['per_seed']):.3f} across seeds)."
+            "- Not tuned to chase the number. What would tighten it: more seeds, more GRPO "
+            "steps, more held-out samples per task."
         )
     return out
 

@@ -18,7 +18,12 @@ TRAIN_EXAMPLE = "crm-gym train --preset cpu-tiny --output runs/tiny"
 
 _TINY = {
     "model": "tiny",
+    # one base model and one task set for every --seed: seeds vary the RL alone, as they do when
+    # a pretrained model is fine-tuned (the tiny model's init and warm start play pretraining)
+    "data_seed": 0,
+    "base_seed": 0,
     "task_family": "noarg",
+    "num_conversations": 800,  # 108 noarg tasks: 32 held out, 76 to train on
     "num_threads": 1,  # measured: 2 threads are 5-10x slower on busy 2-core machines
     "max_new_tokens": 16,
     "max_env_steps": 1,  # one action: the tool call (the reward scores it at truncation)
@@ -28,6 +33,7 @@ _TINY = {
     "group_size": 8,
     "lr": 3e-4,
     "steps": 40,
+    "num_eval_tasks": 32,
     "eval_samples": 8,
     "eval_every": 10,
     "save_every": 10,

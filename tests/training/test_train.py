@@ -97,3 +97,24 @@ def test_build_args_reads_config_files_and_overrides(tmp_path: Path) -> None:
     bad = build_parser().parse_args(["train", "--preset", "cpu-tiny", "--set", "bogus=1"])
     with pytest.raises(ValueError, match="bogus"):
         build_args(bad)
+
+
+def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(tmp_path) -> None:
+    common = dict(steps=2, warm_start_steps=3, eval_every=2, save_every=2, lr=1e-2,
+                  data_seed=5, base_seed=5, **TINY)  # fmt: skip
+    runs = [train(Args(output_dir=str(tmp_path / f"s{seed}"), seed=seed, **common))
+            for seed in (0, 1)]  # fmt: skip
+    # the same held-out tasks, scored the same before GRPO: one base model for both seeds
+    assert runs[0]["eval_task_rewards_before"] == runs[1]["eval_task_rewards_before"]
+    weights = [AutoModelForCausalLM.from_pretrained(tmp_path / f"s{seed}" / "initial").state_dict()
+               for seed in (0, 1)]  # fmt: skip
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+    # ...while the RL itself follows the run's seed
+    rollouts = [_metrics(tmp_path / f"s{seed}") for seed in (0, 1)]
+    sampled = [[r["rollout/completion_tokens_mean"] for r in rows] for rows in rollouts]
+    assert sampled[0] != sampled[1]
+    # without them, the run's seed decides the base model too
+    other = train(Args(output_dir=str(tmp_path / "own"), seed=1, **(common | {"base_seed": None})))
+    own = AutoModelForCausalLM.from_pretrained(tmp_path / "own" / "initial").state_dict()
+    assert any(not torch.equal(own[name], weights[0][name]) for name in own)
+    assert set(other["eval_task_rewards_before"]) == set(runs[0]["eval_task_rewards_before"])
