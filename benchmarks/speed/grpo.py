@@ -18,12 +18,16 @@ garbage collection; the phases of one step run back to back, so a busy machine s
 The ratios are GRPO (forward+backward + optimizer) / bare forward+backward (the goal: within
 1.5x, generation excluded) and GRPO forward+backward / bare forward+backward. The model is the
 untrained tiny model (no warm start: completions run to the token limit more often than a
-trained one's; both sides of the ratio see the same tokens). TRL's ``GRPOTrainer`` is not
-measured: TRL is not installed here.
+trained one's; both sides of the ratio see the same tokens).
+
+When TRL is installed (``pip install "crm-gym[trl]"``), ``benchmarks.speed.grpo_trl`` also times
+TRL's ``GRPOTrainer`` on the same model weights, prompts, batch and group size, its steps and
+ours alternating (its docstring says what is equal and what is not), under the JSON's ``trl``
+key with the ratios of its step to ours; without TRL (or with ``--no-trl``) ``trl`` says why.
 
 Run::
 
-    python -m benchmarks.speed.grpo [--quick] [--repeats N]
+    python -m benchmarks.speed.grpo [--quick] [--repeats N] [--no-trl]
 
 The last line printed is one JSON object with every number.
 """
@@ -70,8 +74,8 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
     policy = HFPolicy(model, tokenizer, device="cpu", prompt_style=args.prompt_style)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    return {"args": args, "model": model, "policy": policy, "envs": envs,
-            "task_ids": task_ids, "optimizer": optimizer}  # fmt: skip
+    return {"args": args, "model": model, "policy": policy, "envs": envs, "path": path,
+            "train_tasks": train_tasks, "task_ids": task_ids, "optimizer": optimizer}  # fmt: skip
 
 
 def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
@@ -101,9 +105,18 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
     return times
 
 
+def step_tasks(state: dict[str, Any], step: int) -> list[str]:
+    """The task ids of one step's prompts (a seeded draw from the training tasks)."""
+    import numpy as np
+
+    args = state["args"]
+    rng = np.random.default_rng([args.seed, step])
+    picks = rng.integers(len(state["task_ids"]), size=args.prompts_per_step)
+    return [state["task_ids"][i] for i in picks]
+
+
 def _rollout(state: dict[str, Any], step: int) -> tuple[dict[str, Any], Any, dict[str, float]]:
     """Rollouts, rewards, advantages and the padded batch, with generation and scoring timed."""
-    import numpy as np
     import torch
 
     from agents.grpo import group_advantages
@@ -112,10 +125,7 @@ def _rollout(state: dict[str, Any], step: int) -> tuple[dict[str, Any], Any, dic
     from agents.train_data import pad_batch
 
     args, policy, G = state["args"], state["policy"], state["args"].group_size
-    rng = np.random.default_rng([args.seed, step])
-    tasks = [state["task_ids"][i] for i in rng.integers(len(state["task_ids"]),
-                                                        size=args.prompts_per_step)]  # fmt: skip
-    options = [{"task_id": task} for task in tasks for _ in range(G)]
+    options = [{"task_id": task} for task in step_tasks(state, step) for _ in range(G)]
     sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
                               max_new_tokens=args.max_new_tokens,
                               seed=derive_seed(args.seed, step, 1))  # fmt: skip
@@ -185,12 +195,19 @@ def _bare_fwd_bwd(model: Any, optimizer: Any, batch: dict[str, Any], slices: lis
         loss.backward()
 
 
-def run(repeats: int, warmup: int, num_conversations: int, seed: int = 0) -> dict[str, Any]:
+def run(
+    repeats: int, warmup: int, num_conversations: int, seed: int = 0, trl: bool = True
+) -> dict[str, Any]:
     """Median seconds per phase over ``repeats`` steps (after ``warmup`` untimed steps)."""
     start = time.perf_counter()
     state = setup(seed, num_conversations)
     setup_s = time.perf_counter() - start
-    steps = [one_step(state, step) for step in range(warmup + repeats)][warmup:]
+    skipped = _trl_skipped(trl)
+    if skipped:
+        steps, theirs = [one_step(state, step) for step in range(warmup + repeats)], None
+    else:
+        steps, theirs = _with_trl(state, warmup + repeats, warmup)
+    steps = steps[warmup:]
     median = {name: statistics.median(s[name] for s in steps) for name in PHASES}
     args = state["args"]
     bare = median["bare_fwd_bwd"]
@@ -208,13 +225,39 @@ def run(repeats: int, warmup: int, num_conversations: int, seed: int = 0) -> dic
         "micro_batch_size": args.micro_batch_size,
         "padded_tokens": statistics.median(s["tokens"] for s in steps),
         "completion_tokens": statistics.median(s["completion_tokens"] for s in steps),
+        "completion_tokens_mean": statistics.mean(s["completion_tokens"] for s in steps),
         "repeats": repeats,
         "setup_s": setup_s,
         "torch_threads": args.num_threads,
-        "trl": "not installed: TRL's GRPOTrainer not measured",
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",
     }
+    if theirs is None:
+        results["trl"] = skipped
+    else:
+        from benchmarks.speed.grpo_trl import compare
+
+        results["trl"] = compare(results, theirs)
     return results
+
+
+def _trl_skipped(trl: bool) -> str | None:
+    """Why TRL's GRPOTrainer is not measured (None when it is)."""
+    if not trl:
+        return "skipped: --no-trl"
+    from benchmarks.speed import grpo_trl
+
+    missing = grpo_trl.available()
+    return f"skipped: TRL {missing}" if missing else None
+
+
+def _with_trl(state: dict[str, Any], num_steps: int, warmup: int) -> tuple[list, dict[str, Any]]:
+    """Our steps and TRL's GRPOTrainer on the same steps' tasks, alternating step by step."""
+    from benchmarks.speed import grpo_trl
+
+    tasks = [step_tasks(state, step) for step in range(num_steps)]
+    ours: list[dict[str, float]] = []
+    theirs = grpo_trl.run(state, tasks, warmup, lambda step: ours.append(one_step(state, step)))
+    return ours, theirs
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -234,7 +277,19 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"GRPO fwd+bwd+opt / bare fwd+bwd = {results['ratio_grpo_fwd_bwd_opt_vs_bare']:.2f}x "
           f"(goal <= 1.5x: {'met' if results['within_goal'] else 'not met'}); "
           f"GRPO fwd+bwd / bare = {results['ratio_grpo_fwd_bwd_vs_bare']:.2f}x")  # fmt: skip
-    print(f"TRL: {results['trl']}")
+    trl = results["trl"]
+    if isinstance(trl, str):
+        print(f"TRL: {trl}")
+        return
+    print(f"TRL {trl['version']} GRPOTrainer, same batch: step {1000 * trl['step_s']:.1f} ms "
+          f"(generation {1000 * trl['generation_s']:.1f}, reward {1000 * trl['reward_s']:.1f}), "
+          f"{trl['ratio_step_trl_vs_ours']:.2f}x ours; {trl['completion_tokens']:.0f} vs "
+          f"{results['completion_tokens_mean']:.0f} completion tokens per step, per completion "
+          f"token {trl['ratio_step_per_completion_token_trl_vs_ours']:.2f}x ours")  # fmt: skip
+    print(f"  TRL rollout (generation + reward + advantages) {1000 * trl['rollout_s']:.1f} ms "
+          f"({trl['ratio_rollout_trl_vs_ours']:.2f}x ours), the rest of its step "
+          f"{1000 * trl['train_side_s']:.1f} ms "
+          f"({trl['ratio_train_side_trl_vs_ours']:.2f}x ours)")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,10 +297,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 steps, fewer tasks (a smoke run)")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps (default 10)")
+    parser.add_argument("--no-trl", action="store_true", help="skip TRL's GRPOTrainer")
     options = parser.parse_args(argv)
     repeats = options.repeats or (2 if options.quick else 10)
     results = run(repeats, warmup=0 if options.quick else 1,
-                  num_conversations=400)  # fmt: skip
+                  num_conversations=400, trl=not options.no_trl)  # fmt: skip
     print_table(results)
     print(json.dumps(results, sort_keys=True))
 
