@@ -243,7 +243,8 @@ class ApiPolicy:
                 build_messages(observation, style=self.prompt_style), self.use_function_calling
             )
             for k in range(n):
-                seed = None if sampling.seed is None else sampling.seed + index * n + k
+                row = sampling.first_row + index
+                seed = None if sampling.seed is None else sampling.seed + row * n + k
                 requests.append(
                     build_request(self.model, messages, sampling, tools=self.tools, seed=seed)
                 )

@@ -89,9 +89,10 @@ class SeededPolicy:
     ) -> list[list[Sample]]:
         """``n`` actions for each observation."""
         seed = sampling.seed if sampling is not None else None
+        first = sampling.first_row if sampling is not None else 0
         return [
             [Sample(self.action(observation, self._row_rng(seed, i, k))) for k in range(n)]
-            for i, observation in enumerate(observations)
+            for i, observation in enumerate(observations, start=first)
         ]
 
     def _row_rng(self, seed: int | None, observation: int, sample: int) -> np.random.Generator:

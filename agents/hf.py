@@ -6,9 +6,10 @@ batch together (``agents.generation``). ``model`` and ``tokenizer`` are public s
 score the same tokens with ``agents.logprobs.token_logprobs``.
 
 Seeds: sample ``k`` of observation ``i`` draws from ``numpy.random.default_rng([seed, i, k])``
-(``SamplingParams.seed``; without one, fresh entropy). A row's sample therefore depends on its
-seed, position and prompt, not on the other rows: a batch row equals a single call whose row has
-the same position (row 0 of a batch equals a single call on that observation).
+(``SamplingParams.seed``; without one, fresh entropy; ``i`` counts from
+``SamplingParams.first_row``). A row's sample therefore depends on its seed, position and prompt,
+not on the other rows: a batch row equals a single call whose row has the same position (row 0 of
+a batch equals a single call on that observation).
 
 Example:
     >>> import tempfile
@@ -93,7 +94,9 @@ class HFPolicy:
         sampling = sampling or SamplingParams()
         prompts = [self.prompt_ids(observation) for observation in observations]
         rows = [prompt for prompt in prompts for _ in range(n)]
-        seeds = [_row_seed(sampling.seed, i, k) for i in range(len(prompts)) for k in range(n)]
+        first = sampling.first_row
+        seeds = [_row_seed(sampling.seed, first + i, k)
+                 for i in range(len(prompts)) for k in range(n)]  # fmt: skip
         if not rows:
             return []
         generations = generate(self.model, rows, sampling, seeds=seeds, stop_ids=self.stop_ids,

@@ -15,6 +15,9 @@ class SamplingParams:
     max_new_tokens: int = 256
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    # the first observation's row in a batch split across processes: row seeds count from it,
+    # so a data-parallel shard samples what its rows sample in the whole batch
+    first_row: int = 0
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -23,6 +26,8 @@ class SamplingParams:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.first_row < 0:
+            raise ValueError(f"first_row must be >= 0, got {self.first_row}")
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,7 @@ def collect_rollouts(
     seed: int | None = None,
     num_episodes: int | None = None,
     options: Sequence[dict[str, Any] | None] | None = None,
+    first_episode: int = 0,
 ) -> list[Trajectory]:
     """Run planned episodes over a vector env and return their trajectories in plan order.
 
@@ -152,6 +153,8 @@ def collect_rollouts(
         num_episodes: how many episodes (default: one per env); the env picks each task.
         options: reset options of each episode (e.g. ``{"task_id": ...}`` or ``{"arm": ...}``),
             one per episode; ``None`` entries leave the task to the env.
+        first_episode: the plan's first episode in a larger plan split across processes: env
+            seeds count from it, so a data-parallel shard runs what the whole plan would.
     """
     plan = _plan(envs.num_envs, num_episodes, options)
     mode = envs.metadata.get("autoreset_mode")
@@ -161,7 +164,8 @@ def collect_rollouts(
         )
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
-    collector = _Collector(envs, policy, sampling or SamplingParams(), seed, max_steps, plan)
+    collector = _Collector(envs, policy, sampling or SamplingParams(), seed, max_steps, plan,
+                           first_episode)  # fmt: skip
     return collector.run()
 
 
@@ -191,16 +195,19 @@ class _Collector:
     """The rollout loop's state: which episode each env runs, and the finished trajectories."""
 
     def __init__(self, envs: Any, policy: Policy, sampling: SamplingParams, seed: int | None,
-                 max_steps: int | None, plan: list[dict[str, Any] | None]):  # fmt: skip
+                 max_steps: int | None, plan: list[dict[str, Any] | None],
+                 first_episode: int = 0):  # fmt: skip
         self.envs, self.policy, self.sampling = envs, policy, sampling
         self.seed, self.max_steps, self.plan = seed, max_steps, plan
         self.slots: list[_Episode | None] = [None] * envs.num_envs
         self.results: list[Trajectory | None] = [None] * len(plan)
         self.next_episode = 0
         self.tokens = isinstance(policy, TokenPolicy)
+        self.first_episode = first_episode  # env seeds count from it (a data-parallel shard)
 
     def run(self) -> list[Trajectory]:
-        seeds = [derive_seed(self.seed, e) for e in range(self.envs.num_envs)]
+        first = self.first_episode
+        seeds = [derive_seed(self.seed, first + e) for e in range(self.envs.num_envs)]
         observations, infos = self.envs.reset(seed=seeds if self.seed is not None else None)
         for i in range(self.envs.num_envs):
             self._start(i, observations[i], env_info(infos, i), fresh=True)
@@ -225,7 +232,7 @@ class _Collector:
         mask = np.zeros(self.envs.num_envs, dtype=np.bool_)
         mask[i] = True
         seeds: list[int | None] = [None] * self.envs.num_envs
-        seeds[i] = derive_seed(self.seed, index)
+        seeds[i] = derive_seed(self.seed, self.first_episode + index)
         observations, infos = self.envs.reset(
             seed=seeds, options={**(options or {}), "reset_mask": mask}
         )

@@ -8,9 +8,17 @@ than ``scripts`` so that tests and notebooks call the same function the ``crm-gy
 command does (``scripts/train_cmd.py`` only parses, prints and plots).
 
 Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
-- one process drives everything: ``accelerate`` places the model and runs mixed precision, but
-  gradient accumulation is written out (the GRPO normalisers already count micro-batches, see
-  ``aggregate_loss``), and multi-process data parallel runs are not tested;
+- ``accelerate`` places the model, runs mixed precision and, under ``accelerate launch
+  --num_processes W``, data parallel (DDP); gradient accumulation is written out (the GRPO
+  normalisers already count micro-batches, see ``aggregate_loss``);
+- data parallel (``agents.train_parallel``): every process draws the step's arms and tasks, rolls
+  out its ``prompts_per_step / W`` slots (whole groups) with the seeds one process would use for
+  them, and gathers rewards, arms and token counts, so advantages, the curriculum and the metrics
+  are the global batch's on every process. The normalisers count the global batch and the loss is
+  multiplied by W against DDP's averaging: the gradient is the one-process gradient (tested with
+  2 CPU processes, ``tests/training/test_data_parallel.py``; multi-GPU runs are not tested). The
+  warm start runs on every process (short, deterministic); evaluation, logs and checkpoints are
+  the main process's;
 - with ``num_iterations > 1`` the ratio's denominator is the sampler's stored logprobs (equal to
   the trainer's for the HF backend up to float noise; TRL recomputes them);
 - a task is the first turn of a generated conversation; the reward is the env's, unchanged;
@@ -27,8 +35,9 @@ import json
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
@@ -47,6 +56,16 @@ from agents.train_data import (
     split_tasks,
     task_family,
     warm_start,
+)
+from agents.train_parallel import (
+    MicroBatch,
+    finish_rollouts,
+    gather_rows,
+    merge_parts,
+    micro_batches,
+    on_main,
+    rollout_policy,
+    shard_rows,
 )
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
@@ -115,19 +134,22 @@ class Args:
 def train(args: Args) -> dict[str, Any]:
     """Run GRPO; returns the summary (eval rewards before/after, steps, seconds, checkpoint)."""
     started = time.perf_counter()
-    out = _output_dir(args)
     accelerator = _accelerator(args)
-    model, tokenizer = _load_model(args, out)
+    out = _output_dir(args, accelerator.is_main_process)
+    shard = shard_rows(args.prompts_per_step, args.group_size, accelerator)
+    model, tokenizer = _load_model(args, out, accelerator)
     model.to(accelerator.device)
     train_tasks, eval_tasks = split_tasks(
         task_family(args.task_family, args.num_conversations, _data_seed(args)),
         args.num_eval_tasks, _data_seed(args),
     )  # fmt: skip
     by_arm = _tasks_by_arm(train_tasks)
-    envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
+    envs = _make_envs(args, train_tasks, shard.stop - shard.start)
     eval_envs = _make_envs(args, eval_tasks, len(eval_tasks) * args.eval_samples)
-    eval_ids = [first_turn(c) for c in eval_tasks]
     policy = _policy(args, model, tokenizer, accelerator.device)
+    evaluate = partial(_evaluate, args, accelerator, eval_envs, policy,
+                       [first_turn(c) for c in eval_tasks])  # fmt: skip
+    sampler = rollout_policy(policy, accelerator)  # seeds this process's rows as W = 1 does
     curriculum = _curriculum(args, sorted(by_arm))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     scheduler = _scheduler(args, optimizer)
@@ -136,15 +158,15 @@ def train(args: Args) -> dict[str, Any]:
         loaded = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
                                  scheduler=scheduler, curriculum=curriculum)  # fmt: skip
         start_step, extra = loaded["step"], loaded["extra"]
-    else:
-        extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, eval_envs, eval_ids)
-        model.save_pretrained(out / "initial")  # the KL reference and the "before" weights
+    else:  # every process runs the (deterministic) warm start; the main one evaluates
+        extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, evaluate)
+        _save_initial(model, out, accelerator)
     if args.backend == "vllm":  # the engine loaded args.model: give it the resumed weights
         policy.sync_weights(model.state_dict())
     reference = _reference(args, out, accelerator.device)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    log = _MetricsLog(out, start_step, args.tensorboard)
-    progress = _progress(args, start_step)
+    log = _MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
+    progress = _progress(args, start_step, accelerator.is_main_process)
     pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
     G = args.group_size
     last_eval = extra.get("eval", {})
@@ -152,6 +174,7 @@ def train(args: Args) -> dict[str, Any]:
     for step in range(start_step, args.steps):
         tick = time.perf_counter()
         # ------------------------------------------------------------------ rollout
+        # every process draws the whole step's arms and tasks, then runs its shard of the slots
         arms = curriculum.sample(args.prompts_per_step, available=list(by_arm))
         rng = np.random.default_rng([args.seed, step])
         task_ids = [by_arm[arm][rng.integers(len(by_arm[arm]))] for arm in arms]
@@ -164,39 +187,41 @@ def train(args: Args) -> dict[str, Any]:
                                   max_new_tokens=args.max_new_tokens,
                                   seed=derive_seed(args.seed, step, 1))  # fmt: skip
         model.eval()  # generation (HF backend) runs the trained model itself
-        trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
-                                        seed=derive_seed(args.seed, step, 2))  # fmt: skip
+        trajectories = collect_rollouts(envs, sampler, sampling=sampling, options=options[shard],
+                                        seed=derive_seed(args.seed, step, 2),
+                                        first_episode=shard.start)  # fmt: skip
+        finish_rollouts(sampler)
         rollout_seconds = time.perf_counter() - tick
         # ------------------------------------------------------------------ scoring
-        rewards = torch.tensor(
-            [t.total_return for t in trajectories], dtype=torch.float32
-        )  # (B*G,)
-        passed = [
-            t.steps[-1].info.get("reward_components", {}).get("passed", 0.0) for t in trajectories
-        ]
+        # gathered in slot order: advantages and metrics are the global batch's on every process
+        rewards = torch.tensor(gather_rows(accelerator, [t.total_return for t in trajectories]),
+                               dtype=torch.float32)  # (B*G,)  # fmt: skip
+        passed = gather_rows(accelerator, [_passed(t) for t in trajectories])
         # ------------------------------------------------------------------ advantages
         advantages = group_advantages(rewards, G, args.scale_rewards)  # (B*G,)
-        group_std = rewards.reshape(-1, G).std(dim=1)  # (B,)
         # ------------------------------------------------------------------ curriculum update
         # SEC: each arm's reward is its rollouts' mean |A|, fed back before the policy moves
-        curriculum.update(
-            reward_from_advantages([t.arm for t in trajectories], advantages.tolist())
-        )
+        curriculum.update(reward_from_advantages(
+            gather_rows(accelerator, [t.arm for t in trajectories]), advantages.tolist()
+        ))  # fmt: skip
         # ------------------------------------------------------------------ optimisation
         batch = pad_batch(trajectories, pad_id, accelerator.device)
-        advantages = advantages.to(accelerator.device)
-        num_items = batch["action_mask"].sum()  # dapo: completion tokens of the whole step
-        slices = [slice(i, i + args.micro_batch_size)
-                  for i in range(0, len(trajectories), args.micro_batch_size)]  # fmt: skip
-        ref_logprobs = _reference_logprobs(reference, batch, slices, args.temperature)
+        advantages = advantages[shard].to(accelerator.device)  # (b*G,) this process's rows
+        row_tokens = gather_rows(accelerator, batch["action_mask"].sum(dim=1).tolist())
+        num_items = torch.tensor(sum(row_tokens))  # dapo: completion tokens of the whole step
+        parts = micro_batches(shard, args.micro_batch_size, row_tokens, args.loss_type,
+                              accelerator.num_processes)  # fmt: skip
+        num_micro_batches = -(-len(row_tokens) // args.micro_batch_size)  # global, for the mean
+        ref_logprobs = _reference_logprobs(reference, batch, parts, args.temperature)
         model.train()
-        loss_metrics: list[dict[str, float]] = []
-        mismatch: list[float] = []
-        for _ in range(args.num_iterations):
+        loss_parts: list[tuple[Any, dict[str, float]]] = []
+        mismatch: list[tuple[Any, dict[str, float]]] = []
+        for iteration in range(args.num_iterations):
             optimizer.zero_grad(set_to_none=True)
-            for k, rows in enumerate(slices):
+            for k, part in enumerate(parts):
+                rows = part.rows
                 # the last micro-batch syncs gradients across processes (a no-op on one)
-                sync = nullcontext() if k == len(slices) - 1 else accelerator.no_sync(model)
+                sync = nullcontext() if k == len(parts) - 1 else accelerator.no_sync(model)
                 mask = batch["action_mask"][rows]  # (b, T)
                 with sync, accelerator.autocast():
                     logprobs = token_logprobs(model, batch["input_ids"][rows],
@@ -208,13 +233,14 @@ def train(args: Args) -> dict[str, Any]:
                         advantages[rows], mask, beta=args.beta, eps_low=args.eps_low,
                         eps_high=args.eps_high, loss_type=args.loss_type,
                         max_completion_length=args.max_new_tokens * args.max_env_steps,
-                        num_items_in_batch=num_items, num_accumulation_steps=len(slices),
+                        num_items_in_batch=num_items, num_accumulation_steps=num_micro_batches,
                     )  # fmt: skip
-                    accelerator.backward(loss)
-                loss_metrics.append(metrics)
-                if len(mismatch) < len(slices):  # sampler vs trainer logprobs, before any update
-                    gap = (logprobs.detach() - batch["old_logprobs"][rows]).abs()
-                    mismatch.append(float(masked_mean(gap, mask)))
+                    # a shared micro-batch's part, and DDP's mean over processes (see
+                    # agents.train_parallel): the gradients add up to the global batch's
+                    accelerator.backward(loss if part.scale == 1 else loss * part.scale)
+                loss_parts.append(((iteration, part.index), _shared(metrics, part.share)))
+                if iteration == 0:  # sampler vs trainer logprobs, before any update
+                    mismatch.append((part.index, _mismatch(logprobs, batch, rows)))
             grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()
             scheduler.step()
@@ -222,16 +248,11 @@ def train(args: Args) -> dict[str, Any]:
             policy.sync_weights(accelerator.unwrap_model(model).state_dict())
         # ------------------------------------------------------------------ logging
         seconds = time.perf_counter() - tick
-        tokens = int(batch["action_mask"].sum())
+        tokens = int(num_items)
         metrics = {
             "step": step + 1,
-            "rollout/reward_mean": float(rewards.mean()),
-            "rollout/reward_std": float(rewards.std()),
-            "rollout/success_rate": float(np.mean(passed)),
-            "rollout/frac_groups_zero_std": float((group_std == 0).float().mean()),
-            "rollout/completion_tokens_mean": tokens / len(trajectories),
-            "rollout/logprob_mismatch": float(np.mean(mismatch)),
-            **_mean_metrics(loss_metrics),
+            **_rollout_metrics(rewards, G, passed, tokens),
+            **_loss_metrics(accelerator, loss_parts, mismatch),
             "loss/grad_norm": float(grad_norm),
             "loss/lr": scheduler.get_last_lr()[0],
             **curriculum.metrics(),
@@ -240,24 +261,22 @@ def train(args: Args) -> dict[str, Any]:
             "perf/tokens_per_s": tokens / seconds,
         }
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            last_eval, last_tasks = evaluate_per_task(
-                eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples
-            )
+            last_eval, last_tasks = evaluate()
             metrics |= last_eval
         log.write(metrics)
         progress.update(1)
         progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
         done = step + 1 == args.steps or step + 1 == args.stop_at_step
-        if (step + 1) % args.save_every == 0 or done:
-            unwrapped = accelerator.unwrap_model(model)
-            save_checkpoint(checkpoint, model=unwrapped, tokenizer=tokenizer, optimizer=optimizer,
-                            scheduler=scheduler, curriculum=curriculum, step=step + 1,
-                            extra={**extra, "eval": last_eval,
-                                   "eval_tasks": last_tasks})  # fmt: skip
+        if ((step + 1) % args.save_every == 0 or done) and accelerator.is_main_process:
+            save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
+                            optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
+                            step=step + 1, extra={**extra, "eval": last_eval,
+                                                  "eval_tasks": last_tasks})  # fmt: skip
         if step + 1 == args.stop_at_step:
             break
     progress.close()
     log.close()
+    accelerator.wait_for_everyone()  # the checkpoint is written before any process returns
     return _summary(args, extra, last_eval, last_tasks, time.perf_counter() - started,
                     checkpoint, log.path)  # fmt: skip
 
@@ -267,24 +286,28 @@ def train(args: Args) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _output_dir(args: Args) -> Path:
+def _output_dir(args: Args, main: bool) -> Path:
     """Set the torch thread count, create the output folder and record the run's args in it."""
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
+    if main:
+        (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
     return out
 
 
 def _accelerator(args: Args) -> Any:
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DataLoaderConfiguration
 
-    return Accelerator(mixed_precision=args.mixed_precision, cpu=not torch.cuda.is_available())
+    # no dataloader is prepared: split_batches only makes the prepared scheduler step once per
+    # optimizer step (by default it steps once per process, for per-process dataloaders)
+    return Accelerator(mixed_precision=args.mixed_precision, cpu=not torch.cuda.is_available(),
+                       dataloader_config=DataLoaderConfiguration(split_batches=True))  # fmt: skip
 
 
-def _load_model(args: Args, out: Path) -> tuple[Any, Any]:
-    """The model and tokenizer: built offline for ``"tiny"``, else loaded by name or path."""
+def _load_model(args: Args, out: Path, accelerator: Any) -> tuple[Any, Any]:
+    """The model and tokenizer: built offline for ``"tiny"`` (by the main process), else loaded."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path: str | Path = args.model
@@ -292,8 +315,9 @@ def _load_model(args: Args, out: Path) -> tuple[Any, Any]:
         from agents.tiny import build_tiny_model
 
         path = out / "tiny-model"
-        if not (path / "config.json").exists():
+        if accelerator.is_main_process and not (path / "config.json").exists():
             build_tiny_model(path, seed=_base_seed(args))
+        accelerator.wait_for_everyone()
     return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
@@ -353,8 +377,11 @@ def _scheduler(args: Args, optimizer: Any) -> Any:
 
 
 def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_tasks: list,
-                         eval_envs: Any, eval_ids: list[str]) -> dict[str, Any]:  # fmt: skip
-    """The optional supervised warm start, then the held-out evaluation GRPO starts from."""
+                         evaluate: Callable[[], tuple[dict, dict]]) -> dict[str, Any]:  # fmt: skip
+    """The optional supervised warm start, then the held-out evaluation GRPO starts from.
+
+    Every process runs the warm start: it is short and deterministic, so their weights agree.
+    """
     losses: list[float] = []
     if args.warm_start_steps:
         ids = [first_turn(c) for c in train_tasks]
@@ -363,11 +390,23 @@ def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_t
         losses = warm_start(model, data, steps=args.warm_start_steps, lr=args.warm_start_lr,
                             batch_size=args.warm_start_batch_size, pad_id=policy.pad_id,
                             rng=rng)  # fmt: skip
-    before, tasks = evaluate_per_task(
-        eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples
-    )
+    before, tasks = evaluate()
     return {"eval_before": before, "eval": before, "warm_start_loss": losses[-1:],
             "eval_tasks_before": tasks, "eval_tasks": tasks}  # fmt: skip
+
+
+def _evaluate(args: Args, accelerator: Any, eval_envs: Any, policy: Any,
+              eval_ids: list[str]) -> tuple[dict[str, float], dict[str, float]]:  # fmt: skip
+    """Held-out evaluation on the main process, its result sent to every process."""
+    return on_main(accelerator, lambda: evaluate_per_task(
+        eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples))  # fmt: skip
+
+
+def _save_initial(model: Any, out: Path, accelerator: Any) -> None:
+    """The KL reference and the "before" weights, written before any process reads them."""
+    if accelerator.is_main_process:
+        model.save_pretrained(out / "initial")
+    accelerator.wait_for_everyone()
 
 
 def _eval_sampling(args: Args) -> SamplingParams:
@@ -399,17 +438,52 @@ def _reference(args: Args, out: Path, device: Any) -> Any:
 
 
 def _reference_logprobs(
-    reference: Any, batch: dict, slices: list[slice], temperature: float
+    reference: Any, batch: dict, parts: list[MicroBatch], temperature: float
 ) -> Any:
     if reference is None:
         return None
     with torch.no_grad():
-        parts = [
-            token_logprobs(reference, batch["input_ids"][rows], batch["attention_mask"][rows],
-                           batch["action_mask"][rows], temperature)
-            for rows in slices
+        logprobs = [
+            token_logprobs(reference, batch["input_ids"][p.rows], batch["attention_mask"][p.rows],
+                           batch["action_mask"][p.rows], temperature)
+            for p in parts
         ]  # fmt: skip
-    return torch.cat(parts)
+    return torch.cat(logprobs)
+
+
+def _passed(trajectory: Any) -> float:
+    return trajectory.steps[-1].info.get("reward_components", {}).get("passed", 0.0)
+
+
+def _mismatch(logprobs: Any, batch: dict, rows: slice) -> dict[str, float]:
+    """Sampler vs trainer logprobs of a micro-batch: the token mean gap, and its token count."""
+    mask = batch["action_mask"][rows]
+    gap = (logprobs.detach() - batch["old_logprobs"][rows]).abs()
+    return {"gap": float(masked_mean(gap, mask)), "loss/num_tokens": float(mask.sum())}
+
+
+def _rollout_metrics(rewards: Any, group_size: int, passed: list[float], tokens: int) -> dict:
+    """``rollout/*`` of the global batch (its completion ``tokens`` summed over all rows)."""
+    group_std = rewards.reshape(-1, group_size).std(dim=1)  # (B,)
+    return {
+        "rollout/reward_mean": float(rewards.mean()),
+        "rollout/reward_std": float(rewards.std()),
+        "rollout/success_rate": float(np.mean(passed)),
+        "rollout/frac_groups_zero_std": float((group_std == 0).float().mean()),
+        "rollout/completion_tokens_mean": tokens / len(rewards),
+    }
+
+
+def _loss_metrics(accelerator: Any, loss_parts: list, mismatch: list) -> dict[str, float]:
+    """``loss/*`` and the logprob mismatch, micro-batch parts of every process put together."""
+    gaps = [m["gap"] for m in merge_parts(gather_rows(accelerator, mismatch))]
+    return {"rollout/logprob_mismatch": float(np.mean(gaps)),
+            **_mean_metrics(merge_parts(gather_rows(accelerator, loss_parts)))}  # fmt: skip
+
+
+def _shared(metrics: dict[str, float], share: float) -> dict[str, float]:
+    """A micro-batch part's metrics, its loss counted as its share of the step's loss."""
+    return metrics if share == 1 else {**metrics, "loss/total": metrics["loss/total"] * share}
 
 
 def _mean_metrics(per_micro_batch: list[dict[str, float]]) -> dict[str, float]:
@@ -440,17 +514,24 @@ def _summary(args: Args, extra: dict[str, Any], last_eval: dict[str, float],
     }
 
 
-def _progress(args: Args, start_step: int) -> Any:
+def _progress(args: Args, start_step: int, main: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=args.steps, initial=start_step, disable=not args.progress, desc="grpo")
+    return tqdm(total=args.steps, initial=start_step, disable=not (args.progress and main),
+                desc="grpo")  # fmt: skip
 
 
 class _MetricsLog:
-    """``metrics.jsonl`` (lines past the resumed step dropped) and, optionally, TensorBoard."""
+    """``metrics.jsonl`` (lines past the resumed step dropped) and, optionally, TensorBoard.
 
-    def __init__(self, out: Path, start_step: int, tensorboard: bool):
+    Only the main process writes (``main=False``: every call is a no-op).
+    """
+
+    def __init__(self, out: Path, start_step: int, tensorboard: bool, main: bool = True):
         self.path = out / "metrics.jsonl"
+        self.main = main
+        if not main:
+            return
         kept = []
         if start_step and self.path.exists():
             lines = self.path.read_text().splitlines()
@@ -464,6 +545,8 @@ class _MetricsLog:
             self.writer = SummaryWriter(str(out / "tensorboard"))
 
     def write(self, metrics: dict[str, float]) -> None:
+        if not self.main:
+            return
         self.file.write(json.dumps(metrics) + "\n")
         self.file.flush()
         if self.writer is not None:
@@ -472,6 +555,8 @@ class _MetricsLog:
                     self.writer.add_scalar(key, value, metrics["step"])
 
     def close(self) -> None:
+        if not self.main:
+            return
         self.file.close()
         if self.writer is not None:
             self.writer.close()

@@ -107,7 +107,8 @@ def continuation_token_ids(
 def build_sampling_kwargs(params: SamplingParams, n: int, *, index: int = 0) -> dict[str, Any]:
     """Keyword arguments of ``vllm.SamplingParams`` for ``n`` samples of prompt number ``index``.
 
-    A seeded request gives prompt ``index`` the seed ``params.seed + index * n``; vLLM seeds the
+    A seeded request gives prompt ``index`` the seed ``params.seed + (first_row + index) * n``
+    (``first_row``: ``params.first_row``); vLLM seeds the
     ``n`` samples of one request ``seed + i`` (``vllm/v1/engine/parallel_sampling.py``), so no two
     samples of a batch share a seed. ``logprobs=0`` returns the sampled token's logprob only.
 
@@ -125,7 +126,7 @@ def build_sampling_kwargs(params: SamplingParams, n: int, *, index: int = 0) -> 
         "logprobs": 0,
     }
     if params.seed is not None:
-        kwargs["seed"] = params.seed + index * n
+        kwargs["seed"] = params.seed + (params.first_row + index) * n
     if params.stop:
         kwargs["stop"] = list(params.stop)
     return kwargs

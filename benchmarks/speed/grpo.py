@@ -59,7 +59,7 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     from agents.train_data import split_tasks, task_family
     from scripts.train_cmd import PRESETS
 
-    args = Args(**PRESETS["cpu-tiny"], seed=seed, num_conversations=num_conversations)
+    args = Args(**(PRESETS["cpu-tiny"] | {"seed": seed, "num_conversations": num_conversations}))
     torch.set_num_threads(args.num_threads or 1)
     torch.manual_seed(seed)
     path = Path(tempfile.mkdtemp(prefix="grpo-speed-")) / "tiny-model"
