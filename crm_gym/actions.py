@@ -73,10 +73,21 @@ def parse_action(text: Any) -> Action:
         return ActionError(
             f"The action is too long ({len(text)} characters; at most {MAX_ACTION_CHARS})."
         )
+    # the two common cases, decided without the regexes (as _parse_text would decide them):
+    # a bare JSON object, and plain text
+    if text[:1] == "{" and "<tool" not in text:
+        return _from_json_text(text.strip())
+    if "<" not in text and "`" not in text and not text.lstrip().startswith("{"):
+        return FinalAnswer(text.strip())
+    return _parse_text(text)
+
+
+def _parse_text(text: str) -> Action:
+    """Any form: a think block, tags, a fence, a bare object, or the answer."""
     body = _strip_thinking(text)
     if body is None:
         return ActionError("The <think> block is not closed with </think>.")
-    tagged = _TAGGED.search(body)
+    tagged = _TAGGED.search(body) if "<tool" in body else None
     if tagged:
         return _from_json_text(tagged[2])
     stripped = body.strip()
@@ -119,9 +130,9 @@ def from_message(message: dict[str, Any]) -> Action:
         return _from_openai(message)
     if "function" in message and isinstance(message["function"], dict):
         return from_message(message["function"])
-    name_key = next((key for key in _NAME_KEYS if key in message), None)
+    name_key = _first_key(message, _NAME_KEYS)
     if name_key is None:
-        answer_key = next((key for key in _ANSWER_KEYS if key in message), None)
+        answer_key = _first_key(message, _ANSWER_KEYS)
         if answer_key is not None and isinstance(message[answer_key], str):
             return FinalAnswer(message[answer_key].strip())
         return ActionError('A tool call needs a "name" (the tool) and "arguments" (an object).')
@@ -131,8 +142,15 @@ def from_message(message: dict[str, Any]) -> Action:
     return _with_arguments(name.strip(), message)
 
 
+def _first_key(message: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    for key in keys:  # a loop, not next() over a generator: this runs on every tool call
+        if key in message:
+            return key
+    return None
+
+
 def _with_arguments(name: str, message: dict[str, Any]) -> Action:
-    key = next((key for key in _ARGUMENT_KEYS if key in message), None)
+    key = _first_key(message, _ARGUMENT_KEYS)
     arguments = message.get(key, {}) if key else {}
     if isinstance(arguments, str):
         try:
@@ -168,4 +186,8 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
         >>> format_tool_call("quote_details", {"quote_id": "q1"})
         '{"name": "quote_details", "arguments": {"quote_id": "q1"}}'
     """
-    return json.dumps({"name": name, "arguments": arguments}, ensure_ascii=False, default=str)
+    return _JSON.encode({"name": name, "arguments": arguments})
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
+"""What ``json.dumps(..., ensure_ascii=False, default=str)`` builds on every call, built once."""

@@ -76,19 +76,21 @@ def turn_reward(evidence: TurnEvidence, config: RewardConfig) -> tuple[float, di
         config.format_penalty * evidence.malformed_actions
         + config.step_penalty * evidence.extra_steps,
     )
-    parts = {
-        "tool": (evidence.tool, config.tool_weight),
-        "arguments": (evidence.arguments, config.arguments_weight),
-        "execution": (evidence.execution, config.execution_weight),
-        "state": (evidence.state, config.state_weight),
-        "response": (evidence.response, config.response_weight),
-    }
-    applied = {
-        name: (value, weight) for name, (value, weight) in parts.items() if value is not None
-    }
-    total_weight = sum(weight for _, weight in applied.values())
-    shaped = sum(v * w for v, w in applied.values()) / total_weight if total_weight else 0.0
-    components = {name: float(value) for name, (value, _) in applied.items()}
+    parts = (
+        ("tool", evidence.tool, config.tool_weight),
+        ("arguments", evidence.arguments, config.arguments_weight),
+        ("execution", evidence.execution, config.execution_weight),
+        ("state", evidence.state, config.state_weight),
+        ("response", evidence.response, config.response_weight),
+    )
+    components: dict[str, float] = {}
+    weighted = total_weight = 0  # summed in this order, as sum() would: the floats stay the same
+    for name, value, weight in parts:
+        if value is not None:
+            components[name] = float(value)
+            weighted += value * weight
+            total_weight += weight
+    shaped = weighted / total_weight if total_weight else 0.0
     components["penalty"] = -penalty
     components["passed"] = float(evidence.passed)
     reward = float(evidence.passed) if config.mode == "binary" else shaped - penalty

@@ -39,12 +39,17 @@ class SeededIds:
     def __init__(self, seed: int):
         self.seed = seed
         self._rng: random.Random | None = None
+        self._pending: object = None
+        """A state from ``set_state`` not yet loaded into a generator."""
 
     @property
     def rng(self) -> random.Random:
         """The generator, made on first use (seeding one costs more than a whole reset)."""
         if self._rng is None:
             self._rng = random.Random(self.seed)
+            if self._pending is not None:
+                self._rng.setstate(self._pending)  # type: ignore[arg-type]
+                self._pending = None
         return self._rng
 
     def new_id(self) -> str:
@@ -55,8 +60,8 @@ class SeededIds:
 
     def state(self) -> object:
         """The position in the stream, for ``set_state`` (an env restarts mid-conversation)."""
-        return self.rng.getstate()
+        return self._pending if self._pending is not None else self.rng.getstate()
 
     def set_state(self, state: object) -> None:
-        """Continue the stream from a position taken with ``state``."""
-        self.rng.setstate(state)  # type: ignore[arg-type]
+        """Continue the stream from a position taken with ``state`` (loaded on first use)."""
+        self._rng, self._pending = None, state

@@ -74,7 +74,7 @@ class ConversationEnv(CrmEnvBase):
         self._task_id = self._conversation.conversation.conversation_id
         self._payloads: dict[int, dict[str, Any]] = {}
         self._turn_index = 0
-        self._restart_crm(self._conversation.turns[0])
+        self._restart_crm(self._conversation.turns[0], self._conversation.seed_ids)
         self._messages = []
         observation = self._start_turn()
         return self._truncate(observation), self._reset_info()

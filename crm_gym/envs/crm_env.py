@@ -73,7 +73,7 @@ class CrmEnv(CrmEnvBase):
         turn = reference.turns[turn_index]
         self._reference = turn
         self._task_id = f"{reference.conversation.conversation_id}#{turn.turn.turn_id}"
-        self._restart_crm(turn)
+        self._restart_crm(turn, turn.before.known_ids)
         self._begin_turn(turn, turn.before.payloads)
         self._messages = []
         observation = self._say("user", self._opening(reference, turn_index))

@@ -8,10 +8,20 @@ state before the turn (so a single-turn episode can start there) and the canonic
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.canonical import CanonicalState, all_ids, canonical_state
+from crm_gym.crm.canonical import (
+    CanonicalState,
+    Forms,
+    StateCache,
+    all_ids,
+    canonical_state,
+    record_forms,
+    restored_cache,
+)
+from crm_gym.crm.store import Store
 from crm_gym.crm.tools import call_tool
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.replay import new_episode
@@ -28,6 +38,14 @@ class Checkpoint:
     clock_now: Any
     known_ids: frozenset[str]
     payloads: dict[int, dict[str, Any]]
+    forms: Forms
+    """The snapshot's records (which a restore shares) by identity, with their canonical forms."""
+    canonical: CanonicalState
+    """The canonical state here (``known_ids`` are all the ids, so nothing is relabelled)."""
+
+    def state_cache(self, store: Store, known_ids: frozenset[str]) -> StateCache:
+        """A canonical-state cache for ``store`` just restored here, compared to ``known_ids``."""
+        return restored_cache(store, known_ids, self.forms, self.canonical, self.known_ids)
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,16 @@ class TurnReference:
     """New ids labelled relative to the ids that existed when the turn started."""
     state_after_episode: CanonicalState
     """New ids labelled relative to the seed (for whole-conversation episodes)."""
+
+    @cached_property
+    def id_fields(self) -> tuple[tuple[str, str], ...]:
+        """The payload's ``*_id`` fields that hold text: what maps its ids to another run's."""
+        payload = self.payload or {}
+        return tuple(
+            (key, value)
+            for key, value in payload.items()
+            if key.endswith("_id") and isinstance(value, str)
+        )
 
 
 @dataclass(frozen=True)
@@ -63,8 +91,12 @@ def build_reference(
     seed_ids = all_ids(api.store)
     payloads: dict[int, dict[str, Any]] = {}
     turns = []
+    forms: Forms = {}  # shared: a record's form is computed once
+    episode: StateCache | None = None
     for turn in conversation.turns:
-        before = checkpoint(api, payloads)
+        before = checkpoint(api, payloads, forms)
+        # primed like an env's cache, so unchanged kinds share their lists with the env's state
+        episode = episode or before.state_cache(api.store, seed_ids)
         arguments = resolve(turn.expected_args, payloads, turn.turn_id)
         outcome = call_tool(api, turn.expected_tool, arguments)
         payload = reference_payload(outcome.payload) if outcome.ok else None
@@ -79,19 +111,35 @@ def build_reference(
                 outcome.error,
                 facts,
                 before,
-                canonical_state(api.store, before.known_ids),
-                canonical_state(api.store, seed_ids),
+                canonical_state(api.store, before.known_ids, StateCache(forms)),
+                canonical_state(api.store, seed_ids, episode),
             )
         )
     return ConversationReference(conversation, seed_ids, tuple(turns))
 
 
-def checkpoint(api: CrmApi, payloads: dict[int, dict[str, Any]]) -> Checkpoint:
-    """The CRM's state, id stream and clock now, plus the template payloads so far."""
+def checkpoint(
+    api: CrmApi,
+    payloads: dict[int, dict[str, Any]],
+    forms: Forms | None = None,
+) -> Checkpoint:
+    """The CRM's state, id stream and clock now, plus the template payloads so far.
+
+    ``forms``: canonical record forms computed earlier (filled in as a side effect).
+    """
     ids_state = api.ids.state() if hasattr(api.ids, "state") else None
     clock_now = getattr(api.clock, "current", None)
+    known_ids = all_ids(api.store)
+    cache = StateCache({} if forms is None else forms)
+    canonical = canonical_state(api.store, known_ids, cache)
     return Checkpoint(
-        api.store.snapshot(), ids_state, clock_now, all_ids(api.store), dict(payloads)
+        api.store.snapshot(),
+        ids_state,
+        clock_now,
+        known_ids,
+        dict(payloads),
+        record_forms(api.store, cache),
+        canonical,
     )
 
 

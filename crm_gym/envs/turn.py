@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import marshal
 from dataclasses import dataclass, field
 from typing import Any
 
 from crm_gym.actions import ToolCall
-from crm_gym.crm.canonical import CanonicalState, canonical_state
+from crm_gym.crm.canonical import CanonicalState, StateCache, canonical_state
 from crm_gym.crm.store import Store
 from crm_gym.crm.tools import ToolResult, comparison_arguments
 from crm_gym.data.scoring import arguments_match, error_matches
@@ -30,9 +32,32 @@ class TurnScorer:
     calls: list[tuple[ToolCall, ToolResult]] = field(default_factory=list)
     malformed_actions: int = 0
     steps: int = 0
-    state_cache: dict = field(default_factory=dict)
-    """Canonical forms of records already seen this episode (see ``canonical_state``)."""
+    state_cache: StateCache = field(default_factory=StateCache)
+    """What earlier turns of this episode derived from the CRM (see ``canonical_state``)."""
     _best: tuple[ToolResult | None, float] | None = None
+    _reference_blob: bytes | None = None
+    _reference_values: dict[str, Any] = field(default_factory=dict)
+
+    def reference_info(self) -> dict[str, Any]:
+        """A fresh copy of what ``info["reference"]`` shows of this turn's ground truth."""
+        if self._reference_blob is None:
+            turn = self.reference.turn
+            response = turn.expected_response
+            values = {
+                "expected_tool": turn.expected_tool,
+                "expected_arguments": self.expected_arguments,
+                "expected_response": response.text if response else None,
+                "expect_success": turn.expect_success,
+                "expected_error_substring": turn.expected_error_substring,
+            }
+            try:  # one C call per copy; JSON-like values survive marshal exactly
+                self._reference_blob = marshal.dumps(values)
+            except ValueError:  # a value marshal cannot write exactly (a date, a subclass)
+                self._reference_blob = b""
+                self._reference_values = values
+        if self._reference_blob:
+            return marshal.loads(self._reference_blob)
+        return copy.deepcopy(self._reference_values)
 
     def record_call(self, call: ToolCall, outcome: ToolResult) -> None:
         """Note one executed tool call."""
@@ -89,7 +114,7 @@ class TurnScorer:
         chosen, args_score = self.chosen_call()
         executed = self.executed_as_expected(chosen)
         state = float(canonical_state(store, known_ids, self.state_cache) == target)
-        id_map = _id_map(self.reference.payload, chosen.payload if chosen is not None else None)
+        id_map = _id_map(self.reference.id_fields, chosen.payload if chosen is not None else None)
         response = response_score(answer or "", self.reference.facts, id_map)
         passed = executed and args_score == 1.0 and response in (None, 1.0)
         return TurnEvidence(
@@ -115,20 +140,23 @@ def argument_score(expected: dict[str, Any], actual: dict[str, Any]) -> float:
             leaves.append((value, actual.get(key, _MISSING), key in actual))
     if not leaves:
         return 1.0
-    matched = sum(present and arguments_match(want, got)[0] for want, got, present in leaves)
+    matched = 0
+    for want, got, present in leaves:
+        # equal plain strings match (arguments_match compares them stripped), without the call
+        if present and (
+            (type(want) is str and type(got) is str and want == got)
+            or arguments_match(want, got)[0]
+        ):
+            matched += 1
     return matched / len(leaves)
 
 
-def _id_map(reference: dict[str, Any] | None, ours: Any) -> dict[str, str]:
+def _id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, str]:
     """Reference ids -> this run's ids, read from the two payloads' ``*_id`` fields."""
-    ours = reference_payload(ours) if ours is not None else None
-    if not reference or not ours:
+    if not reference_ids or ours is None:
         return {}
-    return {
-        value: ours[key]
-        for key, value in reference.items()
-        if key.endswith("_id") and isinstance(value, str) and isinstance(ours.get(key), str)
-    }
+    ours = reference_payload(ours)
+    return {value: ours[key] for key, value in reference_ids if isinstance(ours.get(key), str)}
 
 
 _MISSING = object()

@@ -13,6 +13,7 @@ from crm_gym.actions import (
     ActionError,
     FinalAnswer,
     ToolCall,
+    _parse_text,
     format_tool_call,
     from_message,
     parse_action,
@@ -215,3 +216,14 @@ def test_any_json_in_any_wrapper_parses(value, wrapper, ascii_only):
 )
 def test_format_tool_call_always_parses_back(name, arguments):
     assert parse_action(format_tool_call(name, arguments)) == ToolCall(name, arguments)
+
+
+PIECES = ['{"name": "x"}', "{", "}", "<tool>", "</tool>", "<think>", "</think>", "```", "`", "<",
+          " ", "\n", "\u2003", "a"]  # fmt: skip
+
+
+@FAST
+@given(st.lists(st.sampled_from(PIECES), max_size=8).map("".join) | st.text())
+def test_fast_paths_decide_as_the_general_parser(text):
+    # parse_action decides bare objects and plain text without regexes: same answers
+    assert parse_action(text) == _parse_text(text)

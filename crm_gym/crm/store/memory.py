@@ -20,6 +20,8 @@ class MemoryStore:
 
     Snapshots copy the dicts but share the records, which the CRM never mutates, so a snapshot or
     restore costs O(records) pointer copies. Writes inside ``transaction()`` keep an undo log.
+    ``versions[kind]`` changes whenever that table may have changed (so scoring can reuse what it
+    derived from an unchanged table); ``version`` is the latest of them.
 
     Example:
         >>> from crm_gym.crm.entities import Client
@@ -33,6 +35,8 @@ class MemoryStore:
         self.tables: Tables = {kind: {} for kind in ENTITY_TYPES}
         self.email_index: EmailIndex = {}
         self._undo: list[tuple[str, str, Entity | None]] | None = None
+        self.version = 0
+        self.versions = dict.fromkeys(ENTITY_TYPES, 0)
 
     # ---- writes -------------------------------------------------------------------------------
     def insert(self, kind: str, record: Entity) -> None:
@@ -53,6 +57,8 @@ class MemoryStore:
 
     def _write(self, kind: str, key: str, record: Entity | None) -> None:
         table = self.tables[kind]
+        self.version += 1
+        self.versions[kind] = self.version
         old = table.get(key)
         if self._undo is not None:
             self._undo.append((kind, key, old if key in table else _ABSENT))
@@ -108,6 +114,8 @@ class MemoryStore:
         tables, index = snapshot
         self.tables = {kind: table.copy() for kind, table in tables.items()}
         self.email_index = {email: keys.copy() for email, keys in index.items()}
+        self.version += 1
+        self.versions = dict.fromkeys(ENTITY_TYPES, self.version)
 
     def transaction(self) -> _Transaction:
         """Undo every write of the block if it raises (nested blocks join the outer one)."""
