@@ -114,9 +114,9 @@ class Scene:
         self.rng = rng
         self.seed_data = seed_data
         self.api = CrmApi(seed=episode_seed)
-        seed_entities(self.api, {"seed_data": seed_data})
+        seed_entities(self.api, {"seed_data": seed_data}, trusted=True)
         self.seeded = [(kind, tuple(self.api.store.records(kind))) for kind in ENTITY_TYPES]
-        """The validated seed records, as ``seeding.seed_conversation`` caches them."""
+        """The seed records, as ``seeding.seed_conversation`` caches them (equal to validated)."""
         self.turns: list[dict[str, Any]] = []
         self.payloads: dict[int, dict[str, Any]] = {}
         self.known: dict[str, Mention] = {}
@@ -140,8 +140,8 @@ class Scene:
 
     def pick(self, kind: str, where: Callable[[Any], bool] | None = None) -> Mention | None:
         """A live entity to talk about: mostly the last result or the last touched, else any."""
-        pk = PRIMARY[kind]
-        keys = [getattr(r, pk) for r in self.api.store.records(kind) if where is None or where(r)]
+        items = self.api.store.items(kind)  # keyed by primary key
+        keys = [key for key, r in items if where(r)] if where else [key for key, _ in items]
         if not keys:
             return None
         recent = self.recent

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from crm_gym.crm import CrmApi
+from crm_gym.crm.entities import ENTITY_TYPES as ENTITY_MODELS
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.data import default_tasks
 from crm_gym.data.conversation import Conversation
@@ -75,13 +76,30 @@ def test_same_seed_same_bytes_and_other_seeds_differ():
 
 
 def test_cached_seed_records_are_what_seeding_builds(sample):
-    """The simulation's validated seed records are cached for replay; they equal a fresh seeding."""
-    for conversation in sample[:200]:
+    """The simulation's seed records (built without validation) are cached for replay.
+
+    They equal a fresh, validating seeding in every way: values, field order, fields set, JSON.
+    """
+    for conversation in sample:
         cached = conversation.seed_cache[False]
         fresh = Conversation.model_validate_json(to_json(conversation))
         assert fresh.seed_cache == {}
         seed_conversation(CrmApi(seed=0), fresh)
         assert fresh.seed_cache[False] == cached
+        for (_, validated), (_, built) in zip(fresh.seed_cache[False], cached, strict=True):
+            for a, b in zip(validated, built, strict=True):  # built without validation: identical
+                assert list(a.__dict__.items()) == list(b.__dict__.items())
+                assert a.model_fields_set == b.model_fields_set
+                assert a.model_dump_json() == b.model_dump_json()
+
+
+def test_entity_models_can_be_built_without_validation():
+    """``seeding._construct`` sets what ``model_construct`` sets; exact only for plain models."""
+    for model in ENTITY_MODELS.values():
+        assert not model.__private_attributes__ and model.__pydantic_post_init__ is None
+        for name, field in model.model_fields.items():
+            assert field.alias is None and field.validation_alias is None
+            assert field.default_factory is None or name == "contacts"
 
 
 def test_workers_do_not_change_the_output():
