@@ -14,9 +14,10 @@ and its warm start): score matrices are ``(runs, held-out tasks)`` with one task
 Statistics are ``benchmarks.report``'s: rliable's stratified bootstrap with numpy's global RNG
 seeded per estimate and restored, so the same runs give the same numbers.
 
-Finished runs (``summary.json`` in their directory) are reused; an interrupted one resumes from
-its checkpoint. Writes ``<out>/train_results.json``, ``docs/train_curve.png`` and the body of
-the "Trained tiny model" section of ``docs/results.md`` (``--no-docs`` skips the docs).
+Finished runs (``summary.json`` in their directory, made with the settings that ``args.json``
+there records) are reused; an interrupted one resumes from its checkpoint. Writes
+``<out>/train_results.json``, ``docs/train_curve.png`` and the body of the "Trained tiny model"
+section of ``docs/results.md`` (``--no-docs`` skips the docs).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import re
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -54,14 +56,21 @@ def run_one(variant: str, seed: int, steps: int | None, out: Path) -> dict[str, 
     values = dict(PRESETS["cpu-tiny"]) | {"seed": seed, "curriculum": variant}
     if steps is not None:
         values["steps"] = steps
-    if saved.exists():
-        summary = json.loads(saved.read_text())
-        if summary.get("steps") == values["steps"]:
-            return summary
     args = Args(**values, output_dir=str(run_dir), progress=False)
+    if saved.exists() and _settings(run_dir / "args.json") == _settings(asdict(args)):
+        return json.loads(saved.read_text())  # the same settings: reuse the finished run
     summary = train(args)
     saved.write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _settings(args: dict[str, Any] | Path) -> dict[str, Any] | None:
+    """A run's settings without where it was written (``args.json`` when given a path)."""
+    if isinstance(args, Path):
+        if not args.exists():
+            return None
+        args = json.loads(args.read_text())
+    return {key: value for key, value in args.items() if key != "output_dir"}
 
 
 def task_matrix(summaries: list[dict[str, Any]], key: str) -> np.ndarray:
@@ -156,7 +165,9 @@ def markdown(results: dict[str, Any], command: str) -> str:
     stats, pois = results["stats"], results["poi"]
     lines = [
         "",
-        "Made by a script (one run at a time, about 1.5 min per run on a 2-core CPU):",
+        "Made by a script (one run at a time; a run's training took a median of "
+        f"{np.median([t for v in VARIANTS for t in results['seconds'][v]]):.0f} s on a shared "
+        "2-core CPU):",
         "",
         "```",
         command,
