@@ -118,3 +118,30 @@ def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(t
     own = AutoModelForCausalLM.from_pretrained(tmp_path / "own" / "initial").state_dict()
     assert any(not torch.equal(own[name], weights[0][name]) for name in own)
     assert set(other["eval_task_rewards_before"]) == set(runs[0]["eval_task_rewards_before"])
+
+
+def test_multi_turn_episodes_train_on_the_action_tokens_alone(tmp_path, monkeypatch) -> None:
+    # whole conversations, one action per turn: the batch interleaves actions and env messages
+    batches = []
+    pad_batch = agents.train.pad_batch
+
+    def recording_pad_batch(trajectories, *args, **kwargs):
+        batch = pad_batch(trajectories, *args, **kwargs)
+        batches.append((trajectories, batch))
+        return batch
+
+    monkeypatch.setattr(agents.train, "pad_batch", recording_pad_batch)
+    args = Args(output_dir=str(tmp_path), steps=2, eval_every=2, save_every=2,
+                **(TINY | {"env_id": "ArcCrmConversation-v0"}))  # fmt: skip
+    summary = train(args)
+    assert summary["steps"] == 2 and len(batches) == 2
+    multi_turn = [t for trajectories, _ in batches for t in trajectories if len(t.steps) > 1]
+    assert multi_turn, "some conversation ran for more than one turn"
+    for trajectories, batch in batches:
+        for row, trajectory in enumerate(trajectories):
+            sampled = sum(len(step.completion_ids) for step in trajectory.steps)
+            # every sampled token is trained on, and nothing the env wrote in between
+            assert int(batch["action_mask"][row].sum()) == sampled
+            if len(trajectory.steps) > 1:  # the env's messages are in the row, masked out
+                first_prompt = len(trajectory.steps[0].prompt_ids)
+                assert int(batch["attention_mask"][row].sum()) > first_prompt + sampled
