@@ -41,7 +41,15 @@ _TINY = {
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-tiny": _TINY,
     # whole conversations, one action per turn: env tokens between actions are masked out
-    "cpu-tiny-multiturn": _TINY | {"env_id": "ArcCrmConversation-v0", "steps": 20},
+    # (a smaller held-out set: a held-out episode here is a whole conversation)
+    "cpu-tiny-multiturn": _TINY
+    | {
+        "env_id": "ArcCrmConversation-v0",
+        "steps": 20,
+        "num_conversations": 400,
+        "num_eval_tasks": 12,
+        "eval_samples": 4,
+    },
     # documented, for one GPU with vLLM; not runnable on the CPU machines
     "gpu-qwen3-4b": {
         "model": "Qwen/Qwen3-4B",
