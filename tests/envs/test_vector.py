@@ -167,3 +167,25 @@ def test_each_envs_reference_is_kept_whole(mode):
             assert dict(infos["reference"][index]) == dict(info["reference"])
     finally:
         envs.close()
+
+
+def test_sync_envs_share_one_task_source_and_build_each_reference_once(tasks, monkeypatch):
+    import crm_gym.envs.tasks as task_module
+
+    built: list[str] = []
+    build = task_module.build_reference
+
+    def counting_build(conversation, *args, **kwargs):
+        built.append(conversation.conversation_id)
+        return build(conversation, *args, **kwargs)
+
+    monkeypatch.setattr(task_module, "build_reference", counting_build)
+    envs = make_vec("ArcCrmConversation-v0", 3, tasks=tasks)
+    try:
+        sources = {id(env.unwrapped.tasks) for env in envs.envs}
+        assert len(sources) == 1
+        task = tasks[0].conversation_id
+        envs.reset(seed=0, options={"task_id": task})  # three envs, one task
+        assert built == [task]
+    finally:
+        envs.close()
