@@ -17,7 +17,7 @@ import torch
 from safetensors.torch import load_file
 
 from agents.train_parallel import micro_batches, shard_rows
-from tests.training.data_parallel_run import CONFIG, run
+from tests.training.data_parallel_run import CONFIG
 
 ROOT = Path(__file__).parents[2]
 
@@ -29,15 +29,18 @@ def _free_port() -> int:
 
 
 def _launch(output_dir: Path, num_processes: int) -> subprocess.CompletedProcess:
-    # --multi_gpu starts torchrun's processes; on a machine without CUDA, Accelerator(cpu=True)
-    # joins them over gloo (``accelerate launch --cpu`` would start a single process here)
-    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-               "--num_processes", str(num_processes), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no",
-               "--main_process_port", str(_free_port()),
-               "-m", "tests.training.data_parallel_run", str(output_dir)]  # fmt: skip
+    # --multi_gpu starts torchrun's processes; with CUDA hidden, Accelerator(cpu=True) joins
+    # them over gloo (``accelerate launch --cpu`` would start a single process here). One
+    # process runs plainly, CUDA hidden too, so that both sides compute on the CPU.
+    command = [sys.executable, "-m", "tests.training.data_parallel_run", str(output_dir)]
+    if num_processes > 1:
+        command[1:2] = ["-m", "accelerate.commands.launch", "--multi_gpu",
+                        "--num_processes", str(num_processes), "--num_machines", "1",
+                        "--mixed_precision", "no", "--dynamo_backend", "no",
+                        "--main_process_port", str(_free_port()), "-m"]  # fmt: skip
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-           "PYTHONPATH": str(ROOT)}  # fmt: skip
+           "PYTHONPATH": path}  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
@@ -51,9 +54,9 @@ def _metrics(path: Path) -> list[dict]:
     reason="torch.distributed with the gloo backend is needed to run two CPU processes",
 )
 def test_two_processes_train_as_one(tmp_path: Path) -> None:
-    run(str(tmp_path / "one"))
-    out = _launch(tmp_path / "two", 2)
-    assert out.returncode == 0, out.stderr[-3000:]
+    for name, processes in (("one", 1), ("two", 2)):
+        out = _launch(tmp_path / name, processes)
+        assert out.returncode == 0, out.stderr[-3000:]
     one, two = _metrics(tmp_path / "one"), _metrics(tmp_path / "two")
     assert [row["step"] for row in two] == [1, 2]
     assert any(row["loss/grad_norm"] > 0 for row in one)  # the comparison is not vacuous
