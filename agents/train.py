@@ -175,14 +175,7 @@ def train(args: Args) -> dict[str, Any]:
         tick = time.perf_counter()
         # ------------------------------------------------------------------ rollout
         # every process draws the whole step's arms and tasks, then runs its shard of the slots
-        arms = curriculum.sample(args.prompts_per_step, available=list(by_arm))
-        rng = np.random.default_rng([args.seed, step])
-        task_ids = [by_arm[arm][rng.integers(len(by_arm[arm]))] for arm in arms]
-        options = [
-            {"task_id": task, "arm": arm}
-            for task, arm in zip(task_ids, arms, strict=True)
-            for _ in range(G)
-        ]
+        options = _step_options(args, curriculum, by_arm, step)
         sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
                                   max_new_tokens=args.max_new_tokens,
                                   seed=derive_seed(args.seed, step, 1))  # fmt: skip
@@ -222,18 +215,10 @@ def train(args: Args) -> dict[str, Any]:
                 rows = part.rows
                 # the last micro-batch syncs gradients across processes (a no-op on one)
                 sync = nullcontext() if k == len(parts) - 1 else accelerator.no_sync(model)
-                mask = batch["action_mask"][rows]  # (b, T)
                 with sync, accelerator.autocast():
-                    logprobs = token_logprobs(model, batch["input_ids"][rows],
-                                              batch["attention_mask"][rows], mask,
-                                              args.temperature)  # fmt: skip
-                    old = batch["old_logprobs"][rows] if args.num_iterations > 1 else None
-                    loss, metrics = grpo_loss(
-                        logprobs, old, None if ref_logprobs is None else ref_logprobs[rows],
-                        advantages[rows], mask, beta=args.beta, eps_low=args.eps_low,
-                        eps_high=args.eps_high, loss_type=args.loss_type,
-                        max_completion_length=args.max_new_tokens * args.max_env_steps,
-                        num_items_in_batch=num_items, num_accumulation_steps=num_micro_batches,
+                    logprobs, loss, metrics = _micro_batch_loss(
+                        args, model, batch, rows, advantages, ref_logprobs,
+                        (num_items, num_micro_batches),
                     )  # fmt: skip
                     # a shared micro-batch's part, and DDP's mean over processes (see
                     # agents.train_parallel): the gradients add up to the global batch's
@@ -279,6 +264,46 @@ def train(args: Args) -> dict[str, Any]:
     accelerator.wait_for_everyone()  # the checkpoint is written before any process returns
     return _summary(args, extra, last_eval, last_tasks, time.perf_counter() - started,
                     checkpoint, log.path)  # fmt: skip
+
+
+def _step_options(args: Args, curriculum: Any, by_arm: dict[str, list[str]], step: int) -> list:
+    """The step's reset options: the curriculum's arms, a seeded task of each, each a group."""
+    arms = curriculum.sample(args.prompts_per_step, available=list(by_arm))
+    rng = np.random.default_rng([args.seed, step])
+    task_ids = [by_arm[arm][rng.integers(len(by_arm[arm]))] for arm in arms]
+    return [
+        {"task_id": task, "arm": arm}
+        for task, arm in zip(task_ids, arms, strict=True)
+        for _ in range(args.group_size)
+    ]
+
+
+def _micro_batch_loss(
+    args: Args,
+    model: Any,
+    batch: dict,
+    rows: slice,
+    advantages: Any,
+    ref_logprobs: Any,
+    normalisers: tuple[Any, int],
+) -> tuple[Any, Any, dict]:
+    """The trainer's logprobs of ``rows`` and their GRPO loss and metrics.
+
+    ``normalisers``: the global batch's completion tokens and micro-batch count.
+    """
+    num_items, num_micro_batches = normalisers
+    mask = batch["action_mask"][rows]  # (b, T)
+    logprobs = token_logprobs(model, batch["input_ids"][rows], batch["attention_mask"][rows],
+                              mask, args.temperature)  # fmt: skip
+    old = batch["old_logprobs"][rows] if args.num_iterations > 1 else None
+    loss, metrics = grpo_loss(
+        logprobs, old, None if ref_logprobs is None else ref_logprobs[rows],
+        advantages[rows], mask, beta=args.beta, eps_low=args.eps_low,
+        eps_high=args.eps_high, loss_type=args.loss_type,
+        max_completion_length=args.max_new_tokens * args.max_env_steps,
+        num_items_in_batch=num_items, num_accumulation_steps=num_micro_batches,
+    )  # fmt: skip
+    return logprobs, loss, metrics
 
 
 # ---------------------------------------------------------------------------------------------

@@ -186,7 +186,12 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
         >>> format_tool_call("quote_details", {"quote_id": "q1"})
         '{"name": "quote_details", "arguments": {"quote_id": "q1"}}'
     """
-    return _JSON.encode({"name": name, "arguments": arguments})
+    return to_json({"name": name, "arguments": arguments})
+
+
+def to_json(value: Any) -> str:
+    """Compact, readable JSON (dates and other values as text), for actions and tool results."""
+    return _JSON.encode(value)
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, default=str)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import ENTITY_TYPES, Entity
+from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, Entity
 from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import responses, wording
 from crm_gym.data.pools import Dice
@@ -22,20 +22,6 @@ from crm_gym.data.scoring import error_matches
 from crm_gym.data.seeding import seed as seed_entities
 from crm_gym.data.templates import reference_payload, referenced_turns, resolve
 from crm_gym.errors import GenerationError
-
-PRIMARY = {
-    kind: f"{kind.lower()}_id"
-    for kind in (
-        "Client",
-        "Contact",
-        "Opportunity",
-        "Quote",
-        "Contract",
-        "Document",
-        "Note",
-        "Company",
-    )
-}
 
 
 class Mention(NamedTuple):
@@ -169,7 +155,7 @@ class Scene:
 
     def exists(self, key: str) -> bool:
         """True when a live record of any kind has this id."""
-        return any(self.api.store.get(kind, key) is not None for kind in PRIMARY)
+        return any(self.api.store.get(kind, key) is not None for kind in PRIMARY_KEYS)
 
     def touch(self, key: str) -> None:
         """Mark an entity as the one most recently talked about."""
@@ -210,8 +196,8 @@ class Scene:
         if not intent.learns or not isinstance(payload, dict):
             return
         kind = RESULT_KIND[intent.tool]
-        key = payload[PRIMARY[kind]]
-        template = turn_template(turn_id, PRIMARY[kind])
+        key = payload[PRIMARY_KEYS[kind]]
+        template = turn_template(turn_id, PRIMARY_KEYS[kind])
         self.known[key] = self.last = Mention(
             kind, key, template, name_of(kind, payload), turn_id, intent.learns
         )

@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Callable
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import ENTITY_TYPES, FIELD_NAMES, FOREIGN_KEYS, Entity
+from crm_gym.crm.entities import ENTITY_TYPES, FIELD_NAMES, FOREIGN_KEYS, PRIMARY_KEYS, Entity
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import CrmError, SeedingError
 
@@ -64,7 +64,7 @@ def seed(api: CrmApi, initial_entities: dict[str, Any], *, trusted: bool = False
             raise SeedingError(
                 f"seed_data.{kind} must map ids to records, got {type(entries).__name__}."
             )
-        build, pk, validate = BUILDERS[kind], ENTITY_PK[kind], _VALIDATORS[kind]
+        build, pk, validate = BUILDERS[kind], PRIMARY_KEYS[kind], _VALIDATORS[kind]
         for key, meta in entries.items():
             fields = build(key, meta if isinstance(meta, dict) else {}, fallback_client, api)
             if not strict:
@@ -79,7 +79,6 @@ def seed(api: CrmApi, initial_entities: dict[str, Any], *, trusted: bool = False
             insert(kind, record)
 
 
-ENTITY_PK = {kind: f"{kind.lower()}_id" for kind in ENTITY_TYPES}
 _VALIDATORS = {kind: model.__pydantic_validator__ for kind, model in ENTITY_TYPES.items()}
 """Each entity model's validator, called directly (``Model(**fields)`` adds a Python frame)."""
 
@@ -88,14 +87,20 @@ def _validate(kind: str, validate: Any, fields: Meta) -> Entity:
     try:
         return validate.validate_python(fields)
     except ValueError as exc:
-        raise SeedingError(f"Cannot seed {kind} {fields.get(ENTITY_PK[kind])}: {exc}") from None
+        raise SeedingError(f"Cannot seed {kind} {fields.get(PRIMARY_KEYS[kind])}: {exc}") from None
 
 
 _DEFAULTS = {
     kind: {name: field.default for name, field in model.model_fields.items()}
     for kind, model in ENTITY_TYPES.items()
 }
-"""Each entity's field defaults in field order (``Company.contacts``' factory aside)."""
+"""Each entity's field defaults in field order (a factory's field holds a placeholder)."""
+_FACTORIES = {
+    kind: {name: f.default_factory for name, f in model.model_fields.items() if f.default_factory}
+    for kind, model in ENTITY_TYPES.items()
+}
+"""Each entity's fields whose default is made per record (``Company.contacts``' list)."""
+_set = object.__setattr__
 
 
 def _construct(kind: str, fields: Meta) -> Entity:
@@ -110,8 +115,9 @@ def _construct(kind: str, fields: Meta) -> Entity:
     record = model.__new__(model)
     values = _DEFAULTS[kind].copy()
     values.update(fields)
-    if kind == "Company" and "contacts" not in fields:
-        values["contacts"] = []
+    for name, make in _FACTORIES[kind].items():
+        if name not in fields:
+            values[name] = make()
     _set(record, "__dict__", values)
     _set(record, "__pydantic_fields_set__", set(fields))
     _set(record, "__pydantic_extra__", None)
@@ -119,15 +125,12 @@ def _construct(kind: str, fields: Meta) -> Entity:
     return record
 
 
-_set = object.__setattr__
-
-
 def keep_known(kind: str, meta: Any, built: Meta) -> Meta:
     """Full-fidelity seeding: fields the model knows survive unless the builder decided them."""
     if not isinstance(meta, dict):
         return built
     known = FIELD_NAMES[kind]
-    kept = {k: v for k, v in meta.items() if k in known and k != ENTITY_PK[kind]}
+    kept = {k: v for k, v in meta.items() if k in known and k != PRIMARY_KEYS[kind]}
     if kind == "Opportunity" and meta.get("stage") in ("Closed-Won", "Closed-Lost"):
         built = {**built, "stage": meta["stage"]}
     return {**kept, **built}
@@ -144,7 +147,7 @@ def _check_references(api: CrmApi, kind: str, record: Entity) -> None:
         if kind in ("Document", "Note"):
             api._require(record.entity_type, record.entity_id)  # type: ignore[attr-defined]
     except CrmError as exc:
-        key = getattr(record, ENTITY_PK[kind])
+        key = getattr(record, PRIMARY_KEYS[kind])
         raise SeedingError(f"Cannot seed {kind} {key}: {exc}") from None
 
 

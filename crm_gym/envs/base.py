@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
 
-from crm_gym.actions import ActionError, FinalAnswer, ToolCall, parse_action
+from crm_gym.actions import ActionError, FinalAnswer, ToolCall, parse_action, to_json
 from crm_gym.crm import CrmApi
 from crm_gym.crm.canonical import StateCache
 from crm_gym.crm.store import Store, make_store
@@ -37,14 +36,6 @@ def _schemas_builder() -> Callable[[], list[dict[str, Any]]]:
     if builder() != schemas:  # a value whose repr is not its literal: never expected
         raise RuntimeError("the tool schemas do not round-trip through their repr")
     return builder
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-
-
-def to_json(value: Any) -> str:
-    """Compact, readable JSON of a payload (dates and other values as text)."""
-    return _JSON.encode(value)
 
 
 class Record(Mapping[str, Any]):
