@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import gymnasium as gym
 from gymnasium.error import ResetNeeded
@@ -14,6 +14,7 @@ from crm_gym.crm.canonical import StateCache
 from crm_gym.crm.store import Store, make_store
 from crm_gym.crm.tools import ToolResult, call_tool, tool_schemas
 from crm_gym.data.templates import resolve
+from crm_gym.envs.readonly import ReadOnlyDict, read_only
 from crm_gym.envs.reference import TurnReference, restore
 from crm_gym.envs.spaces import Unicode
 from crm_gym.envs.tasks import TaskSource, TaskSpec
@@ -24,44 +25,9 @@ MAX_ACTION_CHARS = 32_768
 
 
 @lru_cache(maxsize=1)
-def _schemas_builder() -> Callable[[], list[dict[str, Any]]]:
-    """A function whose body is the schemas as one literal: each call builds a fresh deep copy.
-
-    Every reset hands out its own copy (users may mutate it); evaluating a compiled literal
-    costs about half of ``pickle.loads`` and a fifth of a recursive copy. The schemas hold only
-    dicts, lists, strings, numbers, booleans and None, whose ``repr`` is a literal.
-    """
-    schemas = tool_schemas()
-    builder = eval(compile(f"lambda: {schemas!r}", "<tool schemas>", "eval"))
-    if builder() != schemas:  # a value whose repr is not its literal: never expected
-        raise RuntimeError("the tool schemas do not round-trip through their repr")
-    return builder
-
-
-class Record(Mapping[str, Any]):
-    """A read-only mapping for one info entry that vector envs must keep whole.
-
-    Gymnasium's vector envs split dict-valued infos key by key into per-key arrays (coercing
-    values to the first env's dtype); a non-dict mapping is kept as one object per env.
-    """
-
-    def __init__(self, values: dict[str, Any]):
-        self._values = values
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
-
-    def __repr__(self) -> str:
-        return f"Record({self._values!r})"
+def shared_tool_schemas() -> list[dict[str, Any]]:
+    """The tool schemas every reset's ``info["tools"]`` holds: one read-only instance."""
+    return read_only(tool_schemas())
 
 
 def fresh_copy(value: Any) -> Any:
@@ -120,7 +86,12 @@ class CrmEnvBase(gym.Env[str, str]):
 
     # ---- episode plumbing -----------------------------------------------------------------------
     def _begin_turn(self, reference: TurnReference, payloads: dict[int, dict[str, Any]]) -> None:
-        expected = resolve(reference.turn.expected_args, payloads, reference.turn.turn_id)
+        turn = reference.turn
+        expected = (
+            resolve(turn.expected_args, payloads, turn.turn_id)
+            if reference.templated
+            else turn.expected_args  # read, never changed: no copy needed
+        )
         cache = self._state_cache
         self._scorer = TurnScorer(reference, expected, self.strict_upstream, state_cache=cache)
 
@@ -135,18 +106,19 @@ class CrmEnvBase(gym.Env[str, str]):
         self._state_cache = reference.before.state_cache(self.api.store, known_ids)
 
     def _say(self, role: str, content: str, **extra: Any) -> str:
-        self._messages.append({"role": role, "content": content, **extra})
+        # read-only, so every info can share the transcript's messages instead of copying them
+        self._messages.append(ReadOnlyDict(role=role, content=content, **extra))
         return content
 
     def _info(self, **extra: Any) -> dict[str, Any]:
-        """A fresh info dict (nothing shared with earlier calls)."""
-        info = {"task_id": self._task_id, "messages": [m.copy() for m in self._messages], **extra}
+        """A fresh info dict (it shares only read-only values with earlier calls)."""
+        info = {"task_id": self._task_id, "messages": list(self._messages), **extra}
         if self.expose_reference and self._scorer is not None:
-            info["reference"] = Record(self._scorer.reference_info())
+            info["reference"] = self._scorer.reference_info()
         return info
 
     def _reset_info(self) -> dict[str, Any]:
-        return self._info(tools=_schemas_builder()())
+        return self._info(tools=shared_tool_schemas())
 
     def _truncate(self, text: str) -> str:
         limit = self.max_observation_chars

@@ -81,6 +81,7 @@ class ConversationEnv(CrmEnvBase):
 
     def _start_turn(self) -> str:
         turn = self._conversation.turns[self._turn_index]
+        self._turn_id = turn.turn.turn_id  # after the last turn: still the last one
         self._begin_turn(turn, self._payloads)
         utterance = turn.turn.user_utterance
         if self.utterances == "resolved":
@@ -88,9 +89,7 @@ class ConversationEnv(CrmEnvBase):
         return self._say("user", f"User: {utterance}")
 
     def _info(self, **extra: Any) -> dict[str, Any]:
-        turns = self._conversation.turns
-        turn_id = turns[min(self._turn_index, len(turns) - 1)].turn.turn_id
-        return super()._info(turn_id=turn_id, **extra)
+        return super()._info(turn_id=self._turn_id, **extra)
 
     def _finish_turn(
         self, answer: str | None, last_observation: str = ""

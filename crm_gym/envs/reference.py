@@ -25,8 +25,9 @@ from crm_gym.crm.store import Store
 from crm_gym.crm.tools import call_tool
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.replay import new_episode
-from crm_gym.data.templates import reference_payload, resolve
+from crm_gym.data.templates import reference_payload, referenced_turns, resolve
 from crm_gym.envs.facts import reply_facts
+from crm_gym.envs.readonly import Record, read_only
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,16 @@ class TurnReference:
     """New ids labelled relative to the seed (for whole-conversation episodes)."""
 
     @cached_property
+    def templated(self) -> bool:
+        """Whether the expected arguments hold templates (else every episode sees them as is)."""
+        return bool(referenced_turns(self.turn.expected_args))
+
+    @cached_property
+    def shared_info(self) -> Record:
+        """``info["reference"]`` of an untemplated turn: the same read-only view every time."""
+        return reference_record(self.turn, self.turn.expected_args)
+
+    @cached_property
     def id_fields(self) -> tuple[tuple[str, str], ...]:
         """The payload's ``*_id`` fields that hold text: what maps its ids to another run's."""
         payload = self.payload or {}
@@ -72,6 +83,19 @@ class TurnReference:
             for key, value in payload.items()
             if key.endswith("_id") and isinstance(value, str)
         )
+
+
+def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> Record:
+    """What ``info["reference"]`` shows of a turn's ground truth, read-only."""
+    response = turn.expected_response
+    values = {
+        "expected_tool": turn.expected_tool,
+        "expected_arguments": expected_arguments,
+        "expected_response": response.text if response else None,
+        "expect_success": turn.expect_success,
+        "expected_error_substring": turn.expected_error_substring,
+    }
+    return Record(read_only(values))
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import marshal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +12,8 @@ from crm_gym.crm.tools import ToolResult, comparison_arguments
 from crm_gym.data.scoring import arguments_match, error_matches
 from crm_gym.data.templates import reference_payload
 from crm_gym.envs.facts import response_score
-from crm_gym.envs.reference import TurnReference
+from crm_gym.envs.readonly import Record
+from crm_gym.envs.reference import TurnReference, reference_record
 from crm_gym.rewards import TurnEvidence
 
 REFERENCE_STEPS = 2
@@ -35,29 +34,18 @@ class TurnScorer:
     state_cache: StateCache = field(default_factory=StateCache)
     """What earlier turns of this episode derived from the CRM (see ``canonical_state``)."""
     _best: tuple[ToolResult | None, float] | None = None
-    _reference_blob: bytes | None = None
-    _reference_values: dict[str, Any] = field(default_factory=dict)
+    _reference_info: Record | None = None
 
-    def reference_info(self) -> dict[str, Any]:
-        """A fresh copy of what ``info["reference"]`` shows of this turn's ground truth."""
-        if self._reference_blob is None:
-            turn = self.reference.turn
-            response = turn.expected_response
-            values = {
-                "expected_tool": turn.expected_tool,
-                "expected_arguments": self.expected_arguments,
-                "expected_response": response.text if response else None,
-                "expect_success": turn.expect_success,
-                "expected_error_substring": turn.expected_error_substring,
-            }
-            try:  # one C call per copy; JSON-like values survive marshal exactly
-                self._reference_blob = marshal.dumps(values)
-            except ValueError:  # a value marshal cannot write exactly (a date, a subclass)
-                self._reference_blob = b""
-                self._reference_values = values
-        if self._reference_blob:
-            return marshal.loads(self._reference_blob)
-        return copy.deepcopy(self._reference_values)
+    def reference_info(self) -> Record:
+        """What ``info["reference"]`` shows of this turn's ground truth (read-only, so shared)."""
+        if self._reference_info is None:
+            reference = self.reference
+            self._reference_info = (
+                reference_record(reference.turn, self.expected_arguments)
+                if reference.templated
+                else reference.shared_info
+            )
+        return self._reference_info
 
     def record_call(self, call: ToolCall, outcome: ToolResult) -> None:
         """Note one executed tool call."""

@@ -1,28 +1,53 @@
-"""``info["reference"]``: an equal, unshared copy on every step, whatever its values hold."""
+"""``info["reference"]``: read-only, equal on every step, resolved against this episode's run."""
 
 from __future__ import annotations
 
+import copy
 import datetime
+
+import pytest
 
 from crm_gym.envs import ConversationEnv
 from crm_gym.envs.tasks import TaskSource
 from crm_gym.envs.turn import TurnScorer
 
 
-def test_each_info_gets_its_own_copy_of_the_reference(tasks):
+def test_the_reference_refuses_edits_and_stays_whole(tasks):
     env = ConversationEnv(tasks, expose_reference=True)
     _, info = env.reset(seed=0, options={"task_id": "HAND-deal"})
-    expected = dict(info["reference"]["expected_arguments"])
-    info["reference"]["expected_arguments"].clear()
+    arguments = info["reference"]["expected_arguments"]
+    expected = copy.deepcopy(arguments)
+    with pytest.raises(TypeError, match="read-only"):
+        arguments.clear()
+    with pytest.raises(TypeError, match="read-only"):
+        arguments["criteria"]["stage"] = "Closed-Won"
     _, _, _, _, again = env.step("{broken")
     assert again["reference"]["expected_arguments"] == expected != {}
-    assert again["reference"]["expected_arguments"] is not info["reference"]["expected_arguments"]
+    expected["extra"] = 1  # a deep copy is plain and editable
+    assert type(expected) is dict and "extra" not in again["reference"]["expected_arguments"]
 
 
-def test_values_that_marshal_cannot_write_are_deep_copied(tasks):
-    reference = TaskSource(tasks).reference(0).turns[0]
+def test_untemplated_turns_share_one_view_and_templated_ones_resolve(tasks):
+    source = TaskSource(tasks)
+    for index in range(len(source)):
+        for turn in source.reference(index).turns:
+            scorer = TurnScorer(turn, {"resolved": "here"})
+            info = scorer.reference_info()
+            assert info is scorer.reference_info()
+            if turn.templated:
+                assert info["expected_arguments"] == {"resolved": "here"}
+            else:
+                assert info is turn.shared_info
+                assert info["expected_arguments"] == turn.turn.expected_args
+
+
+def test_any_value_is_kept_exactly(tasks):
+    source = TaskSource(tasks)
+    turns = [turn for i in range(len(source)) for turn in source.reference(i).turns]
+    templated = [turn for turn in turns if turn.templated]
+    assert templated and len(templated) < len(turns)  # the fixture has both kinds
     when = datetime.date(2025, 1, 2)
-    scorer = TurnScorer(reference, {"close_date": when, "nested": {"ids": ["a"]}})
-    first, second = scorer.reference_info(), scorer.reference_info()
-    assert first == second and first["expected_arguments"]["close_date"] == when
-    assert first["expected_arguments"]["nested"] is not second["expected_arguments"]["nested"]
+    info = TurnScorer(templated[0], {"close_date": when, "nested": {"ids": ["a"]}}).reference_info()
+    assert info["expected_arguments"] == {"close_date": when, "nested": {"ids": ["a"]}}
+    with pytest.raises(TypeError, match="read-only"):
+        info["expected_arguments"]["nested"]["ids"].append("b")

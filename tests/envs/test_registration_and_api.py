@@ -22,6 +22,7 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 import crm_gym
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
+from crm_gym.crm.tools import tool_schemas
 from crm_gym.data.examples import builtin_path
 from crm_gym.envs import ConversationEnv, CrmEnv, Unicode
 from crm_gym.registration import ENV_IDS as REGISTERED
@@ -348,15 +349,18 @@ def test_infos_share_no_mutable_objects(env_id, tasks):
     _, info = env.reset(
         seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v0" else "HAND-deal"}
     )
-    info["tools"].clear()
-    info["messages"][0]["content"] = "tampered"
+    with pytest.raises(TypeError, match="read-only"):  # shared by every reset, so read-only
+        info["tools"][0]["function"]["name"] = "tampered"
+    with pytest.raises(TypeError, match="read-only"):  # the transcript's own messages
+        info["messages"][0]["content"] = "tampered"
+    info["messages"].clear()  # each info's list is its own
     _, _, _, _, step_info = env.step(FIND)
     step_info["messages"].clear()
     step_info["tool_result"]["name"] = "tampered"
     assert "tampered" not in env.render()
     _, _, _, _, again = env.step(FIND)
     assert again["tool_result"]["name"] == "opportunity_search" and len(again["messages"]) == 5
-    assert len(env.reset(seed=0)[1]["tools"]) == 38
+    assert env.reset(seed=0)[1]["tools"] == tool_schemas()
 
 
 def test_crm_env_turn_id_option_picks_the_turn(tasks):
