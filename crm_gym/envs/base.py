@@ -30,18 +30,6 @@ def shared_tool_schemas() -> list[dict[str, Any]]:
     return read_only(tool_schemas())
 
 
-def fresh_copy(value: Any) -> Any:
-    """A copy of nested dicts and lists (leaves are immutable), so infos share nothing."""
-    if isinstance(value, dict):
-        return {
-            key: fresh_copy(item) if isinstance(item, (dict, list)) else item
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [fresh_copy(item) if isinstance(item, (dict, list)) else item for item in value]
-    return value
-
-
 class CrmEnvBase(gym.Env[str, str]):
     """Shared machinery; subclasses decide what an episode is and what happens after a turn."""
 

@@ -28,7 +28,10 @@ class CrmEnv(CrmEnvBase):
     error; after an unreadable action: what was wrong with it. ``info`` has the structured view:
     ``messages``, ``tool_result`` (after a tool call: ``name``, ``ok``, ``error`` and the
     ``payload`` as JSON text), ``tools`` (at reset), ``reward_components`` (at the end) and,
-    with ``expose_reference=True``, the ``reference`` call and reply.
+    with ``expose_reference=True``, the ``reference`` call and reply. The tool schemas, the
+    messages and the reference are read-only (``crm_gym.envs.readonly``: they read, compare and
+    serialise as dicts and lists, and an edit raises ``TypeError``), so infos share them instead
+    of copying; ``copy.deepcopy`` gives an editable copy. Each info's dicts and lists are its own.
 
     ## Rewards
     0 on every step but the last; at the end, the turn's reward from ``RewardConfig`` (shaped by

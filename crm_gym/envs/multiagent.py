@@ -10,9 +10,10 @@ from typing import Any
 
 from gymnasium.spaces import Dict
 
-from crm_gym.envs.base import MAX_ACTION_CHARS, CrmEnvBase, fresh_copy
+from crm_gym.envs.base import MAX_ACTION_CHARS, CrmEnvBase
 from crm_gym.envs.conversation_env import ConversationEnv
 from crm_gym.envs.crm_env import CrmEnv
+from crm_gym.envs.readonly import fresh_copy
 from crm_gym.envs.spaces import Unicode
 from crm_gym.envs.tasks import TaskSpec
 

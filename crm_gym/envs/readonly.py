@@ -66,6 +66,17 @@ def read_only(value: Any) -> Any:
     return value
 
 
+def fresh_copy(value: Any) -> Any:
+    """A copy of nested dicts and lists that shares only read-only parts (and immutable leaves)."""
+    if isinstance(value, (ReadOnlyDict, ReadOnlyList)):
+        return value
+    if isinstance(value, dict):
+        return {key: fresh_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [fresh_copy(item) for item in value]
+    return value
+
+
 class Record(Mapping[str, Any]):
     """A read-only mapping for one info entry that vector envs must keep whole.
 

@@ -8,7 +8,7 @@ import pickle
 
 import pytest
 
-from crm_gym.envs.readonly import ReadOnlyDict, ReadOnlyList, read_only
+from crm_gym.envs.readonly import ReadOnlyDict, ReadOnlyList, fresh_copy, read_only
 
 VALUE = {"a": [1, {"b": None, "c": [2.5, "x"]}], "d": {"e": True}}
 
@@ -77,3 +77,15 @@ def test_pickles_to_read_only_values():
     assert back == VALUE and type(back) is ReadOnlyDict and type(back["a"][1]) is ReadOnlyDict
     with pytest.raises(TypeError):
         back["a"].append(1)
+
+
+def test_fresh_copy_copies_plain_parts_and_shares_read_only_ones():
+    shared = read_only({"x": [1]})
+    value = {"plain": {"list": [1, 2]}, "shared": shared, "items": [shared, {"y": 2}]}
+    copied = fresh_copy(value)
+    assert copied == value and copied["shared"] is shared and copied["items"][0] is shared
+    assert (
+        copied["plain"] is not value["plain"]
+        and copied["plain"]["list"] is not value["plain"]["list"]
+    )
+    assert copied["items"] is not value["items"] and copied["items"][1] is not value["items"][1]

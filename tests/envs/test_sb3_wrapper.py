@@ -229,8 +229,9 @@ def mean_return(env: CandidateActions, policy, episodes: int = 60) -> float:
     return float(np.mean(returns))
 
 
-def test_ppo_beats_random():
+def test_ppo_beats_random(monkeypatch, tmp_path):
     """PPO (MlpPolicy, CPU, 4096 steps, seed 0) over all 38 tools (K = 77) vs uniform choice."""
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path))  # else SB3 leaves a folder in /tmp per run
     torch = pytest.importorskip("torch", reason="needs crm-gym[sb3]")
     sb3 = pytest.importorskip("stable_baselines3", reason="needs crm-gym[sb3]")
     threads = torch.get_num_threads()
