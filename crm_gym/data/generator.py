@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
+import pydantic_core
 
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.labels import (
@@ -102,6 +103,28 @@ def make_conversation(
     seed: int, index: int, config: Mix, paraphrase: Paraphrase | None = None
 ) -> Conversation:
     """Conversation ``index`` of ``seed``: simulated turn by turn, checked, labelled, validated."""
+    record, scene = _simulate(seed, index, config, paraphrase)
+    conversation = Conversation.model_validate(record)
+    conversation.seed_cache[False] = scene.seeded  # replay reuses the simulation's seed records
+    return conversation
+
+
+def make_line(seed: int, index: int, config: Mix) -> str:
+    """``to_json(make_conversation(seed, index, config))``, without building the model.
+
+    The record is valid by construction and holds every field in the model's order, and
+    pydantic-core's ``to_json`` writes values as ``model_dump_json`` does, so the line is the
+    model's (the module example checks it); validating the record only to dump it again would
+    cost about a tenth of the generation time.
+    """
+    record, _ = _simulate(seed, index, config)
+    return pydantic_core.to_json(record).decode()
+
+
+def _simulate(
+    seed: int, index: int, config: Mix, paraphrase: Paraphrase | None = None
+) -> tuple[dict[str, Any], Scene]:
+    """The record of conversation ``index`` of ``seed`` and the scene that played it."""
     rng = Dice(f"crm-gym:{seed}:{index}")
     episode_seed = rng.integers(2**31 - 1)
     skill = _draw(rng, config.skills)
@@ -116,11 +139,8 @@ def make_conversation(
         generator = np.random.default_rng([seed, index])
         for turn in scene.turns:
             turn["user_utterance"] = paraphrase(turn["user_utterance"], generator)
-    conversation = Conversation.model_validate(
-        _record(seed, index, scene, complexity, workflow.name, skill, episode_seed)
-    )
-    conversation.seed_cache[False] = scene.seeded  # replay reuses the simulation's seed records
-    return conversation
+    record = _record(seed, index, scene, complexity, workflow.name, skill, episode_seed)
+    return record, scene
 
 
 def _draw(rng: Dice, weights: Mapping[str, float]) -> str:
@@ -175,7 +195,7 @@ def generate_lines(n: int, seed: int, *, workers: int = 1, **mix: Any) -> Iterat
     """
     config = Mix(**mix)
     if workers <= 1:
-        return (to_json(make_conversation(seed, index, config)) for index in range(n))
+        return (make_line(seed, index, config) for index in range(n))
     return _parallel_lines(n, seed, workers, config)
 
 
@@ -191,7 +211,7 @@ _CHUNK = 250
 
 def _chunk_lines(job: tuple[int, int, int, Mix]) -> list[str]:
     seed, start, stop, config = job
-    return [to_json(make_conversation(seed, index, config)) for index in range(start, stop)]
+    return [make_line(seed, index, config) for index in range(start, stop)]
 
 
 def to_json(conversation: Conversation) -> str:

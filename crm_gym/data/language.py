@@ -47,20 +47,25 @@ def money_forms(value: float) -> list[str]:
         return [f"${value:,.2f}", f"{value:,.2f}"]
     if n <= 0:
         return [f"-${-n:,}", f"-{-n:,}", f"minus ${-n:,}"] if n else ["$0", "0", "zero dollars"]
+    return _digit_forms(n) + [f"{number_words(n)} dollars"]
+
+
+def _digit_forms(n: int) -> list[str]:
+    """The forms of a positive whole amount in digits (all of ``money_forms`` but the words)."""
     forms = [f"${n:,}", f"{n:,}", f"${n:,}.00", f"{n:,} dollars", f"USD {n:,}", f"{n}"]
     if n % 1000 == 0 and n < 1_000_000:
         forms += [f"${n // 1000}k", f"{n // 1000}k", f"${n // 1000}K"]
     if n % 10_000 == 0 and n >= 1_000_000:
         forms += [f"${n / 1e6:g}M", f"{n / 1e6:g} million dollars", f"${n / 1e6:g} million"]
-    return forms + [f"{number_words(n)} dollars"]
+    return forms
 
 
 def money(rng: Dice, value: float) -> str:
     """An amount in one of the ways people write it (``$120k``, ``120,000``, words...)."""
-    forms = money_forms(value)
-    if int(value) == value and value > 0:  # words are rarer than digits
-        return forms[-1] if rng.chance(0.12) else rng.pick(forms[:-1])
-    return rng.pick(forms)
+    if int(value) == value and value > 0:  # words are rarer than digits (and spelled only then)
+        n = int(value)
+        return f"{number_words(n)} dollars" if rng.chance(0.12) else rng.pick(_digit_forms(n))
+    return rng.pick(money_forms(value))
 
 
 def percent_forms(value: float) -> list[str]:

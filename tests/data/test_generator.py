@@ -106,6 +106,18 @@ def test_workers_do_not_change_the_output():
     assert list(generate_lines(30, 2, workers=2)) == list(generate_lines(30, 2))
 
 
+@pytest.mark.parametrize(
+    "mix",
+    [{}, {"failure_share": 0.0}, {"underspecified": 0.3, "empty_searches": 0.5},
+     {"complexity": {"complex": 1.0}, "failure_share": 0.8}],
+)  # fmt: skip
+def test_lines_are_the_validated_models_json(mix):
+    """``generate_lines`` skips building the model; its lines are still exactly the model's."""
+    lines = list(generate_lines(60, 3, **mix))
+    assert lines == [to_json(c) for c in generate(60, 3, **mix)]
+    assert all(to_json(Conversation.model_validate_json(line)) == line for line in lines)
+
+
 def test_failure_share_and_complexity_shares_match_the_request(sample):
     turns = [t for c in sample for t in c.turns]
     share = sum(not t.expect_success for t in turns) / len(turns)
