@@ -10,6 +10,8 @@ Workloads:
 - ``env-replay``: the replay policy through ``ArcCrmConversation-v0`` over the public
   conversations (``$ARC_CRM_DATA``, else ``../shared/arc/evaluation_400.jsonl``, else the
   built-in examples) with references built (``benchmarks.speed.envs``' warm replay), turns/s.
+- ``env-replay-cold``: the same through a fresh env each time, so every reference run is built
+  on first use (what an evaluation over tasks seen once costs), turns/s.
 - ``generate-lines``: ``generate_lines(2000, seed=1)``, what ``crm-gym generate`` writes,
   conversations/s.
 
@@ -57,6 +59,16 @@ conversations = load_conversations(data_path(None))
 env = make_env("ArcCrmConversation-v0", warm_source(conversations), expose_reference=True)
 ids = task_ids("ArcCrmConversation-v0", conversations)
 print(median_rate(lambda: replay_turns(env, ids), {repeats}))
+""",
+    "env-replay-cold": """
+from benchmarks.speed.envs import data_path, make_env, replay_turns, task_ids
+from crm_gym.data import load_conversations
+conversations = load_conversations(data_path(None))
+ids = task_ids("ArcCrmConversation-v0", conversations)
+def cold():  # a fresh env: every reference run is built on first use, inside the timing
+    env = make_env("ArcCrmConversation-v0", conversations, expose_reference=True)
+    return replay_turns(env, ids)
+print(median_rate(cold, {repeats}))
 """,
     "generate-lines": """
 from crm_gym.data.generator import generate_lines

@@ -41,6 +41,8 @@ class SeededIds:
         self._rng: random.Random | None = None
         self._pending: object = None
         """A state from ``set_state`` not yet loaded into a generator."""
+        self._state: object = None
+        """``state()`` since the last draw (a tuple of 625 ints: worth not rebuilding)."""
 
     @property
     def rng(self) -> random.Random:
@@ -55,13 +57,30 @@ class SeededIds:
     def new_id(self) -> str:
         """The next UUID4 of this seed's stream (formatted without building a UUID object)."""
         bits = (self.rng.getrandbits(128) & _VERSION_MASK) | _VERSION_BITS
+        self._state = None
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def state(self) -> object:
-        """The position in the stream, for ``set_state`` (an env restarts mid-conversation)."""
-        return self._pending if self._pending is not None else self.rng.getstate()
+        """The position in the stream, for ``set_state`` (an env restarts mid-conversation).
+
+        ``(UNTOUCHED, seed)`` while no id was drawn, so a checkpoint does not seed a generator
+        for it. A state names its stream: ``set_state`` continues it whatever this seed is.
+        """
+        if self._pending is not None:
+            return self._pending
+        if self._rng is None:
+            return (UNTOUCHED, self.seed)
+        if self._state is None:
+            self._state = self._rng.getstate()
+        return self._state
 
     def set_state(self, state: object) -> None:
         """Continue the stream from a position taken with ``state`` (loaded on first use)."""
-        self._rng, self._pending = None, state
+        self._rng, self._state, self._pending = None, None, state
+        if isinstance(state, tuple) and len(state) == 2 and state[0] == UNTOUCHED:
+            self.seed, self._pending = state[1], None  # the start of that seed's stream
+
+
+UNTOUCHED = "untouched"
+"""Marks ``SeededIds.state()`` of a stream that has not drawn an id yet: ``(UNTOUCHED, seed)``."""

@@ -115,10 +115,12 @@ def build_reference(
     seed_ids = all_ids(api.store)
     payloads: dict[int, dict[str, Any]] = {}
     turns = []
-    forms: Forms = {}  # shared: a record's form is computed once
+    # one cache for the checkpoints and the after-turn states: a record's form is computed once,
+    # and a kind's records only when its table or the new-id labels change
+    states = StateCache()
     episode: StateCache | None = None
     for turn in conversation.turns:
-        before = checkpoint(api, payloads, forms)
+        before = checkpoint(api, payloads, states)
         # primed like an env's cache, so unchanged kinds share their lists with the env's state
         episode = episode or before.state_cache(api.store, seed_ids)
         arguments = resolve(turn.expected_args, payloads, turn.turn_id)
@@ -135,7 +137,7 @@ def build_reference(
                 outcome.error,
                 facts,
                 before,
-                canonical_state(api.store, before.known_ids, StateCache(forms)),
+                canonical_state(api.store, before.known_ids, states),
                 canonical_state(api.store, seed_ids, episode),
             )
         )
@@ -143,18 +145,18 @@ def build_reference(
 
 
 def checkpoint(
-    api: CrmApi,
-    payloads: dict[int, dict[str, Any]],
-    forms: Forms | None = None,
+    api: CrmApi, payloads: dict[int, dict[str, Any]], cache: StateCache | None = None
 ) -> Checkpoint:
     """The CRM's state, id stream and clock now, plus the template payloads so far.
 
-    ``forms``: canonical record forms computed earlier (filled in as a side effect).
+    ``cache``: what earlier checkpoints of the same run derived (filled in as a side effect).
     """
     ids_state = api.ids.state() if hasattr(api.ids, "state") else None
     clock_now = getattr(api.clock, "current", None)
+    cache = StateCache() if cache is None else cache
     known_ids = all_ids(api.store)
-    cache = StateCache({} if forms is None else forms)
+    if cache.owner is not None and cache.owner[1] == known_ids:
+        known_ids = cache.owner[1]  # the same ids: the object the cache's states are keyed on
     canonical = canonical_state(api.store, known_ids, cache)
     return Checkpoint(
         api.store.snapshot(),

@@ -15,7 +15,7 @@ from crm_gym.crm.canonical import (
     restored_cache,
 )
 from crm_gym.crm.entities import Client
-from crm_gym.crm.ids import SeededIds
+from crm_gym.crm.ids import UNTOUCHED, SeededIds
 from crm_gym.crm.store import MemoryStore
 from crm_gym.crm.tools import call_tool
 from tests.crm.test_invariants import SETTINGS, Ref, materialize, tool_call
@@ -115,3 +115,17 @@ def test_seeded_ids_restored_lazily_continue_the_same_stream():
     restored.set_state(position)
     assert restored.state() == position
     assert [restored.new_id() for _ in range(3)] == expected
+
+
+def test_seeded_ids_state_is_cheap_before_a_draw_and_reused_until_the_next():
+    fresh = SeededIds(4)
+    assert fresh.state() == (UNTOUCHED, 4) and fresh._rng is None  # no generator seeded for it
+    first = [fresh.new_id() for _ in range(2)]
+    position = fresh.state()
+    assert fresh.state() is position  # the same tuple until an id is drawn
+    later = fresh.new_id()
+    assert fresh.state() != position
+    other_seed = SeededIds(0)  # as an env's CRM: its stream comes from the restored state
+    other_seed.new_id()
+    other_seed.set_state(SeededIds(4).state())
+    assert [other_seed.new_id() for _ in range(3)] == [*first, later]

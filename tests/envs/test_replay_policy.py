@@ -7,10 +7,14 @@ reply. Every turn must pass and score 1.0, so every conversation's return is exa
 
 from __future__ import annotations
 
+import json
+
 import gymnasium as gym
 import pytest
 
+from crm_gym.actions import to_json
 from crm_gym.data.examples import builtin_path
+from crm_gym.data.generator import generate
 from crm_gym.data.loading import load_conversations
 from crm_gym.rewards import RewardConfig
 from tests.envs.support import DEAL, replay_answer, replay_call, replay_episode
@@ -126,3 +130,34 @@ def test_binary_mode_gives_the_replay_policy_one_and_an_immediate_answer_zero(en
             assert info["reward_components"]["passed"] == 0.0
             total, done = total + reward, terminated or truncated
         assert total == 0.0
+
+
+@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+def test_replayed_calls_return_exactly_the_reference_runs_records(env_id):
+    """Same ids and timestamps as the reference run: the env continues its id stream and clock."""
+    conversations = list(generate(120, seed=4))
+    env = gym.make(env_id, tasks=conversations, expose_reference=True).unwrapped
+    source = env.tasks
+    checked = 0
+    for index, conversation in enumerate(conversations):
+        reference = source.reference(index)
+        starts = (
+            [
+                (f"{conversation.conversation_id}#{t.turn_id}", k)
+                for k, t in enumerate(conversation.turns)
+            ]
+            if env_id == "ArcCrm-v0"
+            else [(conversation.conversation_id, 0)]
+        )
+        for task_id, first in starts:
+            _, info = env.reset(options={"task_id": task_id})
+            for turn in reference.turns[first:]:
+                _, _, _, _, info = env.step(replay_call(info))
+                ours = json.loads(info["tool_result"]["payload"])
+                if isinstance(ours, dict):  # a record or summary (the reference keeps it whole)
+                    assert ours == json.loads(to_json(turn.payload)), task_id
+                    checked += 1
+                _, _, terminated, truncated, info = env.step(replay_answer(info))
+                if terminated or truncated:
+                    break
+    assert checked > 100
