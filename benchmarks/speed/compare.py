@@ -77,13 +77,24 @@ print(median_rate(lambda: sum(1 for _ in generate_lines(2000, 1)), {repeats}))
 }
 
 
-def run_once(root: Path, work: str, repeats: int) -> float:
-    """The workload's median rate in a fresh process on the checkout at ``root``."""
-    code = _HEADER.format(root=str(root)) + WORKLOADS[work].format(repeats=repeats)
+def run_in(root: Path, code: str) -> str:
+    """The last line ``code`` prints in a fresh process on the checkout at ``root``."""
+    code = _HEADER.format(root=str(root)) + code
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
-    return float(done.stdout.strip().splitlines()[-1])
+    return done.stdout.strip().splitlines()[-1]
+
+
+def run_once(root: Path, work: str, repeats: int) -> float:
+    """The workload's median rate in a fresh process on the checkout at ``root``."""
+    return float(run_in(root, WORKLOADS[work].format(repeats=repeats)))
+
+
+def use_same_data() -> None:
+    """Point both sides at one data file (the built-in examples when there is none)."""
+    data = data_path(None)
+    os.environ.setdefault("ARC_CRM_DATA", str(data if data.is_file() else builtin_path()))
 
 
 def compare(before: Path, after: Path, work: str, rounds: int, repeats: int) -> dict:
@@ -109,8 +120,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
-    data = data_path(None)  # the same file for both sides; the built-in examples without one
-    os.environ.setdefault("ARC_CRM_DATA", str(data if data.is_file() else builtin_path()))
+    use_same_data()
     result = compare(args.before.resolve(), args.after.resolve(), args.work, args.rounds,
                      args.repeats)  # fmt: skip
     print(f"{args.work}: before {result['before_median']:,.0f}/s, after "
