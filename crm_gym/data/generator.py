@@ -114,7 +114,7 @@ def make_line(seed: int, index: int, config: Mix) -> str:
 
     The record is valid by construction and holds every field in the model's order, and
     pydantic-core's ``to_json`` writes values as ``model_dump_json`` does, so the line is the
-    model's (the module example checks it); validating the record only to dump it again would
+    model's (a test checks it); validating the record only to dump it again would
     cost about a tenth of the generation time.
     """
     record, _ = _simulate(seed, index, config)
