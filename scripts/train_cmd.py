@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -138,14 +139,22 @@ def cmd_train(options: argparse.Namespace) -> int:
     except (ValueError, OSError) as exc:  # TOMLDecodeError is a ValueError
         print(f"crm-gym train: {exc}", file=sys.stderr)
         return 2
-    if args.warm_start_steps:
+    main = is_main_process()  # under ``accelerate launch`` every process runs this command
+    if args.warm_start_steps and main:
         print(f"warm start: {args.warm_start_steps} supervised steps on replayed reference "
               "trajectories, before GRPO (eval_reward_before is measured after it)")  # fmt: skip
     summary = train(args)
+    if not main:
+        return 0
     summary["reward_curve"] = plot_curve(Path(summary["metrics"]), Path(args.output_dir))
     print_table(summary)
     print(json.dumps(summary))
     return 0
+
+
+def is_main_process() -> bool:
+    """Rank 0 of a distributed launch (``RANK``, set by torchrun and ``accelerate launch``)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def plot_curve(metrics_path: Path, out: Path) -> str:

@@ -99,6 +99,28 @@ def test_build_args_reads_config_files_and_overrides(tmp_path: Path) -> None:
         build_args(bad)
 
 
+@pytest.mark.parametrize("rank", ["0", "1"])
+def test_only_rank_zero_prints_and_plots(rank, tmp_path, monkeypatch, capsys) -> None:
+    """Under ``accelerate launch`` every process runs the command; one summary is written."""
+    from scripts.cli import build_parser
+    from scripts.train_cmd import cmd_train
+
+    metrics = tmp_path / "metrics.jsonl"
+    metrics.write_text(json.dumps({"step": 1, "rollout/reward_mean": 0.5}) + "\n")
+    monkeypatch.setattr(agents.train, "train", lambda args: {"metrics": str(metrics)})
+    monkeypatch.setenv("RANK", rank)
+    options = build_parser().parse_args(
+        ["train", "--preset", "cpu-tiny", "--output", str(tmp_path)]
+    )
+    assert cmd_train(options) == 0
+    printed = capsys.readouterr().out
+    assert (tmp_path / "reward_curve.png").is_file() == (rank == "0")
+    if rank == "0":
+        assert json.loads(printed.splitlines()[-1])["metrics"] == str(metrics)
+    else:
+        assert printed == ""
+
+
 def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(tmp_path) -> None:
     common = dict(steps=2, warm_start_steps=3, eval_every=2, save_every=2, lr=1e-2,
                   data_seed=5, base_seed=5, **TINY)  # fmt: skip
