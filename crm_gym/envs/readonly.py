@@ -1,8 +1,8 @@
 """Read-only containers for info entries that every episode shares.
 
 Infos must not share anything a caller could change: an edit to one reset's info would show up in
-the next one. Copying is the usual cure, but the 38 tool schemas are 364 containers (about 40 us
-per reset, more than a whole turn of tool call and scoring). Handing out one read-only instance
+the next one. Copying is the usual cure, but the 38 tool schemas alone are 364 containers, whose
+copy cost more than a whole turn of tool call and scoring. Handing out one read-only instance
 keeps the guarantee at no cost: it reads, compares, serialises and pickles like plain dicts and
 lists, and an edit raises instead of leaking. ``copy.deepcopy`` gives an editable copy.
 """
