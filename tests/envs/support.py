@@ -8,6 +8,7 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
+from hypothesis import strategies as st
 
 from crm_gym.actions import format_tool_call
 from crm_gym.data.conversation import Conversation
@@ -140,3 +141,13 @@ def replay_episode(env: gym.Env, options: dict[str, Any]) -> tuple[float, list[d
         turns.append(info["reward_components"])
         done = terminated or truncated
     return total, turns
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+"""Any JSON value (hypothesis), for the property tests of parsing and info containers."""

@@ -13,12 +13,15 @@ from crm_gym.actions import (
     ActionError,
     FinalAnswer,
     ToolCall,
+    _decode_json,
     _parse_text,
     format_tool_call,
     from_message,
     parse_action,
+    to_json,
 )
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
+from tests.envs.support import JSON
 
 SEARCH = ToolCall("client_search", {"name": "Acme"})
 OPENAI_CALL = {"id": "call_1", "type": "function",
@@ -161,13 +164,6 @@ def test_deep_nesting_is_an_error_not_a_crash():
 # ---- never raises --------------------------------------------------------------------------------
 FAST = settings(max_examples=150, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
-    ),
-    max_leaves=20,
-)
 KEYS = ["name", "tool", "tool_name", "arguments", "args", "parameters", "answer", "final_answer",
         "response", "tool_calls", "function", "content", "type"]  # fmt: skip
 MESSAGE = st.recursive(
@@ -227,3 +223,28 @@ PIECES = ['{"name": "x"}', "{", "}", "<tool>", "</tool>", "<think>", "</think>",
 def test_fast_paths_decide_as_the_general_parser(text):
     # parse_action decides bare objects and plain text without regexes: same answers
     assert parse_action(text) == _parse_text(text)
+
+
+@FAST
+@given(value=JSON | MESSAGE, when=st.dates() | st.datetimes())
+def test_to_json_writes_what_json_dumps_writes(value, when):
+    for item in (value, {"when": when, "value": value}, [when, value]):
+        assert to_json(item) == json.dumps(item, ensure_ascii=False, default=str)
+
+
+def _outcome(decode, text):
+    try:
+        return "value", repr(decode(text))  # repr: NaN equals itself
+    except json.JSONDecodeError as exc:
+        return "error", str(exc)
+
+
+@FAST
+@given(
+    (JSON | MESSAGE).map(json.dumps)
+    | st.lists(st.sampled_from(['{"a": 1}', "{", "}", "[", "]", ",", '"', "1", "NaN", " ", "x",
+                                "\ufeff"]), max_size=8).map("".join)
+    | st.text()
+)  # fmt: skip
+def test_json_is_decoded_as_json_loads_decodes_it(text):
+    assert _outcome(_decode_json, text) == _outcome(json.loads, text)

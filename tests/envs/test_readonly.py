@@ -7,8 +7,10 @@ import json
 import pickle
 
 import pytest
+from hypothesis import given, settings
 
 from crm_gym.envs.readonly import ReadOnlyDict, ReadOnlyList, fresh_copy, read_only
+from tests.envs.support import JSON
 
 VALUE = {"a": [1, {"b": None, "c": [2.5, "x"]}], "d": {"e": True}}
 
@@ -89,3 +91,13 @@ def test_fresh_copy_copies_plain_parts_and_shares_read_only_ones():
         and copied["plain"]["list"] is not value["plain"]["list"]
     )
     assert copied["items"] is not value["items"] and copied["items"][1] is not value["items"][1]
+
+
+@given(JSON)
+@settings(max_examples=200, deadline=None)
+def test_any_json_value_reads_serialises_pickles_and_copies_as_itself(value):
+    frozen = read_only(value)
+    assert frozen == value and json.dumps(frozen) == json.dumps(value)
+    assert pickle.loads(pickle.dumps(frozen)) == value
+    deep = copy.deepcopy(frozen)
+    assert deep == value and type(deep) is type(value)  # plain dicts and lists again
