@@ -95,15 +95,6 @@ def _canonical_records(
     return records
 
 
-def record_forms(store: Store, cache: StateCache) -> Forms:
-    """The canonical form of every record now in ``store``, by identity (to seed a cache)."""
-    return {
-        id(record): _cached_form(record, cache.records)
-        for kind in ENTITY_TYPES
-        for record in store.records(kind)
-    }
-
-
 def restored_cache(
     store: Store,
     known_ids: frozenset[str],
@@ -216,7 +207,6 @@ __all__ = [
     "StateCache",
     "all_ids",
     "canonical_state",
-    "record_forms",
     "restored_cache",
     "id_correspondence",
     "new_id_labels",

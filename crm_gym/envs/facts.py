@@ -10,7 +10,7 @@ numbers compared as numbers: "$120,000" states 120000.0).
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 
 from crm_gym.data.conversation import Turn
 
@@ -25,7 +25,8 @@ def reply_facts(turn: Turn, payload: Any, error: str | None) -> tuple[str, ...]:
     if expected is None or not expected.text:
         return ()
     text = expected.text.lower()
-    candidates = list(_scalars(payload))
+    candidates: list[str] = []
+    _scalars(payload, candidates)
     if error is not None and turn.expected_error_substring:
         candidates.append(turn.expected_error_substring)
     facts: dict[str, None] = {}
@@ -35,15 +36,17 @@ def reply_facts(turn: Turn, payload: Any, error: str | None) -> tuple[str, ...]:
     return tuple(facts)
 
 
-def _scalars(value: Any) -> Iterator[str]:
-    if isinstance(value, dict):
-        for item in value.values():
-            yield from _scalars(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _scalars(item)
-    elif value is not None and not isinstance(value, bool):
-        yield str(value)
+def _scalars(value: Any, out: list[str]) -> None:
+    """Every scalar in ``value`` as text, depth first (a search payload holds hundreds)."""
+    if not isinstance(value, (dict, list, tuple)):
+        if value is not None and not isinstance(value, bool):
+            out.append(str(value))
+        return
+    for item in value.values() if isinstance(value, dict) else value:
+        if isinstance(item, (dict, list, tuple)):
+            _scalars(item, out)
+        elif item is not None and not isinstance(item, bool):
+            out.append(str(item))
 
 
 def response_score(answer: str, facts: tuple[str, ...], id_map: Mapping[str, str]) -> float | None:

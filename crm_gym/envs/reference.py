@@ -18,7 +18,6 @@ from crm_gym.crm.canonical import (
     StateCache,
     all_ids,
     canonical_state,
-    record_forms,
     restored_cache,
 )
 from crm_gym.crm.store import Store
@@ -40,7 +39,8 @@ class Checkpoint:
     known_ids: frozenset[str]
     payloads: dict[int, dict[str, Any]]
     forms: Forms
-    """The snapshot's records (which a restore shares) by identity, with their canonical forms."""
+    """Canonical forms by record identity: the snapshot's records (which a restore shares) and
+    perhaps the reference run's later ones (a form holds its record, so identities stay unique)."""
     canonical: CanonicalState
     """The canonical state here (``known_ids`` are all the ids, so nothing is relabelled)."""
 
@@ -164,7 +164,7 @@ def checkpoint(
         clock_now,
         known_ids,
         dict(payloads),
-        record_forms(api.store, cache),
+        cache.records,  # every record now has its form here (canonical_state just made them)
         canonical,
     )
 

@@ -11,7 +11,6 @@ from crm_gym.crm.canonical import (
     StateCache,
     all_ids,
     canonical_state,
-    record_forms,
     restored_cache,
 )
 from crm_gym.crm.entities import Client
@@ -45,8 +44,9 @@ WRITES = st.sampled_from(
 def test_cached_canonical_states_equal_fresh_ones(strict: bool, calls: list, restore_at: int):
     api, _ = build_world(strict_upstream=strict)
     known, snapshot = all_ids(api.store), api.store.snapshot()
-    forms = record_forms(api.store, StateCache())
-    state = canonical_state(api.store, known)
+    seeding = StateCache()  # as a checkpoint does: its state and the forms it made
+    state = canonical_state(api.store, known, seeding)
+    forms = seeding.records
     caches = [StateCache(), restored_cache(api.store, known, forms, state, known)]
     for index, (name, arguments) in enumerate(calls):
         if index == restore_at:
