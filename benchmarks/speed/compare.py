@@ -36,6 +36,7 @@ from pathlib import Path
 from benchmarks.speed.envs import data_path
 from crm_gym.data.examples import builtin_path
 
+# Self-contained (its own timer, in CPU time): it runs on old checkouts, whatever their helpers.
 _HEADER = """
 import sys, time, statistics
 sys.path.insert(0, {root!r})

@@ -34,7 +34,7 @@ POLICY_FAILURES = (
 GENERIC_FAILURES = ("invalid_enum", "unknown_id", "missing_field")
 """Failure categories of a malformed request (wrong value, missing record or argument)."""
 
-_CRUD = (
+_CREATES = (
     "create_new_client",
     "create_new_opportunity",
     "create_quote",
@@ -43,6 +43,11 @@ _CRUD = (
     "upload_document",
     "add_note",
     "ensure_client",
+)
+CREATING_TOOLS = frozenset((*_CREATES, "clone_opportunity"))
+"""Tools that make a record in this run (ids in their replies are new, not looked up)."""
+_CRUD = (
+    *_CREATES,
     "modify_opportunity",
     "modify_client",
     "modify_quote",

@@ -62,8 +62,8 @@ from typing import Any, Iterable, Iterator
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, PRIMARY_KEYS
 from crm_gym.data.conversation import Conversation, Turn
+from crm_gym.data.labels import CREATING_TOOLS
 from crm_gym.data.lint_rules import (
-    CREATING_TOOLS,
     PLACEHOLDER,
     TURN_CHECKS,
     UUID_TEXT,

@@ -17,6 +17,7 @@ from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, is_uuid
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import MODIFY_TOOLS, SEARCH_TOOLS, execution_arguments
 from crm_gym.data.conversation import Conversation, Turn
+from crm_gym.data.labels import CREATING_TOOLS
 from crm_gym.data.language import states_value
 from crm_gym.data.replay import TurnResult
 from crm_gym.data.templates import TURN_TEMPLATE
@@ -34,21 +35,6 @@ SEARCHES = tuple(name for name in SEARCH_TOOLS if name != "summarize_opportuniti
 
 ID_KINDS = {pk: kind for kind, pk in PRIMARY_KEYS.items()}
 """``client_id`` -> ``Client`` and so on: the entity a literal id under that key must be."""
-
-CREATING_TOOLS = frozenset(
-    {
-        "create_new_client",
-        "create_new_opportunity",
-        "create_quote",
-        "create_contract",
-        "create_new_contact",
-        "upload_document",
-        "add_note",
-        "clone_opportunity",
-        "ensure_client",
-    }
-)
-"""Tools that make a record in this run (ids in their replies are new, not looked up)."""
 
 RESULT_FIELDS: dict[str, frozenset[str]] = {
     "delete_opportunity": frozenset({"value"}),

@@ -37,16 +37,12 @@ def reply_facts(turn: Turn, payload: Any, error: str | None) -> tuple[str, ...]:
 
 
 def _scalars(value: Any, out: list[str]) -> None:
-    """Every scalar in ``value`` as text, depth first (a search payload holds hundreds)."""
-    if not isinstance(value, (dict, list, tuple)):
-        if value is not None and not isinstance(value, bool):
-            out.append(str(value))
-        return
-    for item in value.values() if isinstance(value, dict) else value:
-        if isinstance(item, (dict, list, tuple)):
+    """Every scalar in ``value`` as text, depth first, appended to ``out``."""
+    if isinstance(value, (dict, list, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
             _scalars(item, out)
-        elif item is not None and not isinstance(item, bool):
-            out.append(str(item))
+    elif value is not None and not isinstance(value, bool):
+        out.append(str(value))
 
 
 def response_score(answer: str, facts: tuple[str, ...], id_map: Mapping[str, str]) -> float | None:
