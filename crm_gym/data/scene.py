@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, Entity
+from crm_gym.crm.entities import PRIMARY_KEYS, Entity
 from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import responses, wording
 from crm_gym.data.pools import Dice
 from crm_gym.data.responses import RESULT_KIND
 from crm_gym.data.scoring import error_matches
-from crm_gym.data.seeding import seed as seed_entities
+from crm_gym.data.seeding import seed_generated
 from crm_gym.data.templates import reference_payload, referenced_turns, resolve
 from crm_gym.errors import GenerationError
 
@@ -100,8 +100,7 @@ class Scene:
         self.rng = rng
         self.seed_data = seed_data
         self.api = CrmApi(seed=episode_seed)
-        seed_entities(self.api, {"seed_data": seed_data}, trusted=True)
-        self.seeded = [(kind, tuple(self.api.store.records(kind))) for kind in ENTITY_TYPES]
+        self.seeded = seed_generated(self.api, seed_data)
         """The seed records, as ``seeding.seed_conversation`` caches them (equal to validated)."""
         self.turns: list[dict[str, Any]] = []
         self.payloads: dict[int, dict[str, Any]] = {}

@@ -8,10 +8,12 @@ from typing import Any
 import pytest
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import is_uuid
+from crm_gym.crm.entities import ENTITY_TYPES, is_uuid
 from crm_gym.data.conversation import Conversation
+from crm_gym.data.pools import Dice
 from crm_gym.data.replay import replay, summarize
-from crm_gym.data.seeding import seed
+from crm_gym.data.seeding import seed, seed_generated
+from crm_gym.data.world import seed_world
 from crm_gym.errors import SeedingError
 
 C1 = "0a1b2c3d-0000-4000-8000-000000000001"
@@ -407,3 +409,30 @@ def test_default_mode_rejects_a_duplicate_client_email():
 def test_default_mode_rejects_dangling_references(data, message):
     with pytest.raises(SeedingError, match=message.replace("(", r"\(")):
         seeded({**BASE, **data}, strict=False)
+
+
+# ---- the generator's own worlds ------------------------------------------------------------------
+def test_generated_worlds_seed_exactly_as_validated_seeding():
+    """``seed_generated`` skips builders and validation; its records and store are ``seed``'s."""
+    rng = Dice("generated worlds")
+    for index in range(4000):
+        seed_data = seed_world(rng, rich=index % 2 == 0)
+        fast, slow = CrmApi(seed=0), seeded(seed_data, strict=False)
+        built = seed_generated(fast, seed_data)
+        assert built == [(kind, tuple(slow.store.records(kind))) for kind in ENTITY_TYPES]
+        for kind, records in built:
+            assert records == tuple(fast.store.records(kind))
+            for a, b in zip(records, slow.store.records(kind), strict=True):
+                assert list(a.__dict__.items()) == list(b.__dict__.items())
+                assert a.model_fields_set == b.model_fields_set
+                assert a.model_dump_json() == b.model_dump_json()
+        assert fast.store.email_index == slow.store.email_index
+        assert fast.store.versions == slow.store.versions
+
+
+def test_generated_companies_get_a_contacts_list_each():
+    api = CrmApi(seed=0)
+    world = {kind: {} for kind in ENTITY_TYPES}
+    world["Company"] = {C1: {"name": "Acme"}, C2: {"name": "Globex"}}
+    first, second = dict(seed_generated(api, world))["Company"]
+    assert first.contacts == second.contacts == [] and first.contacts is not second.contacts
