@@ -37,7 +37,7 @@ SIZES = {
 def seed_world(rng: Dice, rich: bool = False) -> SeedData:
     """A small, varied CRM: 1-2 clients and what hangs off them (``rich``: at least 2 deals)."""
     seed: SeedData = {kind: {} for kind in SIZES}
-    count = {kind: int(rng.integers(low, high + 1)) for kind, (low, high) in SIZES.items()}
+    count = {kind: rng.integers(low, high + 1) for kind, (low, high) in SIZES.items()}
     if rich:
         count["Opportunity"] = max(2, count["Opportunity"])
     emails: set[str] = set()
