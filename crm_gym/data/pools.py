@@ -139,6 +139,10 @@ AMOUNT_STEPS = (1000, 1000, 5000, 10000, 25000, 250, 500)
 # fmt: on
 
 
+_floor = math.floor
+"""``int()`` of a non-negative float (the same int), at half the cost of calling ``int``."""
+
+
 class Dice:
     """A conversation's random draws, from one ``random.Random`` (Mersenne Twister) stream.
 
@@ -175,7 +179,7 @@ class Dice:
 
     def pick(self, items: Sequence[T]) -> T:
         """One item, uniformly."""
-        return items[int(self.random() * len(items))]
+        return items[_floor(self.random() * len(items))]
 
     def weighted(self, weights: Sequence[float]) -> int:
         """An index drawn with these (normalised) weights."""
@@ -200,7 +204,7 @@ class Dice:
         """Shuffle in place (Fisher-Yates)."""
         random = self.random
         for i in range(len(items) - 1, 0, -1):
-            j = int(random() * (i + 1))
+            j = _floor(random() * (i + 1))
             items[i], items[j] = items[j], items[i]
 
     def binomial(self, n: int, p: float) -> int:
@@ -259,13 +263,13 @@ def person_email(rng: Dice, first: str, last: str, company: str) -> str:
 
 def phone(rng: Dice) -> str:
     """A North American style phone number."""
-    area, line = int(rng.integers(201, 990)), int(rng.integers(100, 10_000))
+    area, line = rng.integers(201, 990), rng.integers(100, 10_000)
     return f"+1-{area}-555-{line:04d}"
 
 
 def address(rng: Dice) -> str:
     """A street address with a city."""
-    return f"{int(rng.integers(1, 999))} {rng.pick(STREETS)}, {rng.pick(CITIES)}"
+    return f"{rng.integers(1, 999)} {rng.pick(STREETS)}, {rng.pick(CITIES)}"
 
 
 def deal_name(rng: Dice, client_name: str) -> str:
@@ -284,17 +288,17 @@ def amount(rng: Dice, low: int = 2_000, high: int = 2_000_000) -> int:
 
 def probability(rng: Dice) -> int:
     """A forecast probability people use (multiples of 5, sometimes any whole percent)."""
-    return int(rng.integers(1, 20)) * 5 if rng.chance(0.8) else int(rng.integers(1, 100))
+    return rng.integers(1, 20) * 5 if rng.chance(0.8) else rng.integers(1, 100)
 
 
 def future_date(rng: Dice, low: int = 1, high: int = 540) -> str:
     """An ISO date from ``low`` to ``high`` days after the episode's today."""
-    return (TODAY + timedelta(days=int(rng.integers(low, high)))).isoformat()
+    return (TODAY + timedelta(days=rng.integers(low, high))).isoformat()
 
 
 def past_date(rng: Dice) -> str:
     """An ISO date from a day to two years before the episode's today."""
-    return (TODAY - timedelta(days=int(rng.integers(1, 730)))).isoformat()
+    return (TODAY - timedelta(days=rng.integers(1, 730))).isoformat()
 
 
 def file_name(rng: Dice, stem: str, extension: str | None = None) -> str:
