@@ -109,12 +109,12 @@ class _Kind(NamedTuple):
     """What turns a world record of one entity type into its entity record."""
 
     model: type[Entity]
-    defaults: Meta
-    """Every field's default, in field order (a factory's field holds a placeholder)."""
+    base: Meta
+    """Every field's default in field order (a factory's field holds a placeholder), except
+    ``gaps``: what the builder sets for the fields a world record may leave out."""
+    gaps: tuple[str, ...]
     factories: tuple[tuple[str, Callable[[], Any]], ...]
     """Fields whose default is made per record (``Company.contacts``' list)."""
-    gaps: Meta
-    """What the builder sets for the fields a world record may leave out."""
     floats: tuple[str, ...]
     """Float fields: pydantic makes the world's ints floats."""
     pk: str
@@ -126,25 +126,28 @@ _GAPS: dict[str, Meta] = {
     "Opportunity": {"owner": None, "notes": None},
     "Contract": {"opportunity_id": None},
 }
-_KINDS = {
-    kind: _Kind(
+
+
+def _kind(kind: str, model: type[Entity]) -> _Kind:
+    fields = model.model_fields.items()
+    gaps = _GAPS.get(kind, {})
+    return _Kind(
         model,
-        {name: field.default for name, field in model.model_fields.items()},
-        tuple(
-            (name, f.default_factory) for name, f in model.model_fields.items() if f.default_factory
-        ),
-        _GAPS.get(kind, {}),
-        tuple(name for name, f in model.model_fields.items() if f.annotation == Optional[float]),
+        {name: gaps.get(name, field.default) for name, field in fields},
+        tuple(gaps),
+        tuple((name, f.default_factory) for name, f in fields if f.default_factory),
+        tuple(name for name, f in fields if f.annotation == Optional[float]),
         PRIMARY_KEYS[kind],
     )
-    for kind, model in ENTITY_TYPES.items()
-}
+
+
+_KINDS = {kind: _kind(kind, model) for kind, model in ENTITY_TYPES.items()}
 
 
 def _world_record(kind: str, key: str, meta: Meta) -> Entity:
     """The record ``seed`` makes of a world record, built directly."""
     spec = _KINDS[kind]
-    values = {**spec.defaults, **spec.gaps, **meta, spec.pk: key}
+    values = {**spec.base, **meta, spec.pk: key}
     fields_set = {*spec.gaps, *meta, spec.pk}
     for name in spec.floats:
         values[name] = float(values[name])

@@ -1,10 +1,11 @@
-"""``Dice`` draws: the fast forms (``math.floor``) draw exactly what the plain formulas draw."""
+"""``Dice`` draws and ids: the fast forms draw exactly what the plain formulas draw."""
 
 from __future__ import annotations
 
 import random
+import uuid
 
-from crm_gym.data.pools import Dice
+from crm_gym.data.pools import Dice, new_uuid
 
 
 def test_pick_shuffle_and_integers_match_the_plain_formulas():
@@ -20,3 +21,10 @@ def test_pick_shuffle_and_integers_match_the_plain_formulas():
             expected[i], expected[j] = expected[j], expected[i]
         assert order == expected
         assert dice.integers(-n, n) == -n + int(plain.random() * 2 * n)
+
+
+def test_new_uuid_is_the_version_4_uuid_of_the_next_128_bits():
+    dice, plain = Dice("ids"), random.Random("ids")
+    for _ in range(5000):
+        expected = uuid.UUID(int=plain.getrandbits(128), version=4)
+        assert new_uuid(dice) == str(expected)
