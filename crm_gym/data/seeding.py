@@ -4,6 +4,8 @@ Records go straight into the store (no tool rules), through builders that fill u
 defaults. With ``strict_upstream`` the builders drop what upstream dropped (quote version, close
 dates, addresses...) and downgrade closed stages; by default they keep every field the entity
 model knows, also seed notes and companies, and check emails and references like the tools do.
+The generator's own worlds, valid by construction, skip builders and validation
+(``seed_generated``).
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ class _Kind(NamedTuple):
     factories: tuple[tuple[str, Callable[[], Any]], ...]
     """Fields whose default is made per record (``Company.contacts``' list)."""
     floats: tuple[str, ...]
-    """Float fields: pydantic makes the world's ints floats."""
+    """Float fields (the world sets each): pydantic makes the world's ints floats."""
     pk: str
 
 
