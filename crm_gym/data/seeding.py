@@ -100,10 +100,12 @@ def seed_generated(api: CrmApi, seed_data: dict[str, dict[str, Meta]]) -> Seeded
     insert = api.store.insert
     seeded = []
     for kind in FULL_ORDER:
-        records = tuple(_world_record(kind, key, meta) for key, meta in seed_data[kind].items())
-        for record in records:
+        records = []
+        for key, meta in seed_data[kind].items():
+            record = _world_record(kind, key, meta)
             insert(kind, record)
-        seeded.append((kind, records))
+            records.append(record)
+        seeded.append((kind, tuple(records)))
     return seeded
 
 
