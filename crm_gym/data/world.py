@@ -36,8 +36,11 @@ SIZES = {
 
 def seed_world(rng: Dice, rich: bool = False) -> SeedData:
     """A small, varied CRM: 1-2 clients and what hangs off them (``rich``: at least 2 deals)."""
-    seed: SeedData = {kind: {} for kind in SIZES}
-    count = {kind: rng.integers(low, high + 1) for kind, (low, high) in SIZES.items()}
+    seed: SeedData = {}
+    count: dict[str, int] = {}
+    for kind, (low, high) in SIZES.items():
+        seed[kind] = {}
+        count[kind] = rng.integers(low, high + 1)
     if rich:
         count["Opportunity"] = max(2, count["Opportunity"])
     emails: set[str] = set()
