@@ -91,11 +91,12 @@ Seeded = list[tuple[str, tuple[Entity, ...]]]
 
 
 def seed_generated(api: CrmApi, seed_data: dict[str, dict[str, Meta]]) -> Seeded:
-    """Seed the generator's own world (``world.seed_world``); its records by kind, in type order.
+    """Seed a default-mode CRM with the generator's own world (``world.seed_world``).
 
     The world's records are valid by construction and already hold what the builders keep
     (trimmed names, known statuses, positive amounts, existing references), so each becomes its
     record in one step, without builders or validation (a test keeps them equal to ``seed``'s).
+    Returns the records by kind, in type order (what ``seed_conversation`` caches).
     """
     insert = api.store.insert
     seeded = []
