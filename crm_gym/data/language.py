@@ -224,16 +224,19 @@ def dress(rng: Dice, body: str, kind: str = "request", recovery: bool = False) -
     ``kind`` is ``request`` (a verb phrase: "create a deal..."), ``statement`` (a full sentence:
     "we need a quote...") or ``question`` (kept as it is).
     """
+    random = rng.random  # picks drawn inline, as Dice.pick draws: this runs on every turn
     capital = body[0].upper() + body[1:]
     if kind == "question":
         text = capital
     else:
-        head, capitalised, tail = rng.pick(_SPLIT_PLEASE if kind == "request" else _SPLIT_STATE)
+        forms = _SPLIT_PLEASE if kind == "request" else _SPLIT_STATE
+        head, capitalised, tail = forms[int(random() * len(forms))]
         text = head + (capital if capitalised else body) + tail
-    opener = rng.pick(_RECOVERY if recovery else _OPENERS)
+    openers = _RECOVERY if recovery else _OPENERS
+    opener = openers[int(random() * len(openers))]
     if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:]
-    closer = rng.pick(_CLOSERS)
+    closer = _CLOSERS[int(random() * len(_CLOSERS))]
     if closer and text[-1] not in ".?!":
         text += "."
     return opener + text + closer

@@ -84,7 +84,8 @@ def render(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
-    plan = rng.pick(_plans(intent.phrase, frozenset(slots)))
+    plans = _plans(intent.phrase, *slots)
+    plan = plans[int(rng.random() * len(plans))]  # as Dice.pick draws, inline (every turn)
     body = _fill(plan, slots, intent, rng, turn_id, words)
     return language.dress(rng, body, plan.kind, recovery)
 
@@ -92,9 +93,10 @@ def render(
 class _Words(dict):
     """Entity words of one utterance: a synonym per entity type, drawn when first needed.
 
-    Made without an ``__init__`` (``rng`` is set after), as one is made per utterance.
+    Made without an ``__init__`` (``rng`` is set after) and with slots: one is made per utterance.
     """
 
+    __slots__ = ("rng",)
     rng: Dice
 
     def __missing__(self, kind: str) -> tuple[str, str]:
@@ -129,10 +131,13 @@ def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-@lru_cache(maxsize=4096)
-def _plans(phrase: str, slots: frozenset[str]) -> tuple[_Plan, ...]:
-    """The compiled plans of ``_fitting``'s patterns."""
-    return tuple(_compiled(pattern) for pattern in _fitting(phrase, slots))
+@cache
+def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
+    """The compiled plans of ``_fitting``'s patterns.
+
+    Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur.
+    """
+    return tuple(_compiled(pattern) for pattern in _fitting(phrase, frozenset(slots)))
 
 
 class _Plan(NamedTuple):
@@ -147,6 +152,7 @@ class _Plan(NamedTuple):
     steps: tuple[tuple[str, str, str], ...]
     states: frozenset[str]
     kind: str
+    clausal: bool
 
 
 @cache
@@ -154,7 +160,9 @@ def _compiled(pattern: str) -> _Plan:
     parts = _TOKEN.split(pattern.lstrip("?!"))
     tokens, texts = parts[1::2], parts[2::2]
     steps = tuple(_step(token, after) for token, after in zip(tokens, texts, strict=True))
-    return _Plan(parts[0], steps, _tokens(pattern)[1], _KINDS.get(pattern[0], "request"))
+    kind = _KINDS.get(pattern[0], "request")
+    clausal = "{rest}" in pattern or "{all}" in pattern
+    return _Plan(parts[0], steps, _tokens(pattern)[1], kind, clausal)
 
 
 def _step(token: str, after: str) -> tuple[str, str, str]:
@@ -177,8 +185,10 @@ def _fill(
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    leftover = [key for key in slots if key not in plan.states]
-    rng.shuffle(leftover)
+    leftover = []  # without {rest} or {all}, the pattern's tokens state every slot
+    if plan.clausal:
+        leftover = [key for key in slots if key not in plan.states]
+        rng.shuffle(leftover)
     out = [plan.head]
     for how, token, after in plan.steps:
         if how == "say":
@@ -213,10 +223,11 @@ def _clauses(
     ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body, if any).
     """
     family = "filter" if intent.tool.endswith("_search") else FAMILY.get(intent.phrase, "attr")
-    forms = _SPLIT_CLAUSES[family]
+    forms, random = _SPLIT_CLAUSES[family], rng.random
     clauses = []
     for key in keys:
-        head, tail = rng.pick(forms[key])
+        choices = forms[key]
+        head, tail = choices[int(random() * len(choices))]  # as Dice.pick draws, inline
         clauses.append(head + _say(key, slots[key], rng, turn_id, words) + tail)
     text = language.join_clauses(rng, clauses)
     return text if how == "all" or not text else rng.pick(REST_JOIN[family]) + text
@@ -235,23 +246,15 @@ _SPLIT_CLAUSES = {
 
 
 def _say(key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[str, str]]) -> str:
-    """One value (or mention) as text."""
+    """One value (or mention: a named tuple, or a list of them) as text."""
     if isinstance(value, list):
         return language.join_clauses(
             rng, [mention_text(m, rng, turn_id, words, True) for m in value]
         )
     if isinstance(value, tuple):
         return mention_text(value, rng, turn_id, words)
-    return _SAY.get(key, _say_text)(value, rng)
-
-
-def say_value(key: str, value: Any, rng: Dice) -> str:
-    """A literal argument value the way a user writes it."""
-    return _SAY.get(key, _say_text)(value, rng)
-
-
-def _say_text(value: Any, rng: Dice) -> str:
-    return language.quoted(rng, str(value))
+    say = _SAY.get(key)  # how this kind of literal value is written (else: quoted text)
+    return say(value, rng) if say is not None else language.quoted(rng, str(value))
 
 
 def _say_money(value: Any, rng: Dice) -> str:
