@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from crm_gym.data import language
 from crm_gym.data.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
@@ -78,7 +78,7 @@ def render(
     if unsaid is not None:
         values = {key: value for key, value in values.items() if key != unsaid}
     words = _Words()
-    words.rng = rng
+    words.random = rng.random
     if intent.canonical:
         words.update(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
@@ -93,14 +93,16 @@ def render(
 class _Words(dict):
     """Entity words of one utterance: a synonym per entity type, drawn when first needed.
 
-    Made without an ``__init__`` (``rng`` is set after) and with slots: one is made per utterance.
+    Made without an ``__init__`` (``random``, the stream's draw, is set after) and with slots:
+    one is made per utterance.
     """
 
-    __slots__ = ("rng",)
-    rng: Dice
+    __slots__ = ("random",)
+    random: Callable[[], float]
 
     def __missing__(self, kind: str) -> tuple[str, str]:
-        self[kind] = word = self.rng.pick(WORDS[kind])
+        synonyms = WORDS[kind]
+        self[kind] = word = synonyms[int(self.random() * len(synonyms))]  # as Dice.pick draws
         return word
 
 
@@ -230,7 +232,10 @@ def _clauses(
         head, tail = choices[int(random() * len(choices))]  # as Dice.pick draws, inline
         clauses.append(head + _say(key, slots[key], rng, turn_id, words) + tail)
     text = language.join_clauses(rng, clauses)
-    return text if how == "all" or not text else rng.pick(REST_JOIN[family]) + text
+    if how == "all" or not text:
+        return text
+    joins = REST_JOIN[family]
+    return joins[int(random() * len(joins))] + text
 
 
 def _split_clause(form: str) -> tuple[str, str]:
@@ -317,7 +322,8 @@ def mention_text(
         category = "via"
     else:
         category = "previous" if turn == turn_id - 1 and not explicit else "earlier"
-    text = rng.pick(_NAMED_FORMS[category] if name else _UNNAMED_FORMS[category])
+    forms = _NAMED_FORMS[category] if name else _UNNAMED_FORMS[category]
+    text = forms[int(rng.random() * len(forms))]  # as Dice.pick draws, inline
     source = words[via][0] if via else ""
     shown = language.quoted(rng, name) if name else ""
     return text.format(word, mention.key, shown, turn, mention.verb, source)
