@@ -225,13 +225,12 @@ def dress(rng: Dice, body: str, kind: str = "request", recovery: bool = False) -
     "we need a quote...") or ``question`` (kept as it is).
     """
     random = rng.random  # picks drawn inline, as Dice.pick draws: this runs on every turn
-    capital = body[0].upper() + body[1:]
     if kind == "question":
-        text = capital
+        text = body[0].upper() + body[1:]
     else:
         forms = _SPLIT_PLEASE if kind == "request" else _SPLIT_STATE
         head, capitalised, tail = forms[int(random() * len(forms))]
-        text = head + (capital if capitalised else body) + tail
+        text = head + (body[0].upper() + body[1:] if capitalised else body) + tail
     openers = _RECOVERY if recovery else _OPENERS
     opener = openers[int(random() * len(openers))]
     if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):

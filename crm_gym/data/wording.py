@@ -84,9 +84,9 @@ def render(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
-    plans = _plans(intent.phrase, *slots)
+    plans = _plans(intent.tool, intent.phrase, *slots)
     plan = plans[int(rng.random() * len(plans))]  # as Dice.pick draws, inline (every turn)
-    body = _fill(plan, slots, intent, rng, turn_id, words)
+    body = _fill(plan, slots, rng, turn_id, words)
     return language.dress(rng, body, plan.kind, recovery)
 
 
@@ -134,12 +134,22 @@ def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
 
 
 @cache
-def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
-    """The compiled plans of ``_fitting``'s patterns.
+def _plans(tool: str, phrase: str, *slots: str) -> tuple[_Plan, ...]:
+    """The plans of ``_fitting``'s patterns, with the slots they leave over and their clauses.
 
     Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur.
     """
-    return tuple(_compiled(pattern) for pattern in _fitting(phrase, frozenset(slots)))
+    family = "filter" if tool.endswith("_search") else FAMILY.get(phrase, "attr")
+    clauses, joins = _SPLIT_CLAUSES[family], REST_JOIN[family]
+    plans = map(_compiled, _fitting(phrase, frozenset(slots)))
+    return tuple(
+        plan._replace(leftover=_unstated(slots, plan.states), clauses=clauses, joins=joins)
+        for plan in plans
+    )
+
+
+def _unstated(slots: tuple[str, ...], states: frozenset[str]) -> tuple[str, ...]:
+    return tuple(key for key in slots if key not in states)
 
 
 class _Plan(NamedTuple):
@@ -147,14 +157,18 @@ class _Plan(NamedTuple):
 
     ``steps`` are (how, token, text after): ``how`` is ``say`` (a value or mention), ``rest``,
     ``all``, ``person``, or a word token's form (``one``, ``many``, ``a_one``) with the entity
-    type as token. ``kind`` is ``request``, ``question`` or ``statement``.
+    type as token. ``kind`` is ``request``, ``question`` or ``statement``. For a given intent
+    shape (``_plans``), ``leftover`` are the slots no token states, in slot order (said as
+    ``clauses`` of the intent's family, joined to the body by one of ``joins``).
     """
 
     head: str
     steps: tuple[tuple[str, str, str], ...]
     states: frozenset[str]
     kind: str
-    clausal: bool
+    leftover: tuple[str, ...] = ()
+    clauses: dict[str, tuple[tuple[str, str], ...]] = {}
+    joins: tuple[str, ...] = ()
 
 
 @cache
@@ -162,9 +176,7 @@ def _compiled(pattern: str) -> _Plan:
     parts = _TOKEN.split(pattern.lstrip("?!"))
     tokens, texts = parts[1::2], parts[2::2]
     steps = tuple(_step(token, after) for token, after in zip(tokens, texts, strict=True))
-    kind = _KINDS.get(pattern[0], "request")
-    clausal = "{rest}" in pattern or "{all}" in pattern
-    return _Plan(parts[0], steps, _tokens(pattern)[1], kind, clausal)
+    return _Plan(parts[0], steps, _tokens(pattern)[1], _KINDS.get(pattern[0], "request"))
 
 
 def _step(token: str, after: str) -> tuple[str, str, str]:
@@ -182,21 +194,19 @@ def _step(token: str, after: str) -> tuple[str, str, str]:
 def _fill(
     plan: _Plan,
     slots: dict[str, Any],
-    intent: Intent,
     rng: Dice,
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    leftover = []  # without {rest} or {all}, the pattern's tokens state every slot
-    if plan.clausal:
-        leftover = [key for key in slots if key not in plan.states]
+    leftover = list(plan.leftover)
+    if len(leftover) > 1:  # (shuffling fewer draws nothing)
         rng.shuffle(leftover)
     out = [plan.head]
     for how, token, after in plan.steps:
         if how == "say":
             out.append(_say(token, slots[token], rng, turn_id, words))
         elif how == "rest" or how == "all":
-            out.append(_clauses(how, intent, leftover, slots, rng, turn_id, words))
+            out.append(_clauses(how, plan, leftover, slots, rng, turn_id, words))
         elif how == "person":
             names = [slots["first_name"], slots.get("last_name")]
             out.append(language.quoted(rng, " ".join(name for name in names if name)))
@@ -213,19 +223,18 @@ def _fill(
 
 def _clauses(
     how: str,
-    intent: Intent,
+    plan: _Plan,
     keys: list[str],
     slots: dict[str, Any],
     rng: Dice,
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    """The values of ``keys`` as clauses of the intent's family, joined as a list.
+    """The values of ``keys`` as the plan's clauses, joined as a list.
 
     ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body, if any).
     """
-    family = "filter" if intent.tool.endswith("_search") else FAMILY.get(intent.phrase, "attr")
-    forms, random = _SPLIT_CLAUSES[family], rng.random
+    forms, random = plan.clauses, rng.random
     clauses = []
     for key in keys:
         choices = forms[key]
@@ -234,7 +243,7 @@ def _clauses(
     text = language.join_clauses(rng, clauses)
     if how == "all" or not text:
         return text
-    joins = REST_JOIN[family]
+    joins = plan.joins
     return joins[int(random() * len(joins))] + text
 
 
