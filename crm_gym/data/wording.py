@@ -84,9 +84,9 @@ def render(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
-    plans = _plans(intent.tool, intent.phrase, *slots)
+    plans = _plans(intent.phrase, *slots)
     plan = plans[int(rng.random() * len(plans))]  # as Dice.pick draws, inline (every turn)
-    body = _fill(plan, slots, rng, turn_id, words)
+    body = _fill(plan, slots, intent, rng, turn_id, words)
     return language.dress(rng, body, plan.kind, recovery)
 
 
@@ -134,22 +134,12 @@ def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
 
 
 @cache
-def _plans(tool: str, phrase: str, *slots: str) -> tuple[_Plan, ...]:
-    """The plans of ``_fitting``'s patterns, with the slots they leave over and their clauses.
+def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
+    """The compiled plans of ``_fitting``'s patterns.
 
     Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur.
     """
-    family = "filter" if tool.endswith("_search") else FAMILY.get(phrase, "attr")
-    clauses, joins = _SPLIT_CLAUSES[family], REST_JOIN[family]
-    plans = map(_compiled, _fitting(phrase, frozenset(slots)))
-    return tuple(
-        plan._replace(leftover=_unstated(slots, plan.states), clauses=clauses, joins=joins)
-        for plan in plans
-    )
-
-
-def _unstated(slots: tuple[str, ...], states: frozenset[str]) -> tuple[str, ...]:
-    return tuple(key for key in slots if key not in states)
+    return tuple(map(_compiled, _fitting(phrase, frozenset(slots))))
 
 
 class _Plan(NamedTuple):
@@ -157,18 +147,15 @@ class _Plan(NamedTuple):
 
     ``steps`` are (how, token, text after): ``how`` is ``say`` (a value or mention), ``rest``,
     ``all``, ``person``, or a word token's form (``one``, ``many``, ``a_one``) with the entity
-    type as token. ``kind`` is ``request``, ``question`` or ``statement``. For a given intent
-    shape (``_plans``), ``leftover`` are the slots no token states, in slot order (said as
-    ``clauses`` of the intent's family, joined to the body by one of ``joins``).
+    type as token. ``kind`` is ``request``, ``question`` or ``statement``; a ``clausal`` pattern
+    says leftover slots as clauses (``{rest}`` or ``{all}``).
     """
 
     head: str
     steps: tuple[tuple[str, str, str], ...]
     states: frozenset[str]
     kind: str
-    leftover: tuple[str, ...] = ()
-    clauses: dict[str, tuple[tuple[str, str], ...]] = {}
-    joins: tuple[str, ...] = ()
+    clausal: bool
 
 
 @cache
@@ -176,7 +163,9 @@ def _compiled(pattern: str) -> _Plan:
     parts = _TOKEN.split(pattern.lstrip("?!"))
     tokens, texts = parts[1::2], parts[2::2]
     steps = tuple(_step(token, after) for token, after in zip(tokens, texts, strict=True))
-    return _Plan(parts[0], steps, _tokens(pattern)[1], _KINDS.get(pattern[0], "request"))
+    kind = _KINDS.get(pattern[0], "request")
+    clausal = "{rest}" in pattern or "{all}" in pattern
+    return _Plan(parts[0], steps, _tokens(pattern)[1], kind, clausal)
 
 
 def _step(token: str, after: str) -> tuple[str, str, str]:
@@ -194,19 +183,22 @@ def _step(token: str, after: str) -> tuple[str, str, str]:
 def _fill(
     plan: _Plan,
     slots: dict[str, Any],
+    intent: Intent,
     rng: Dice,
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    leftover = list(plan.leftover)
-    if len(leftover) > 1:  # (shuffling fewer draws nothing)
+    leftover = []  # without {rest} or {all}, the pattern's tokens state every slot
+    if plan.clausal:
+        leftover = [key for key in slots if key not in plan.states]
         rng.shuffle(leftover)
     out = [plan.head]
     for how, token, after in plan.steps:
         if how == "say":
             out.append(_say(token, slots[token], rng, turn_id, words))
         elif how == "rest" or how == "all":
-            out.append(_clauses(how, plan, leftover, slots, rng, turn_id, words))
+            clauses, joins = _family_forms(intent.tool, intent.phrase)
+            out.append(_clauses(how, clauses, joins, leftover, slots, rng, turn_id, words))
         elif how == "person":
             names = [slots["first_name"], slots.get("last_name")]
             out.append(language.quoted(rng, " ".join(name for name in names if name)))
@@ -221,20 +213,31 @@ def _fill(
     return "".join(out)
 
 
+@cache
+def _family_forms(
+    tool: str, phrase: str
+) -> tuple[dict[str, tuple[tuple[str, str], ...]], tuple[str, ...]]:
+    """The clause forms (split) and rest joins of an intent's clause family."""
+    family = "filter" if tool.endswith("_search") else FAMILY.get(phrase, "attr")
+    return _SPLIT_CLAUSES[family], REST_JOIN[family]
+
+
 def _clauses(
     how: str,
-    plan: _Plan,
+    forms: dict[str, tuple[tuple[str, str], ...]],
+    joins: tuple[str, ...],
     keys: list[str],
     slots: dict[str, Any],
     rng: Dice,
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    """The values of ``keys`` as the plan's clauses, joined as a list.
+    """The values of ``keys`` as clauses (of ``forms``), joined as a list.
 
-    ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body, if any).
+    ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body by one of
+    ``joins``, if any).
     """
-    forms, random = plan.clauses, rng.random
+    random = rng.random
     clauses = []
     for key in keys:
         choices = forms[key]
@@ -243,7 +246,6 @@ def _clauses(
     text = language.join_clauses(rng, clauses)
     if how == "all" or not text:
         return text
-    joins = plan.joins
     return joins[int(random() * len(joins))] + text
 
 
