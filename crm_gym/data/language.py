@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from crm_gym.data.pools import Dice
 
@@ -47,24 +48,33 @@ def money_forms(value: float) -> list[str]:
         return [f"${value:,.2f}", f"{value:,.2f}"]
     if n <= 0:
         return [f"-${-n:,}", f"-{-n:,}", f"minus ${-n:,}"] if n else ["$0", "0", "zero dollars"]
-    return _digit_forms(n) + [f"{number_words(n)} dollars"]
+    return [*_digit_forms(n), _dollar_words(n)]
 
 
-def _digit_forms(n: int) -> list[str]:
-    """The forms of a positive whole amount in digits (all of ``money_forms`` but the words)."""
+@lru_cache(maxsize=4096)
+def _digit_forms(n: int) -> tuple[str, ...]:
+    """The forms of a positive whole amount in digits (all of ``money_forms`` but the words).
+
+    Cached: amounts repeat across conversations and spelling them costs more than the draw.
+    """
     forms = [f"${n:,}", f"{n:,}", f"${n:,}.00", f"{n:,} dollars", f"USD {n:,}", f"{n}"]
     if n % 1000 == 0 and n < 1_000_000:
         forms += [f"${n // 1000}k", f"{n // 1000}k", f"${n // 1000}K"]
     if n % 10_000 == 0 and n >= 1_000_000:
         forms += [f"${n / 1e6:g}M", f"{n / 1e6:g} million dollars", f"${n / 1e6:g} million"]
-    return forms
+    return tuple(forms)
+
+
+@lru_cache(maxsize=1024)
+def _dollar_words(n: int) -> str:
+    return f"{number_words(n)} dollars"
 
 
 def money(rng: Dice, value: float) -> str:
     """An amount in one of the ways people write it (``$120k``, ``120,000``, words...)."""
     if int(value) == value and value > 0:  # words are rarer than digits (and spelled only then)
         n = int(value)
-        return f"{number_words(n)} dollars" if rng.chance(0.12) else rng.pick(_digit_forms(n))
+        return _dollar_words(n) if rng.random() < 0.12 else rng.pick(_digit_forms(n))
     return rng.pick(money_forms(value))
 
 
@@ -78,8 +88,14 @@ def percent_forms(value: float) -> list[str]:
 
 def percent(rng: Dice, value: float) -> str:
     """A probability in one of ``percent_forms`` (digits twice as often as words)."""
+    return rng.pick(_percent_choices(value))
+
+
+@lru_cache(maxsize=1024)
+def _percent_choices(value: float) -> tuple[str, ...]:
+    """``percent``'s choices, the first form twice (cached: a pure function of the value)."""
     forms = percent_forms(value)
-    return rng.pick(forms[:1] + forms)
+    return (forms[0], *forms)
 
 
 def day_forms(iso: str) -> list[str]:
@@ -96,8 +112,13 @@ def day_forms(iso: str) -> list[str]:
 
 def day(rng: Dice, iso: str) -> str:
     """A date in one of ``day_forms`` (ISO twice as often)."""
-    forms = day_forms(iso)
-    return rng.pick(forms[:1] + forms)
+    return rng.pick(_day_choices(iso))
+
+
+@lru_cache(maxsize=4096)
+def _day_choices(iso: str) -> tuple[str, ...]:
+    """``day``'s choices, ISO twice (cached: a pure function of the date)."""
+    return (iso, *day_forms(iso))
 
 
 def states_value(text: str, value: object) -> bool:
@@ -134,7 +155,7 @@ def _iso(value: str) -> bool:
 
 def quoted(rng: Dice, text: str) -> str:
     """Free text in single or double quotes (names, contents, file names)."""
-    return f"'{text}'" if rng.chance(0.6) else f'"{text}"'
+    return f"'{text}'" if rng.random() < 0.6 else f'"{text}"'
 
 
 def article(word: str) -> str:
@@ -146,9 +167,9 @@ def join_clauses(rng: Dice, clauses: list[str]) -> str:
     """Clauses joined as a list: ``a, b and c`` (or ``a; b; c``)."""
     if len(clauses) <= 1:
         return "".join(clauses)
-    if rng.chance(0.2):
+    if rng.random() < 0.2:
         return "; ".join(clauses)
-    comma = "," if rng.chance(0.4) else ""
+    comma = "," if rng.random() < 0.4 else ""
     return ", ".join(clauses[:-1]) + f"{comma} and {clauses[-1]}"
 
 
@@ -203,19 +224,33 @@ def dress(rng: Dice, body: str, kind: str = "request", recovery: bool = False) -
     ``kind`` is ``request`` (a verb phrase: "create a deal..."), ``statement`` (a full sentence:
     "we need a quote...") or ``question`` (kept as it is).
     """
-    capital = body[0].upper() + body[1:]
+    random = rng.random  # picks drawn inline, as Dice.pick draws: this runs on every turn
     if kind == "question":
-        text = capital
+        text = body[0].upper() + body[1:]
     else:
-        form = rng.pick(_PLEASE if kind == "request" else _STATE)
-        text = form.replace("{b}", body).replace("{B}", capital)
-    opener = rng.pick(_RECOVERY) if recovery else rng.pick(_OPENERS)
+        forms = _SPLIT_PLEASE if kind == "request" else _SPLIT_STATE
+        head, capitalised, tail = forms[int(random() * len(forms))]
+        text = head + (body[0].upper() + body[1:] if capitalised else body) + tail
+    openers = _RECOVERY if recovery else _OPENERS
+    opener = openers[int(random() * len(openers))]
     if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:]
-    closer = rng.pick(_CLOSERS)
+    closer = _CLOSERS[int(random() * len(_CLOSERS))]
     if closer and text[-1] not in ".?!":
         text += "."
     return opener + text + closer
+
+
+def _split_form(form: str) -> tuple[str, bool, str]:
+    """A politeness form as (text before, whether the body is capitalised, text after)."""
+    capitalised = "{B}" in form
+    head, tail = form.split("{B}" if capitalised else "{b}")
+    return head, capitalised, tail
+
+
+_SPLIT_PLEASE = tuple(_split_form(form) for form in _PLEASE)
+_SPLIT_STATE = tuple(_split_form(form) for form in _STATE)
+"""The politeness forms split once, so dressing a body needs no replacing."""
 
 
 # ---- masking (diversity report) ------------------------------------------------------------------

@@ -7,7 +7,8 @@ ids from the episode's seeded id source, stored values, never timestamps or null
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any, Callable
 
 from crm_gym.crm.tools import ToolResult
 
@@ -88,29 +89,40 @@ def describe(intent: Intent, outcome: ToolResult) -> str:
     """The reply a perfect agent gives after this turn."""
     if not outcome.ok:
         return f"That did not work: {outcome.error}"
-    tool, payload = intent.tool, outcome.payload
+    return _describer(intent.tool)(outcome)
+
+
+@cache
+def _describer(tool: str) -> Callable[[ToolResult], str]:
+    """How a tool's successful outcome is described (decided once per tool)."""
     if tool in _LISTED:
-        return _listing(_LISTED[tool], payload)
+        return partial(_listing, _LISTED[tool])
     if tool.endswith("_search") or tool == "compare_quotes":
         verb = "Compared" if tool == "compare_quotes" else "Found"
-        return _hits(RESULT_KIND[tool], payload, verb)
+        return partial(_hits, RESULT_KIND[tool], verb)
     if tool.startswith("delete_"):
-        entity = tool.removeprefix("delete_")
-        return f"Deleted {entity} {outcome.arguments[f'{entity}_id']}."
+        return partial(_deleted, tool.removeprefix("delete_"))
     special = _SPECIAL.get(tool)
     if special is not None:
-        return special(payload)
-    kind = RESULT_KIND[tool]
+        return special
     verb = _VERB.get(tool.split("_")[0])
-    return f"{verb} {record_text(kind, payload)}." if verb else f"{record_text(kind, payload)}."
+    return partial(_record, f"{verb} " if verb else "", RESULT_KIND[tool])
+
+
+def _record(verb: str, kind: str, outcome: ToolResult) -> str:
+    return f"{verb}{record_text(kind, outcome.payload)}."
+
+
+def _deleted(entity: str, outcome: ToolResult) -> str:
+    return f"Deleted {entity} {outcome.arguments[f'{entity}_id']}."
 
 
 def record_text(kind: str, record: dict[str, Any]) -> str:
     """``opportunity 'Atlas Pilot': opportunity_id=..., stage=Proposal, amount=120000.0``."""
-    pairs = ", ".join(f"{key}={record[key]}" for key in SHOWN[kind] if record.get(key) is not None)
+    pairs = [f"{key}={value}" for key in SHOWN[kind] if (value := record.get(key)) is not None]
     name = _name(kind, record)
     label = f"{kind.lower()} {name}" if name else kind.lower()
-    return f"{label}: {pairs}"
+    return f"{label}: {', '.join(pairs)}"
 
 
 def _name(kind: str, record: dict[str, Any]) -> str | None:
@@ -119,7 +131,8 @@ def _name(kind: str, record: dict[str, Any]) -> str | None:
     return record.get("file_name") if kind == "Document" else record.get("name")
 
 
-def _hits(kind: str, records: list[dict[str, Any]], verb: str) -> str:
+def _hits(kind: str, verb: str, outcome: ToolResult) -> str:
+    records = outcome.payload
     if not records:
         return f"No results: no {PLURAL[kind]} matched."
     count = f"{len(records)} {PLURAL[kind] if len(records) > 1 else kind.lower()}"
@@ -133,7 +146,8 @@ def _names(names: list[str], limit: int = 4) -> str:
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _listing(kind: str, records: dict[str, dict[str, Any]]) -> str:
+def _listing(kind: str, outcome: ToolResult) -> str:
+    records = outcome.payload
     if not records:
         return f"No {PLURAL[kind]} on file."
     names = [_name(kind, record) or key for key, record in records.items()]
@@ -141,7 +155,8 @@ def _listing(kind: str, records: dict[str, dict[str, Any]]) -> str:
     return f"{len(records)} {label} on file: {_names(names)}."
 
 
-def _summary(payload: dict[str, Any]) -> str:
+def _summary(outcome: ToolResult) -> str:
+    payload = outcome.payload
     parts = []
     for key in ("by_stage", "by_owner"):
         if payload[key]:
@@ -151,7 +166,8 @@ def _summary(payload: dict[str, Any]) -> str:
     return f"Pipeline summary, {''.join(parts)}{totals}."
 
 
-def _details(payload: dict[str, Any]) -> str:
+def _details(outcome: ToolResult) -> str:
+    payload = outcome.payload
     amounts = " and ".join(str(amount) for amount in payload["amounts"])
     statuses = " and ".join(str(status) for status in payload["statuses"])
     return (
@@ -160,7 +176,8 @@ def _details(payload: dict[str, Any]) -> str:
     )
 
 
-def _prefixes(payload: list[str]) -> str:
+def _prefixes(outcome: ToolResult) -> str:
+    payload = outcome.payload
     return (
         f"Quote prefixes in use: {', '.join(payload)}."
         if payload
@@ -168,8 +185,9 @@ def _prefixes(payload: list[str]) -> str:
     )
 
 
-def _counts(payload: dict[str, int]) -> str:
-    return "Record counts: " + ", ".join(f"{key}={value}" for key, value in payload.items()) + "."
+def _counts(outcome: ToolResult) -> str:
+    counts = ", ".join(f"{key}={value}" for key, value in outcome.payload.items())
+    return f"Record counts: {counts}."
 
 
 _SPECIAL = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from crm_gym.data import language
 from crm_gym.data.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
@@ -77,26 +77,32 @@ def render(
     values = intent.values
     if unsaid is not None:
         values = {key: value for key, value in values.items() if key != unsaid}
-    words = _Words(rng)
+    words = _Words()
+    words.random = rng.random
     if intent.canonical:
         words.update(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
-    pattern = rng.pick(_eligible(intent.phrase, slots))
-    body = _fill(pattern, slots, intent, rng, turn_id, words)
-    return language.dress(rng, body, _compiled(pattern)[2], recovery)
+    plans = _plans(intent.phrase, *slots)
+    plan = plans[int(rng.random() * len(plans))]  # as Dice.pick draws, inline (every turn)
+    body = _fill(plan, slots, intent, rng, turn_id, words)
+    return language.dress(rng, body, plan.kind, recovery)
 
 
 class _Words(dict):
-    """Entity words of one utterance: a synonym per entity type, drawn when first needed."""
+    """Entity words of one utterance: a synonym per entity type, drawn when first needed.
 
-    def __init__(self, rng: Dice):
-        super().__init__()
-        self.rng = rng
+    Made without an ``__init__`` (``random``, the stream's draw, is set after) and with slots:
+    one is made per utterance.
+    """
+
+    __slots__ = ("random",)
+    random: Callable[[], float]
 
     def __missing__(self, kind: str) -> tuple[str, str]:
-        self[kind] = word = self.rng.pick(WORDS[kind])
+        synonyms = WORDS[kind]
+        self[kind] = word = synonyms[int(self.random() * len(synonyms))]  # as Dice.pick draws
         return word
 
 
@@ -108,13 +114,9 @@ def _tokens(pattern: str) -> tuple[frozenset[str], frozenset[str]]:
     return needs, needs | {"last_name"} if "first_name" in needs else needs
 
 
-def _eligible(phrase: str, slots: dict[str, Any]) -> tuple[str, ...]:
-    """Patterns whose tokens are all available and that leave nothing unsaid."""
-    return _fitting(phrase, frozenset(slots))
-
-
 @lru_cache(maxsize=4096)
 def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
+    """Patterns whose tokens are all available and that leave nothing unsaid."""
     found = []
     for pattern in PATTERNS[phrase]:
         needs, states = _tokens(pattern)
@@ -131,77 +133,143 @@ def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
+@cache
+def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
+    """The compiled plans of ``_fitting``'s patterns.
+
+    Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur.
+    """
+    return tuple(map(_compiled, _fitting(phrase, frozenset(slots))))
+
+
+class _Plan(NamedTuple):
+    """A pattern compiled once, so filling it needs no parsing.
+
+    ``steps`` are (how, token, text after): ``how`` is ``say`` (a value or mention), ``rest``,
+    ``all``, ``person``, or a word token's form (``one``, ``many``, ``a_one``) with the entity
+    type as token. ``kind`` is ``request``, ``question`` or ``statement``; a ``clausal`` pattern
+    says leftover slots as clauses (``{rest}`` or ``{all}``).
+    """
+
+    head: str
+    steps: tuple[tuple[str, str, str], ...]
+    states: frozenset[str]
+    kind: str
+    clausal: bool
+
+
+@cache
+def _compiled(pattern: str) -> _Plan:
+    parts = _TOKEN.split(pattern.lstrip("?!"))
+    tokens, texts = parts[1::2], parts[2::2]
+    steps = tuple(_step(token, after) for token, after in zip(tokens, texts, strict=True))
+    kind = _KINDS.get(pattern[0], "request")
+    clausal = "{rest}" in pattern or "{all}" in pattern
+    return _Plan(parts[0], steps, _tokens(pattern)[1], kind, clausal)
+
+
+def _step(token: str, after: str) -> tuple[str, str, str]:
+    if token in ("rest", "all", "person"):
+        return token, token, after
+    if token.startswith("a_"):
+        return "a_one", TOKENS[token[2:]], after
+    if token in TOKENS:
+        return "one", TOKENS[token], after
+    if token in _PLURALS:
+        return "many", _PLURALS[token], after
+    return "say", token, after
+
+
 def _fill(
-    pattern: str,
+    plan: _Plan,
     slots: dict[str, Any],
     intent: Intent,
     rng: Dice,
     turn_id: int,
     words: dict[str, tuple[str, str]],
 ) -> str:
-    family = "filter" if intent.tool.endswith("_search") else FAMILY.get(intent.phrase, "attr")
-    parts, states, _ = _compiled(pattern)
-    leftover = [key for key in slots if key not in states]
-    rng.shuffle(leftover)
-    out = [parts[0]]
-    for index in range(1, len(parts), 2):  # token names at odd positions, text after each
-        part = parts[index]
-        if part in ("rest", "all"):
-            clauses = [_clause(family, key, slots[key], rng, turn_id, words) for key in leftover]
-            text = language.join_clauses(rng, clauses)
-            out.append(text if part == "all" or not text else rng.pick(REST_JOIN[family]) + text)
-        elif part in _WORD_TOKENS:
-            out.append(_word(part, words))
-        elif part == "person":
+    leftover = []  # without {rest} or {all}, the pattern's tokens state every slot
+    if plan.clausal:
+        leftover = [key for key in slots if key not in plan.states]
+        rng.shuffle(leftover)
+    out = [plan.head]
+    for how, token, after in plan.steps:
+        if how == "say":
+            out.append(_say(token, slots[token], rng, turn_id, words))
+        elif how == "rest" or how == "all":
+            clauses, joins = _family_forms(intent.tool, intent.phrase)
+            out.append(_clauses(how, clauses, joins, leftover, slots, rng, turn_id, words))
+        elif how == "person":
             names = [slots["first_name"], slots.get("last_name")]
             out.append(language.quoted(rng, " ".join(name for name in names if name)))
+        elif how == "one":
+            out.append(words[token][0])
+        elif how == "many":
+            out.append(words[token][1])
         else:
-            out.append(_say(part, slots[part], rng, turn_id, words))
-        out.append(parts[index + 1])
+            singular = words[token][0]
+            out.append(f"{language.article(singular)} {singular}")
+        out.append(after)
     return "".join(out)
 
 
 @cache
-def _compiled(pattern: str) -> tuple[tuple[str, ...], frozenset[str], str]:
-    """A pattern split once: text and token names, the slots it states, and its kind.
-
-    Parts alternate literal text and token names (text first), so filling needs no regular
-    expression; the kind is ``request``, ``question`` or ``statement``.
-    """
-    kind = _KINDS.get(pattern[0], "request")
-    return tuple(_TOKEN.split(pattern.lstrip("?!"))), _tokens(pattern)[1], kind
+def _family_forms(
+    tool: str, phrase: str
+) -> tuple[dict[str, tuple[tuple[str, str], ...]], tuple[str, ...]]:
+    """The clause forms (split) and rest joins of an intent's clause family."""
+    family = "filter" if tool.endswith("_search") else FAMILY.get(phrase, "attr")
+    return _SPLIT_CLAUSES[family], REST_JOIN[family]
 
 
-def _word(token: str, words: dict[str, tuple[str, str]]) -> str:
-    if token.startswith("a_"):
-        singular = words[TOKENS[token[2:]]][0]
-        return f"{language.article(singular)} {singular}"
-    if token in TOKENS:
-        return words[TOKENS[token]][0]
-    return words[_PLURALS[token]][1]
-
-
-def _clause(
-    family: str, key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[str, str]]
+def _clauses(
+    how: str,
+    forms: dict[str, tuple[tuple[str, str], ...]],
+    joins: tuple[str, ...],
+    keys: list[str],
+    slots: dict[str, Any],
+    rng: Dice,
+    turn_id: int,
+    words: dict[str, tuple[str, str]],
 ) -> str:
-    form = rng.pick(CLAUSES[family][key])
-    return form.replace("{v}", _say(key, value, rng, turn_id, words))
+    """The values of ``keys`` as clauses (of ``forms``), joined as a list.
+
+    ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body by one of
+    ``joins``, if any).
+    """
+    random = rng.random
+    clauses = []
+    for key in keys:
+        choices = forms[key]
+        head, tail = choices[int(random() * len(choices))]  # as Dice.pick draws, inline
+        clauses.append(head + _say(key, slots[key], rng, turn_id, words) + tail)
+    text = language.join_clauses(rng, clauses)
+    if how == "all" or not text:
+        return text
+    return joins[int(random() * len(joins))] + text
+
+
+def _split_clause(form: str) -> tuple[str, str]:
+    head, tail = form.split("{v}")
+    return head, tail
+
+
+_SPLIT_CLAUSES = {
+    family: {key: tuple(_split_clause(form) for form in forms) for key, forms in by_key.items()}
+    for family, by_key in CLAUSES.items()
+}
+"""The clause forms split once around their value (``{v}``)."""
 
 
 def _say(key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[str, str]]) -> str:
-    """One value (or mention) as text."""
+    """One value (or mention: a named tuple, or a list of them) as text."""
     if isinstance(value, list):
         return language.join_clauses(
             rng, [mention_text(m, rng, turn_id, words, True) for m in value]
         )
-    if hasattr(value, "arg"):
+    if isinstance(value, tuple):
         return mention_text(value, rng, turn_id, words)
-    return say_value(key, value, rng)
-
-
-def say_value(key: str, value: Any, rng: Dice) -> str:
-    """A literal argument value the way a user writes it."""
-    say = _SAY.get(key)
+    say = _SAY.get(key)  # how this kind of literal value is written (else: quoted text)
     return say(value, rng) if say is not None else language.quoted(rng, str(value))
 
 
@@ -265,14 +333,27 @@ def mention_text(
         category = "via"
     else:
         category = "previous" if turn == turn_id - 1 and not explicit else "earlier"
-    text = rng.pick(MENTION_FORMS[category] if name else _UNNAMED_FORMS[category])
+    forms = _NAMED_FORMS[category] if name else _UNNAMED_FORMS[category]
+    text = forms[int(rng.random() * len(forms))]  # as Dice.pick draws, inline
     source = words[via][0] if via else ""
     shown = language.quoted(rng, name) if name else ""
-    return text.format(w=word, id=mention.key, name=shown, n=turn, verb=mention.verb, src=source)
+    return text.format(word, mention.key, shown, turn, mention.verb, source)
 
 
+def _positional(form: str) -> str:
+    """A mention form with positional fields, as ``mention_text`` passes them (no keywords)."""
+    for index, field in enumerate(("w", "id", "name", "n", "verb", "src")):
+        form = form.replace(f"{{{field}}}", f"{{{index}}}")
+    return form
+
+
+_NAMED_FORMS = {
+    category: tuple(_positional(form) for form in forms)
+    for category, forms in MENTION_FORMS.items()
+}
+"""The mention forms, with positional fields."""
 _UNNAMED_FORMS = {
-    category: tuple(form for form in forms if "{name}" not in form)
+    category: tuple(_positional(form) for form in forms if "{name}" not in form)
     for category, forms in MENTION_FORMS.items()
 }
 """The mention forms usable for an entity without a name."""
