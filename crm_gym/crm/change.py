@@ -69,6 +69,7 @@ class ChangeTools(CrmCore):
 
     def _apply(self, kind: str, key: str, record: Entity, changes: dict[str, Any]) -> None:
         field_rule = FIELD_RULES[kind]
+        validator = record.__pydantic_validator__
         today = self.clock.today()
         for field, value in changes.items():
             if field not in FIELD_NAMES[kind]:
@@ -76,8 +77,8 @@ class ChangeTools(CrmCore):
             value = field_rule(field, value, today)
             if kind == "Client" and field == "email" and not self.strict_upstream:
                 self._check_email_free(value, exclude=key)
-            try:
-                setattr(record, field, value)
+            try:  # what ``setattr`` does for a field under ``validate_assignment``, minus 2 frames
+                validator.validate_assignment(record, field, value)
             except ValidationError as exc:
                 raise CrmError(str(exc)) from None
             if not self.strict_upstream:

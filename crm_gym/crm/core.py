@@ -53,9 +53,13 @@ class CrmCore:
 
     # ---- record construction ------------------------------------------------------------------
     def _build(self, kind: str, fields: dict[str, Any]) -> Entity:
-        """Validate a new record with its model; pydantic's text becomes the CRM error."""
+        """Validate a new record with its model; pydantic's text becomes the CRM error.
+
+        The model's validator is called directly: ``Model(**fields)`` runs the same validation
+        but adds a keyword-argument copy and a Python frame.
+        """
         try:
-            return ENTITY_TYPES[kind](**fields)
+            return ENTITY_TYPES[kind].__pydantic_validator__.validate_python(fields)
         except ValidationError as exc:
             raise CrmError(str(exc)) from None
 

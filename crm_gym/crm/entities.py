@@ -43,7 +43,7 @@ def is_uuid(value: str) -> bool:
 
 def _uuid_field(name: str) -> AfterValidator:
     def check(value: str) -> str:
-        if not is_uuid(value):
+        if _CANONICAL_UUID.fullmatch(value) is None and not is_uuid(value):  # one frame, usually
             raise ValueError(f"{name} must be a valid UUID string.")
         return value
 

@@ -56,7 +56,8 @@ class SeededIds:
 
     def new_id(self) -> str:
         """The next UUID4 of this seed's stream (formatted without building a UUID object)."""
-        bits = (self.rng.getrandbits(128) & _VERSION_MASK) | _VERSION_BITS
+        rng = self._rng or self.rng  # the property only until the generator exists
+        bits = (rng.getrandbits(128) & _VERSION_MASK) | _VERSION_BITS
         self._state = None
         h = f"{bits:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional
 
 Criteria = (Optional[dict[str, Any]], "search criteria as an object (same fields as the top level)")
@@ -22,10 +23,20 @@ class ToolSpec:
     open_kwargs: bool = False
     special: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def params(self) -> tuple[str, ...]:
         """Every advertised parameter, required first."""
         return self.required + self.optional
+
+    @cached_property
+    def accepted(self) -> frozenset[str]:
+        """``params`` as a set: a call using only these keys passes the keyword checks at once."""
+        return frozenset(self.params)
+
+    @cached_property
+    def required_set(self) -> frozenset[str]:
+        """``required`` as a set."""
+        return frozenset(self.required)
 
 
 def _search(name: str, entity: str, description: str, fields: tuple[str, ...]) -> ToolSpec:

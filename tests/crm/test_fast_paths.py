@@ -1,0 +1,58 @@
+"""Fast paths of the tool call equal the general code they stand in for."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+
+import pytest
+
+from crm_gym.crm.entities import ENTITY_TYPES
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
+from crm_gym.crm.tools import READ_ONLY_TOOLS, ToolResult, _result, call_tool
+from crm_gym.errors import CrmError
+from tests.crm.world import build_world
+
+
+@pytest.mark.parametrize("payload, error", [({"a": 1}, None), (None, "bad"), ([], None)])
+def test_fast_result_is_the_dataclass(payload: object, error: str | None) -> None:
+    fast = _result("add_note", {"x": 1}, error is None, payload, error)
+    slow = ToolResult("add_note", {"x": 1}, error is None, payload, error)
+    assert fast == slow
+    assert type(fast) is ToolResult and vars(fast) == vars(slow)
+    assert list(vars(fast)) == list(vars(slow)) and repr(fast) == repr(slow)
+    assert pickle.loads(pickle.dumps(fast)) == slow and copy.deepcopy(fast) == slow
+    assert dataclasses.replace(fast, ok=False) == dataclasses.replace(slow, ok=False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.ok = False  # type: ignore[misc]
+
+
+def test_accepted_is_params() -> None:
+    for spec in TOOL_SPECS.values():
+        assert spec.accepted == set(spec.params) and spec.required_set == set(spec.required)
+        assert "self" not in spec.accepted
+
+
+def test_read_only_tools_never_write() -> None:
+    api, _ = build_world()
+    before = (api.store.version, dict(api.store.versions))
+    for name in READ_ONLY_TOOLS:
+        call_tool(api, name, {})
+        call_tool(api, name, {"quote_ids": list(api.store.items("Quote"))[0][:1]})
+    assert before == (api.store.version, dict(api.store.versions))
+
+
+def test_build_equals_model_constructor() -> None:
+    api, _ = build_world()
+    record = next(iter(api.store.records("Opportunity")))
+    fields = record.model_dump()
+    built = api._build("Opportunity", dict(fields))
+    direct = ENTITY_TYPES["Opportunity"](**fields)
+    assert built == direct and built.model_fields_set == direct.model_fields_set
+    bad = {**fields, "probability": 500, "extra": 1}
+    with pytest.raises(CrmError) as fast:
+        api._build("Opportunity", bad)
+    with pytest.raises(ValueError) as slow:
+        ENTITY_TYPES["Opportunity"](**bad)
+    assert str(fast.value) == str(slow.value)
