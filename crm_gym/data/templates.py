@@ -60,6 +60,21 @@ def _resolve_text(text: str, payloads: Payloads, current_turn: int) -> str:
     return TURN_TEMPLATE.sub(substitute, text)
 
 
+def is_plain(args: Mapping[str, Any]) -> bool:
+    """True when no value is a container or holds ``{{`` (the common request).
+
+    ``resolve`` of such arguments is a plain copy and they reference no turn, so the scene
+    checks this once instead of walking them twice.
+    """
+    for value in args.values():
+        if isinstance(value, str):
+            if "{{" in value:
+                return False
+        elif isinstance(value, (dict, list)):
+            return False
+    return True
+
+
 def referenced_turns(value: Any) -> set[int]:
     """Turn numbers that templates anywhere in ``value`` point at."""
     if isinstance(value, str):
