@@ -191,7 +191,8 @@ class Scene:
         plain = is_plain(args)
         resolved = dict(args) if plain else resolve(args, self.payloads, turn_id)
         outcome = call_tool(self.api, intent.tool, resolved)
-        _check(intent, resolved, outcome, failure)
+        if failure is not None or not outcome.ok:  # else succeeded as planned
+            _check(intent, resolved, outcome, failure)
         vague = failure is None and self.underspecified > 0 and self.rng.chance(self.underspecified)
         unsaid = wording.unsayable(intent, self.rng) if vague else None
         utterance = wording.render(intent, self.rng, turn_id, recovery, unsaid)
