@@ -20,7 +20,7 @@ from crm_gym.data.pools import Dice
 from crm_gym.data.responses import RESULT_KIND
 from crm_gym.data.scoring import error_matches
 from crm_gym.data.seeding import seed as seed_entities
-from crm_gym.data.templates import is_plain, reference_payload, referenced_turns, resolve
+from crm_gym.data.templates import is_plain, reference_payload, resolve
 from crm_gym.errors import GenerationError
 
 
@@ -188,8 +188,9 @@ class Scene:
         """Execute the intent's call, check its planned outcome and append the turn."""
         turn_id = len(self.turns) + 1
         args = intent.args
+        referenced: set[int] = set()
         plain = is_plain(args)
-        resolved = dict(args) if plain else resolve(args, self.payloads, turn_id)
+        resolved = dict(args) if plain else resolve(args, self.payloads, turn_id, referenced)
         outcome = call_tool(self.api, intent.tool, resolved)
         if failure is not None or not outcome.ok:  # else succeeded as planned
             _check(intent, resolved, outcome, failure)
@@ -197,8 +198,7 @@ class Scene:
         unsaid = wording.unsayable(intent, self.rng) if vague else None
         utterance = wording.render(intent, self.rng, turn_id, recovery, unsaid)
         text = responses.describe(intent, outcome)
-        refs = [] if plain else sorted(referenced_turns(args))
-        turn = _turn(turn_id, utterance, intent, failure, text, refs, unsaid is not None)
+        turn = _turn(turn_id, utterance, intent, failure, text, referenced, unsaid is not None)
         if outcome.ok and intent.tool.endswith("_search"):
             turn["expected_hits"] = len(outcome.payload)  # 0 marks an empty search as intended
         self.turns.append(turn)
@@ -245,7 +245,7 @@ def _turn(
     intent: Intent,
     failure: Failure | None,
     text: str,
-    refs: list[int],
+    referenced: set[int],
     vague: bool,
 ) -> dict[str, Any]:
     turn = {
@@ -253,7 +253,7 @@ def _turn(
         "user_utterance": utterance,
         "expected_tool": intent.tool,
         "expected_args": intent.args,
-        "references_previous_turns": refs,
+        "references_previous_turns": sorted(referenced),
         "expect_success": failure is None,
         "expected_error_substring": failure.substring if failure else None,
         "failure_category": failure.category if failure else None,

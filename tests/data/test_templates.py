@@ -168,3 +168,20 @@ def test_plain_arguments_resolve_to_a_copy_and_reference_nothing(args, plain):
     assert is_plain(args) is plain
     if plain:  # the scene's shortcut: a copy instead of resolve, no referenced turns
         assert resolve(args, PAYLOADS, 5) == dict(args) and referenced_turns(args) == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"client_id": "{{turn_1.client_id}}", "amount": 5},
+        {"criteria": {"opportunity_id": "{{turn_2.opportunity_id}}", "name": "Acme"}},
+        {"quote_ids": ["{{turn_4.quote_id}}", "q-2", "{{turn_3.quote_id}} {{turn_1.name}}"]},
+        {"note": "{{turn_9.name}} and {{opportunity_name}}", "n": None},
+        "{{turn_2.amount}}",
+        {"plain": "text"},
+    ],
+)
+def test_resolve_collects_the_turns_that_referenced_turns_finds(value):
+    found: set[int] = set()
+    assert resolve(value, PAYLOADS, 5, found) == resolve(value, PAYLOADS, 5)
+    assert found == referenced_turns(value)
