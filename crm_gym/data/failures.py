@@ -9,7 +9,6 @@ checks each one against the simulated error.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable
 
 from crm_gym.data import moves_edit, moves_read, moves_write, pools
@@ -79,7 +78,7 @@ def _with(intent: Intent, **values: object) -> Intent:
         **{k: v for k, v in intent.args.items() if k not in head and k not in values},
     }
     new_values = {**values, **{k: v for k, v in intent.values.items() if k not in values}}
-    return replace(intent, args=args, values=new_values)
+    return intent.but(args, new_values)
 
 
 def invalid_enum(scene: Scene, intent: Intent) -> Botched | None:
@@ -135,7 +134,7 @@ def unknown_id(scene: Scene, intent: Intent) -> Botched | None:
     args = {**intent.args, arg: bad.arg}
     label = _NOT_FOUND_LABEL.get(intent.tool, mention.kind)
     failure = Failure("unknown_id", f"{label} not found with ID '{bad.key}'.")
-    return replace(intent, args=args, mentions=mentions), failure
+    return intent.but(args, mentions=mentions), failure
 
 
 _HEX = "0123456789abcdef"
@@ -160,9 +159,7 @@ def missing_field(scene: Scene, intent: Intent) -> Botched | None:
     if intent.tool.startswith("modify_"):
         key = f"{intent.tool.removeprefix('modify_')}_id"
         failure = Failure("missing_field", "Must provide either updates dict or keyword args")
-        return replace(
-            intent, args={key: intent.args[key]}, values={}, phrase="modify_empty"
-        ), failure
+        return intent.but({key: intent.args[key]}, {}, phrase="modify_empty"), failure
     options = [f for f in _REQUIRED.get(intent.tool, ()) if f in intent.values]
     if not options:
         return None
@@ -171,7 +168,7 @@ def missing_field(scene: Scene, intent: Intent) -> Botched | None:
     args = {k: v for k, v in intent.args.items() if k != field}
     values = {k: v for k, v in intent.values.items() if k != field}
     failure = Failure("missing_field", f"missing 1 required positional argument: '{field}'")
-    return replace(intent, args=args, values=values, phrase=phrase), failure
+    return intent.but(args, values, phrase=phrase), failure
 
 
 def closed_deal(scene: Scene, intent: Intent) -> Botched | None:
@@ -194,7 +191,7 @@ def closed_deal(scene: Scene, intent: Intent) -> Botched | None:
     failure = Failure(
         "closed_deal", f"Cannot modify closed opportunity fields {keys} while stage is '{stage}'."
     )
-    return replace(intent, args=args, values=changes, phrase="modify_opportunity"), failure
+    return intent.but(args, changes, phrase="modify_opportunity"), failure
 
 
 def _deal_rule(intent: Intent, scene: Scene, tools: tuple[str, ...]) -> bool:

@@ -199,8 +199,4 @@ def skill_of(conversation: Any) -> str:
 def category_of(tools: Iterable[str]) -> str:
     """The workflow category most of these tools belong to (the earliest one on a tie)."""
     categories = [TOOL_CATEGORY.get(tool, "General") for tool in tools]
-    if not categories:
-        return "General"
-    counts = Counter(categories)
-    best = max(counts.values())
-    return next(category for category in categories if counts[category] == best)
+    return max(categories, key=categories.count) if categories else "General"  # first on a tie

@@ -25,8 +25,9 @@ def _changes(scene: Scene, record: Any, fields: dict[str, Draw], most: int = 3) 
     """1..``most`` fields with new values (a draw that repeats the stored value is redrawn)."""
     count = 1 if scene.rng.chance(0.6) else int(scene.rng.integers(2, most + 1))
     changes: dict[str, Any] = {}
-    for index in scene.rng.permutation(len(fields)):
-        key = list(fields)[int(index)]
+    keys = list(fields)
+    for index in scene.rng.permutation(len(keys)):
+        key = keys[index]
         for _ in range(4):
             value = fields[key](scene, record)
             if value != getattr(record, key, None):

@@ -24,19 +24,42 @@ def is_open(deal: Any) -> bool:
 
 
 def fresh_email(scene: Scene, name: str) -> str:
-    """A company email no client uses yet."""
-    taken = {(c.email or "").lower() for c in scene.records("Client")}
+    """A company email no client uses yet (the store indexes clients by lower-cased email)."""
+    taken = scene.api.store.clients_with_email
     email = pools.company_email(scene.rng, name)
-    while email in taken:
+    while taken(email):
         email = pools.company_email(scene.rng, pools.company_name(scene.rng))
     return email
 
 
-def _extras(scene: Scene, values: dict[str, Any], options: dict[str, tuple[float, Any]]) -> None:
+Options = dict[str, tuple[float, Any]]
+"""Optional values of a request: field -> (chance, draw function taking the generator)."""
+
+
+def _extras(scene: Scene, values: dict[str, Any], options: Options) -> None:
     """Add optional values, each with its own chance (draw functions take the generator)."""
     for key, (p, draw) in options.items():
         if scene.rng.chance(p):
             values[key] = draw(scene.rng)
+
+
+_CLIENT_EXTRAS: Options = {
+    "industry": (0.4, lambda r: r.pick(pools.INDUSTRIES)),
+    "phone": (0.15, pools.phone),
+    "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
+}
+_DEAL_EXTRAS: Options = {
+    "probability": (0.55, pools.probability),
+    "close_date": (0.4, pools.future_date),
+    "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
+    "notes": (0.1, pools.note_text),
+}
+_CONTRACT_EXTRAS: Options = {
+    "start_date": (0.7, lambda r: pools.future_date(r, 0, 60)),
+    "value": (0.8, lambda r: pools.amount(r, 5_000, 1_500_000)),
+    "status": (0.7, lambda r: r.pick(CONTRACT_STATUSES)),
+}
+_NOTE_EXTRAS: Options = {"created_by": (0.3, lambda r: r.pick(pools.OWNERS))}
 
 
 def _client_values(scene: Scene) -> dict[str, Any]:
@@ -46,15 +69,7 @@ def _client_values(scene: Scene) -> dict[str, Any]:
         "email": fresh_email(scene, name),
         "status": scene.rng.pick(CLIENT_STATUSES),
     }
-    _extras(
-        scene,
-        values,
-        {
-            "industry": (0.4, lambda r: r.pick(pools.INDUSTRIES)),
-            "phone": (0.15, pools.phone),
-            "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
-        },
-    )
+    _extras(scene, values, _CLIENT_EXTRAS)
     return values
 
 
@@ -108,16 +123,7 @@ def deal_values(
         "amount": pools.amount(rng),
         "stage": rng.pick(stages),
     }
-    _extras(
-        scene,
-        values,
-        {
-            "probability": (0.55, pools.probability),
-            "close_date": (0.4, pools.future_date),
-            "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
-            "notes": (0.1, pools.note_text),
-        },
-    )
+    _extras(scene, values, _DEAL_EXTRAS)
     return values
 
 
@@ -195,15 +201,7 @@ def new_contract(scene: Scene) -> Intent | None:
     rng, values, mentions = scene.rng, {}, {"client": client}
     if deal is not None and scene.record(deal).client_id == client.key:
         mentions["deal"] = deal
-    _extras(
-        scene,
-        values,
-        {
-            "start_date": (0.7, lambda r: pools.future_date(r, 0, 60)),
-            "value": (0.8, lambda r: pools.amount(r, 5_000, 1_500_000)),
-            "status": (0.7, lambda r: r.pick(CONTRACT_STATUSES)),
-        },
-    )
+    _extras(scene, values, _CONTRACT_EXTRAS)
     if "start_date" in values and rng.chance(0.8):
         values["end_date"] = pools.future_date(rng, 365, 1100)
     if rng.chance(0.15):
@@ -256,6 +254,6 @@ def note(scene: Scene) -> Intent | None:
     if target is None:
         return None
     values = {"content": pools.note_text(scene.rng)}
-    _extras(scene, values, {"created_by": (0.3, lambda r: r.pick(pools.OWNERS))})
+    _extras(scene, values, _NOTE_EXTRAS)
     args = {"entity_type": target.kind, "entity_id": target.arg, **values}
     return Intent("add_note", args, values, {"target": target}, learns="added", canonical=True)

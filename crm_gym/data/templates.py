@@ -27,37 +27,59 @@ def reference_payload(payload: Any) -> dict[str, Any]:
     return {"value": payload}
 
 
-def resolve(value: Any, payloads: Payloads, current_turn: int) -> Any:
+def resolve(
+    value: Any, payloads: Payloads, current_turn: int, found: set[int] | None = None
+) -> Any:
     """Replace every resolvable template in strings nested anywhere in ``value`` (not in keys).
 
     A template is left verbatim when its turn is not earlier than ``current_turn``, produced no
-    payload, an empty one, or one without the field, as upstream's harness did.
+    payload, an empty one, or one without the field, as upstream's harness did. ``found``, when
+    given, collects the turn of every template met (``referenced_turns`` without a second walk).
     """
     if isinstance(value, str):
-        return _resolve_text(value, payloads, current_turn) if "{{" in value else value
+        return _resolve_text(value, payloads, current_turn, found) if "{{" in value else value
     if isinstance(value, dict):
         return {
             key: (
-                (_resolve_text(item, payloads, current_turn) if "{{" in item else item)
+                (_resolve_text(item, payloads, current_turn, found) if "{{" in item else item)
                 if isinstance(item, str)
-                else resolve(item, payloads, current_turn)
+                else resolve(item, payloads, current_turn, found)
             )
             for key, item in value.items()
         }
     if isinstance(value, list):
-        return [resolve(item, payloads, current_turn) for item in value]
+        return [resolve(item, payloads, current_turn, found) for item in value]
     return value
 
 
-def _resolve_text(text: str, payloads: Payloads, current_turn: int) -> str:
+def _resolve_text(
+    text: str, payloads: Payloads, current_turn: int, found: set[int] | None = None
+) -> str:
     def substitute(match: re.Match[str]) -> str:
         turn, field = int(match[1]), match[2]
+        if found is not None:
+            found.add(turn)
         payload = payloads.get(turn) if turn < current_turn else None
         if not payload or field not in payload:
             return match[0]
         return str(payload[field])
 
     return TURN_TEMPLATE.sub(substitute, text)
+
+
+def is_plain(args: Mapping[str, Any]) -> bool:
+    """True when no value is a container or holds ``{{`` (the common request).
+
+    ``resolve`` of such arguments is a plain copy and they reference no turn, so the scene
+    checks this instead of walking them.
+    """
+    for value in args.values():
+        if isinstance(value, str):
+            if "{{" in value:
+                return False
+        elif isinstance(value, (dict, list)):
+            return False
+    return True
 
 
 def referenced_turns(value: Any) -> set[int]:

@@ -257,6 +257,21 @@ def test_labels_are_true(sample):
     assert set(arms) == set(ARMS)
 
 
+@pytest.mark.parametrize(
+    "tools, category",
+    [
+        ((), "General"),
+        (("add_note",), "Notes & Collaboration"),
+        (("create_quote", "client_search", "modify_client"), "Client Management"),
+        (("create_quote", "client_search"), "Quote Management"),  # a tie: the earliest
+        (("client_search", "create_quote", "add_note", "quote_search"), "Quote Management"),
+        (("mystery_tool", "client_search"), "General"),
+    ],
+)
+def test_category_of_is_the_most_frequent_category_and_the_earliest_on_a_tie(tools, category):
+    assert category_of(tools) == category
+
+
 def test_policy_conversations_test_a_business_rule(sample):
     policy = [c for c in sample if c.model_extra["skill"] == "policy" and c.contains_failure]
     assert policy and all(skill_of(c.model_dump(exclude={"skill"})) == "policy" for c in policy)

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from crm_gym.data.templates import reference_payload, referenced_turns, resolve
+from crm_gym.data.templates import is_plain, reference_payload, referenced_turns, resolve
 
 OPP = "7d1c2e44-0b7a-4e55-8f3e-5a6b7c8d9e01"
 CLIENT = "1f2e3d4c-5b6a-4789-8a0b-c1d2e3f4a5b6"
@@ -149,3 +149,39 @@ def test_referenced_turns_searches_nested_values():
     }
     assert referenced_turns(value) == {1, 3}
     assert referenced_turns("plain") == set()
+
+
+# ---- is_plain ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "args, plain",
+    [
+        ({}, True),
+        ({"name": "Acme", "amount": 5, "owner": None, "rate": 2.5}, True),
+        ({"name": "{single} braces {turn_1.name}"}, True),
+        ({"client_id": "{{turn_1.client_id}}"}, False),
+        ({"note": "see {{opportunity_name}}"}, False),
+        ({"criteria": {"name": "Acme"}}, False),
+        ({"quote_ids": ["a", "b"]}, False),
+    ],
+)
+def test_plain_arguments_resolve_to_a_copy_and_reference_nothing(args, plain):
+    assert is_plain(args) is plain
+    if plain:  # the scene's shortcut: a copy instead of resolve, no referenced turns
+        assert resolve(args, PAYLOADS, 5) == dict(args) and referenced_turns(args) == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"client_id": "{{turn_1.client_id}}", "amount": 5},
+        {"criteria": {"opportunity_id": "{{turn_2.opportunity_id}}", "name": "Acme"}},
+        {"quote_ids": ["{{turn_4.quote_id}}", "q-2", "{{turn_3.quote_id}} {{turn_1.name}}"]},
+        {"note": "{{turn_9.name}} and {{opportunity_name}}", "n": None},
+        "{{turn_2.amount}}",
+        {"plain": "text"},
+    ],
+)
+def test_resolve_collects_the_turns_that_referenced_turns_finds(value):
+    found: set[int] = set()
+    assert resolve(value, PAYLOADS, 5, found) == resolve(value, PAYLOADS, 5)
+    assert found == referenced_turns(value)
