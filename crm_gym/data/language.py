@@ -74,7 +74,7 @@ def money(rng: Dice, value: float) -> str:
     """An amount in one of the ways people write it (``$120k``, ``120,000``, words...)."""
     if int(value) == value and value > 0:  # words are rarer than digits (and spelled only then)
         n = int(value)
-        return _dollar_words(n) if rng.random() < 0.12 else rng.pick(_digit_forms(n))
+        return _dollar_words(n) if rng.chance(0.12) else rng.pick(_digit_forms(n))
     return rng.pick(money_forms(value))
 
 
@@ -155,7 +155,7 @@ def _iso(value: str) -> bool:
 
 def quoted(rng: Dice, text: str) -> str:
     """Free text in single or double quotes (names, contents, file names)."""
-    return f"'{text}'" if rng.random() < 0.6 else f'"{text}"'
+    return f"'{text}'" if rng.chance(0.6) else f'"{text}"'
 
 
 def article(word: str) -> str:
@@ -167,9 +167,9 @@ def join_clauses(rng: Dice, clauses: list[str]) -> str:
     """Clauses joined as a list: ``a, b and c`` (or ``a; b; c``)."""
     if len(clauses) <= 1:
         return "".join(clauses)
-    if rng.random() < 0.2:
+    if rng.chance(0.2):
         return "; ".join(clauses)
-    comma = "," if rng.random() < 0.4 else ""
+    comma = "," if rng.chance(0.4) else ""
     return ", ".join(clauses[:-1]) + f"{comma} and {clauses[-1]}"
 
 
@@ -224,18 +224,15 @@ def dress(rng: Dice, body: str, kind: str = "request", recovery: bool = False) -
     ``kind`` is ``request`` (a verb phrase: "create a deal..."), ``statement`` (a full sentence:
     "we need a quote...") or ``question`` (kept as it is).
     """
-    random = rng.random  # picks drawn inline, as Dice.pick draws: this runs on every turn
     if kind == "question":
         text = body[0].upper() + body[1:]
     else:
-        forms = _SPLIT_PLEASE if kind == "request" else _SPLIT_STATE
-        head, capitalised, tail = forms[int(random() * len(forms))]
+        head, capitalised, tail = rng.pick(_SPLIT_PLEASE if kind == "request" else _SPLIT_STATE)
         text = head + (body[0].upper() + body[1:] if capitalised else body) + tail
-    openers = _RECOVERY if recovery else _OPENERS
-    opener = openers[int(random() * len(openers))]
+    opener = rng.pick(_RECOVERY if recovery else _OPENERS)
     if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:]
-    closer = _CLOSERS[int(random() * len(_CLOSERS))]
+    closer = rng.pick(_CLOSERS)
     if closer and text[-1] not in ".?!":
         text += "."
     return opener + text + closer

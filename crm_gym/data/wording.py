@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from crm_gym.data import language
 from crm_gym.data.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
@@ -78,14 +78,14 @@ def render(
     if unsaid is not None:
         values = {key: value for key, value in values.items() if key != unsaid}
     words = _Words()
-    words.random = rng.random
+    words.rng = rng
     if intent.canonical:
         words.update(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
     plans = _plans(intent.phrase, *slots)
-    plan = plans[int(rng.random() * len(plans))]  # as Dice.pick draws, inline (every turn)
+    plan = rng.pick(plans)
     body = _fill(plan, slots, intent, rng, turn_id, words)
     return language.dress(rng, body, plan.kind, recovery)
 
@@ -93,16 +93,15 @@ def render(
 class _Words(dict):
     """Entity words of one utterance: a synonym per entity type, drawn when first needed.
 
-    Made without an ``__init__`` (``random``, the stream's draw, is set after) and with slots:
-    one is made per utterance.
+    Made without an ``__init__`` (``rng`` is set after) and with slots: one is made per
+    utterance.
     """
 
-    __slots__ = ("random",)
-    random: Callable[[], float]
+    __slots__ = ("rng",)
+    rng: Dice
 
     def __missing__(self, kind: str) -> tuple[str, str]:
-        synonyms = WORDS[kind]
-        self[kind] = word = synonyms[int(self.random() * len(synonyms))]  # as Dice.pick draws
+        self[kind] = word = self.rng.pick(WORDS[kind])
         return word
 
 
@@ -237,16 +236,14 @@ def _clauses(
     ``how`` is ``all`` (the clauses are the text) or ``rest`` (joined to the body by one of
     ``joins``, if any).
     """
-    random = rng.random
     clauses = []
     for key in keys:
-        choices = forms[key]
-        head, tail = choices[int(random() * len(choices))]  # as Dice.pick draws, inline
+        head, tail = rng.pick(forms[key])
         clauses.append(head + _say(key, slots[key], rng, turn_id, words) + tail)
     text = language.join_clauses(rng, clauses)
     if how == "all" or not text:
         return text
-    return joins[int(random() * len(joins))] + text
+    return rng.pick(joins) + text
 
 
 def _split_clause(form: str) -> tuple[str, str]:
@@ -334,7 +331,7 @@ def mention_text(
     else:
         category = "previous" if turn == turn_id - 1 and not explicit else "earlier"
     forms = _NAMED_FORMS[category] if name else _UNNAMED_FORMS[category]
-    text = forms[int(rng.random() * len(forms))]  # as Dice.pick draws, inline
+    text = rng.pick(forms)
     source = words[via][0] if via else ""
     shown = language.quoted(rng, name) if name else ""
     return text.format(word, mention.key, shown, turn, mention.verb, source)
