@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from crm_gym.crm.entities import ENTITY_TYPES, Entity
+from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, Entity
 
 Tables = dict[str, dict[str, Entity]]
 EmailIndex = dict[str, list[str]]
@@ -41,8 +41,7 @@ class MemoryStore:
     # ---- writes -------------------------------------------------------------------------------
     def insert(self, kind: str, record: Entity) -> None:
         """Add a record under its primary key."""
-        key = getattr(record, f"{kind.lower()}_id")
-        self._write(kind, key, record)
+        self._write(kind, getattr(record, PRIMARY_KEYS[kind]), record)
 
     def replace(self, kind: str, key: str, record: Entity) -> None:
         """Swap in a new version of an existing record (dict order is kept)."""
