@@ -19,9 +19,9 @@ What is measured (medians of ``repeats`` runs, in one process, garbage collector
    about 1.2 MiB when full). ``memory_growth`` is the ratio of the two working memories: 1.0 =
    constant in ``n`` (a maximum over ten times more conversations meets somewhat bigger ones, so
    about 1.1-1.2 is expected; a leak would show as ``retained`` growing past pydantic-core's
-   bound). The peak itself grows only while the caches fill: 1.1 MiB at 1,000 conversations,
-   3.0 at 10,000, 3.8 at 30,000 and 5.0 at 100,000, when every cache is full (the email cache
-   after about 30,000 conversations, the slug cache after about 55,000; measured once).
+   bound). The peak itself grows only while the caches fill (value spellings, slugs, emails,
+   plans): 1.3 MiB at 1,000 conversations, 4.9 at 10,000, 8.4 at 30,000 and 10.2 at 100,000
+   (measured once, ``memory_bytes(n)``).
 
 Run::
 
