@@ -56,13 +56,11 @@ class MemoryStore:
 
     def _write(self, kind: str, key: str, record: Entity | None) -> None:
         table = self.tables[kind]
-        self.version += 1
-        self.versions[kind] = self.version
-        old = table.get(key)
+        self.version = self.versions[kind] = self.version + 1
         if self._undo is not None:
-            self._undo.append((kind, key, old if key in table else _ABSENT))
+            self._undo.append((kind, key, table.get(key, _ABSENT)))
         if kind == "Client":
-            self._reindex(key, old, record)
+            self._reindex(key, table.get(key), record)
         if record is None:
             del table[key]
         else:
