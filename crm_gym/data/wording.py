@@ -136,8 +136,8 @@ def _fitting(phrase: str, slots: frozenset[str]) -> tuple[str, ...]:
 def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
     """The compiled plans of ``_fitting``'s patterns.
 
-    Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur
-    (about 1,200 after 20,000 conversations); bounded all the same.
+    Keyed by the slot names in their order (a frozenset per turn costs more): few orders occur,
+    and the cache is bounded all the same.
     """
     return tuple(map(_compiled, _fitting(phrase, frozenset(slots))))
 
