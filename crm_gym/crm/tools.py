@@ -84,13 +84,9 @@ def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
         return ToolResult(str(name), {}, False, error=f"Unknown tool '{name}'.")
     if not isinstance(arguments, dict):
         return ToolResult(name, {}, False, error="Tool arguments must be a JSON object.")
-    if name in SEARCH_TOOLS:
-        kwargs = execution_arguments(name, arguments, api.strict_upstream)
-    else:
-        kwargs = dict(arguments)
+    kwargs = execution_arguments(name, arguments, api.strict_upstream)
     try:
-        if not (spec.accepted.issuperset(kwargs) and kwargs.keys() >= spec.required_set):
-            _check_signature(spec, kwargs)  # the usual call passes both tests: no frame for it
+        _check_signature(spec, kwargs)
         if api.strict_upstream or name in READ_ONLY_TOOLS:
             result = getattr(api, name)(**kwargs)
         else:
@@ -103,6 +99,8 @@ def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
 
 def _check_signature(spec: ToolSpec, kwargs: dict[str, Any]) -> None:
     """R29: Python's texts, in Python's order, for arguments the method cannot take."""
+    if spec.accepted.issuperset(kwargs) and kwargs.keys() >= spec.required_set:
+        return  # the usual call: two set tests
     for key in kwargs:
         if not isinstance(key, str):
             raise CrmError(f"CrmApi.{spec.name}() keywords must be strings")

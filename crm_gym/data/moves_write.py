@@ -24,8 +24,8 @@ def is_open(deal: Any) -> bool:
 
 
 def fresh_email(scene: Scene, name: str) -> str:
-    """A company email no client uses yet (the store indexes clients by lower-cased email)."""
-    taken = scene.api.store.clients_with_email
+    """A company email no client uses yet (as the CRM's duplicate-email rule sees it)."""
+    taken = scene.api._clients_with_email
     email = pools.company_email(scene.rng, name)
     while taken(email):
         email = pools.company_email(scene.rng, pools.company_name(scene.rng))

@@ -125,8 +125,11 @@ class _Kind(NamedTuple):
     pk: str
 
 
+UNASSIGNED_OWNER = "Unassigned Owner"
+"""The owner upstream's seeding gives a client without one."""
+
 _GAPS: dict[str, Meta] = {
-    "Client": {"owner": "Unassigned Owner", "phone": None},
+    "Client": {"owner": UNASSIGNED_OWNER, "phone": None},
     "Contact": {"phone": None},
     "Opportunity": {"owner": None, "notes": None},
     "Contract": {"opportunity_id": None},
@@ -225,7 +228,7 @@ def _client(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
         "name": name.strip(),
         "status": status if status in ("Active", "Prospect", "Inactive") else "Active",
         "industry": meta.get("industry") or "Technology",
-        "owner": meta.get("owner") or meta.get("owner_name") or "Unassigned Owner",
+        "owner": meta.get("owner") or meta.get("owner_name") or UNASSIGNED_OWNER,
         "email": meta.get("email"),
         "phone": meta.get("phone"),
     }

@@ -77,8 +77,7 @@ def render(
     values = intent.values
     if unsaid is not None:
         values = {key: value for key, value in values.items() if key != unsaid}
-    words = _Words()
-    words.rng = rng
+    words = _Words(rng)
     if intent.canonical:
         words.update(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
@@ -91,14 +90,13 @@ def render(
 
 
 class _Words(dict):
-    """Entity words of one utterance: a synonym per entity type, drawn when first needed.
-
-    Made without an ``__init__`` (``rng`` is set after) and with slots: one is made per
-    utterance.
-    """
+    """Entity words of one utterance: a synonym per entity type, drawn when first needed."""
 
     __slots__ = ("rng",)
-    rng: Dice
+
+    def __init__(self, rng: Dice):
+        super().__init__()
+        self.rng = rng
 
     def __missing__(self, kind: str) -> tuple[str, str]:
         self[kind] = word = self.rng.pick(WORDS[kind])

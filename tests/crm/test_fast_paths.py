@@ -34,13 +34,22 @@ def test_accepted_is_params() -> None:
         assert "self" not in spec.accepted
 
 
-def test_read_only_tools_never_write() -> None:
+def test_read_only_tools_succeed_without_a_single_write() -> None:
+    """They run outside a transaction, so none may write: a write here raises."""
     api, _ = build_world()
-    before = (api.store.version, dict(api.store.versions))
+    opportunity = next(iter(api.store.records("Opportunity"))).opportunity_id
+    quotes = [quote.quote_id for quote in api.store.records("Quote")][:2]
+    known = {"opportunity_id": opportunity, "quote_id": quotes[0], "quote_ids": quotes}
+
+    def refuse(*_: object) -> None:
+        raise AssertionError("a read-only tool wrote to the store")
+
+    api.store._write = refuse  # type: ignore[method-assign]
+    assert {"client_search", "list_quotes", "compare_quote_details"} <= READ_ONLY_TOOLS
     for name in READ_ONLY_TOOLS:
-        call_tool(api, name, {})
-        call_tool(api, name, {"quote_ids": list(api.store.items("Quote"))[0][:1]})
-    assert before == (api.store.version, dict(api.store.versions))
+        arguments = {param: known[param] for param in TOOL_SPECS[name].required}
+        outcome = call_tool(api, name, arguments)
+        assert outcome.ok, (name, outcome.error)
 
 
 def test_build_equals_model_constructor() -> None:
