@@ -27,7 +27,12 @@ Run::
 
     python -m benchmarks.speed.generate [--quick] [--workers W]
 
-The last line printed is one JSON object with every number.
+The last line printed is one JSON object with every number; ``compiled_modules`` says how many of
+the modules an optimised install compiles (``crm_gym/compiled.py``) ran compiled. To measure such
+an install, build it beside the checkout and run from a directory without ``crm_gym`` in it::
+
+    python -m venv /tmp/fast && CRM_GYM_COMPILE=1 /tmp/fast/bin/pip install .
+    cd /tmp && /tmp/fast/bin/python -m benchmarks.speed.generate --workers 2
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ import sys
 import tracemalloc
 
 from benchmarks.speed.timing import median_rate
+from crm_gym.compiled import compiled_modules
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.generator import generate, generate_lines, to_json
 from crm_gym.data.replay import replay
@@ -132,6 +138,7 @@ def main() -> None:
         large=large,
         repeats=repeats,
         cpus=os.cpu_count() or 0,
+        compiled_modules=len(compiled_modules()),
         python=platform.python_version(),
     )
     width = max(len(key) for key in results)

@@ -9,7 +9,7 @@ checks each one against the simulated error.
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from crm_gym.data import moves_edit, moves_read, moves_write, pools
 from crm_gym.data.moves_write import CLOSED_STAGES, is_open
@@ -205,6 +205,7 @@ def probability_range(scene: Scene, intent: Intent) -> Botched | None:
     """A probability of 0, 100, 150 or a fraction such as 0.5 (whole percentages 1-99 only)."""
     if not _deal_rule(intent, scene, ("create_new_opportunity", "modify_opportunity")):
         return None
+    value: Any  # an int or a float, kept as drawn (the JSON writes 0, not 0.0)
     if scene.rng.chance(0.3):
         value, text = (
             scene.rng.pick((0.5, 0.75, 62.5, 33.3)),

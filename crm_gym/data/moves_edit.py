@@ -76,7 +76,7 @@ _CONTACT_FIELDS: dict[str, Draw] = {
     "notes": lambda s, r: pools.note_text(s.rng),
     "last_name": lambda s, r: s.rng.pick(pools.LAST_NAMES),
 }
-EDITS = {
+EDITS: dict[str, tuple[str, dict[str, Draw]]] = {
     "Opportunity": ("modify_opportunity", _DEAL_FIELDS),
     "Client": ("modify_client", _CLIENT_FIELDS),
     "Quote": ("modify_quote", _QUOTE_FIELDS),

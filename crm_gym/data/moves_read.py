@@ -123,7 +123,9 @@ def _searcher(tool: str) -> Callable[[Scene], Intent | None]:
     return move
 
 
-SEARCH_MOVES = {tool: _searcher(tool) for tool in SEARCHES}
+SEARCH_MOVES: dict[str, Callable[[Scene], Intent | None]] = {
+    tool: _searcher(tool) for tool in SEARCHES
+}
 
 
 def _details(scene: Scene, tool: str, kind: str) -> Intent | None:
@@ -158,7 +160,7 @@ def _lister(tool: str) -> Callable[[Scene], Intent]:
     return move
 
 
-LIST_MOVES = {
+LIST_MOVES: dict[str, Callable[[Scene], Intent]] = {
     tool: _lister(tool)
     for tool in (
         *LISTING_TOOLS,
@@ -186,7 +188,8 @@ def compare_details(scene: Scene) -> Intent | None:
 
 def summarize(scene: Scene) -> Intent:
     """Pipeline totals: all deals, one client's, one stage's or one owner's."""
-    rng, criteria = scene.rng, {}
+    rng = scene.rng
+    criteria: dict[str, Any] = {}
     scope = rng.pick(("all", "client", "client", "stage", "owner"))
     client = scene.pick("Client") if scope == "client" else None
     if client is not None:

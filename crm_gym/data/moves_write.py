@@ -198,7 +198,9 @@ def new_contract(scene: Scene) -> Intent | None:
     )
     if client is None:
         return None
-    rng, values, mentions = scene.rng, {}, {"client": client}
+    rng = scene.rng
+    values: dict[str, Any] = {}
+    mentions = {"client": client}
     if deal is not None and scene.record(deal).client_id == client.key:
         mentions["deal"] = deal
     _extras(scene, values, _CONTRACT_EXTRAS)
@@ -210,7 +212,7 @@ def new_contract(scene: Scene) -> Intent | None:
         )
     args = {"client_id": client.arg}
     if "deal" in mentions:
-        args["opportunity_id"] = deal.arg  # type: ignore[union-attr]
+        args["opportunity_id"] = mentions["deal"].arg
     args.update(values)
     return Intent("create_contract", args, values, mentions, learns="created")
 

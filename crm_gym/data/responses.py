@@ -105,8 +105,8 @@ def _describer(tool: str) -> Callable[[ToolResult], str]:
     special = _SPECIAL.get(tool)
     if special is not None:
         return special
-    verb = _VERB.get(tool.split("_")[0])
-    return partial(_record, f"{verb} " if verb else "", RESULT_KIND[tool])
+    action = _VERB.get(tool.split("_")[0])
+    return partial(_record, f"{action} " if action else "", RESULT_KIND[tool])
 
 
 def _record(verb: str, kind: str, outcome: ToolResult) -> str:

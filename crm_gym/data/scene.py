@@ -9,11 +9,11 @@ timestamps are the ones replay will see, so the data is correct by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import PRIMARY_KEYS, Entity
+from crm_gym.crm.entities import PRIMARY_KEYS
 from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import responses, wording
 from crm_gym.data.pools import Dice
@@ -42,7 +42,7 @@ class Mention(NamedTuple):
     via: str | None = None
 
 
-@dataclass
+@dataclass(init=False)
 class Intent:
     """One request: the tool call it expects and what its utterance must state.
 
@@ -53,14 +53,30 @@ class Intent:
 
     tool: str
     args: dict[str, Any]
-    values: dict[str, Any] = field(default_factory=dict)
-    mentions: dict[str, Any] = field(default_factory=dict)
-    phrase: str = ""
-    learns: str | None = None
-    canonical: bool = False
+    values: dict[str, Any]
+    mentions: dict[str, Any]
+    phrase: str
+    learns: str | None
+    canonical: bool
 
-    def __post_init__(self) -> None:
-        self.phrase = self.phrase or self.tool
+    def __init__(
+        self,
+        tool: str,
+        args: dict[str, Any],
+        values: dict[str, Any] | None = None,
+        mentions: dict[str, Any] | None = None,
+        phrase: str = "",
+        learns: str | None = None,
+        canonical: bool = False,
+    ) -> None:
+        # Written out: compiled (crm_gym/compiled.py), a dataclass's own __init__ stays Python.
+        self.tool = tool
+        self.args = args
+        self.values = {} if values is None else values
+        self.mentions = {} if mentions is None else mentions
+        self.phrase = phrase or tool
+        self.learns = learns
+        self.canonical = canonical
 
     def but(
         self,
@@ -139,8 +155,8 @@ class Scene:
         """The id of the turn being built."""
         return len(self.turns) + 1
 
-    def records(self, kind: str, where: Callable[[Any], bool] | None = None) -> list[Entity]:
-        """Live records of a kind (optionally filtered), in store order."""
+    def records(self, kind: str, where: Callable[[Any], bool] | None = None) -> list[Any]:
+        """Live records of a kind (optionally filtered), in store order (the kind's model)."""
         found = self.api.store.records(kind)
         return [r for r in found if where(r)] if where else list(found)
 

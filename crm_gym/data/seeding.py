@@ -118,7 +118,7 @@ class _Kind(NamedTuple):
     """Every field's default in field order (a factory's field holds a placeholder), except
     ``gaps``: what the builder sets for the fields a world record may leave out."""
     gaps: tuple[str, ...]
-    factories: tuple[tuple[str, Callable[[], Any]], ...]
+    factories: tuple[tuple[str, Callable[..., Any]], ...]
     """Fields whose default is made per record (``Company.contacts``' list)."""
     floats: tuple[str, ...]
     """Float fields (the world sets each): pydantic makes the world's ints floats."""
@@ -297,11 +297,12 @@ def _quote(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
 def _contract(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     status = meta.get("status")
     value = meta.get("value")
-    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and value
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value:
+        value = 75000.0
     return {
         "client_id": _client_of("Contract", meta, fallback),
         "status": status if status in ("Active", "Pending", "Expired") else "Active",
-        "value": float(value) if numeric else 75000.0,
+        "value": float(value),
         "opportunity_id": meta.get("opportunity_id"),
     }
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from crm_gym.data import language
 from crm_gym.data.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
@@ -264,7 +264,7 @@ def _say(key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[s
             rng, [mention_text(m, rng, turn_id, words, True) for m in value]
         )
     if isinstance(value, tuple):
-        return mention_text(value, rng, turn_id, words)
+        return mention_text(cast("Mention", value), rng, turn_id, words)
     say = _SAY.get(key)  # how this kind of literal value is written (else: quoted text)
     return say(value, rng) if say is not None else language.quoted(rng, str(value))
 
