@@ -1,8 +1,8 @@
 """The modules an optimised install compiles with mypyc, and whether this install did.
 
 ``CRM_GYM_COMPILE=1 pip install .`` compiles them to C extensions (a C compiler is needed; about
-three minutes on two cores): the generator then makes about 1.3x more conversations per second,
-with the same bytes (docs/data.md, "Speed"). The default install is pure Python. Only a regular
+a minute on two cores): the generator then makes about 1.3x more conversations per second, with
+the same bytes (docs/data.md, "Speed"). The default install is pure Python. Only a regular
 install compiles: in an editable one, an extension would shadow the source being edited.
 
 ``setup.py`` reads this file before anything is installed: standard library only.
