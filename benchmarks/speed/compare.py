@@ -92,10 +92,15 @@ def run_once(root: Path, work: str, repeats: int) -> float:
     return float(run_in(root, WORKLOADS[work].format(repeats=repeats)))
 
 
-def use_same_data() -> None:
-    """Point both sides at one data file (the built-in examples when there is none)."""
+def same_data() -> str:
+    """The one data file both sides read: the public file, else the built-in examples."""
     data = data_path(None)
-    os.environ.setdefault("ARC_CRM_DATA", str(data if data.is_file() else builtin_path()))
+    return str(data if data.is_file() else builtin_path())
+
+
+def use_same_data() -> None:
+    """Point both sides at one data file (``same_data``) unless ``ARC_CRM_DATA`` names one."""
+    os.environ.setdefault("ARC_CRM_DATA", same_data())
 
 
 def compare(before: Path, after: Path, work: str, rounds: int, repeats: int) -> dict:

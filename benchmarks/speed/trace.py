@@ -95,6 +95,14 @@ print(digest.hexdigest())
 """
 
 
+def trace_code(generator: bool, quick: bool) -> str:
+    """The program whose last line is the digest: env results, or generator lines."""
+    if generator:
+        return GENERATOR_TRACE.format(size=100 if quick else 2000)
+    code = TRACE.replace("{public}", "40" if quick else "None")
+    return code.replace("{generated}", "20" if quick else "200")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, required=True, help="checkout of the old code")
@@ -105,11 +113,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     use_same_data()
-    if args.generator:
-        code = GENERATOR_TRACE.format(size=100 if args.quick else 2000)
-    else:
-        code = TRACE.replace("{public}", "40" if args.quick else "None")
-        code = code.replace("{generated}", "20" if args.quick else "200")
+    code = trace_code(args.generator, args.quick)
     digests = {name: run_in(root.resolve(), code)
                for name, root in (("before", args.before), ("after", args.after))}  # fmt: skip
     same = digests["before"] == digests["after"]

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.speed.compare import run_in, use_same_data
-from benchmarks.speed.trace import GENERATOR_TRACE, TRACE
+from benchmarks.speed.compare import run_in, same_data
+from benchmarks.speed.trace import trace_code
 from crm_gym.compiled import COMPILED_MODULES, compiled_modules, source_path
 
 REPO = Path(__file__).resolve().parents[2]
-COPIED = ("crm_gym", "benchmarks", "build_support", "tests", "conftest.py", "setup.py", "setup.cfg")
+COPIED_DIRS = ("crm_gym", "benchmarks", "build_support", "tests")
+COPIED_FILES = ("conftest.py", "setup.py", "setup.cfg", "pyproject.toml")
 COMPILED_TESTS = ("tests/data", "tests/envs")
 """The tests of the code that uses the compiled modules (the CRM's own tests do not)."""
 
@@ -47,6 +48,9 @@ def _compiler_missing() -> str | None:
     return None
 
 
+_MISSING = _compiler_missing()
+
+
 def test_every_compiled_module_exists_and_this_checkout_runs_python():
     for module in COMPILED_MODULES:
         assert source_path(module, REPO).is_file(), module
@@ -54,17 +58,14 @@ def test_every_compiled_module_exists_and_this_checkout_runs_python():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_compiler_missing() is not None, reason=str(_compiler_missing()))
-def test_compiled_build_gives_the_same_lines_and_env_results(tmp_path):
+@pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))
+def test_compiled_build_gives_the_same_lines_and_env_results(tmp_path, monkeypatch):
     copy = tmp_path / "compiled"
-    copy.mkdir()
-    for name in (*COPIED, "pyproject.toml"):
-        source = REPO / name
-        if source.is_dir():
-            ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info")
-            shutil.copytree(source, copy / name, ignore=ignore)
-        else:
-            shutil.copy2(source, copy / name)
+    ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.egg-info")
+    for name in COPIED_DIRS:
+        shutil.copytree(REPO / name, copy / name, ignore=ignore)
+    for name in COPIED_FILES:
+        shutil.copy2(REPO / name, copy / name)
     (copy / "README.md").write_text("crm-gym\n")
     (tmp_path / "shared").symlink_to(REPO.parent / "shared")  # ../shared, as beside the checkout
     environment = {**os.environ, "CRM_GYM_COMPILE": "1"}
@@ -75,11 +76,9 @@ def test_compiled_build_gives_the_same_lines_and_env_results(tmp_path):
     listing = "from crm_gym.compiled import compiled_modules\nprint(len(compiled_modules()))"
     assert run_in(copy, listing) == str(len(COMPILED_MODULES))
     assert run_in(copy, STREAMING) == "streams"
-    use_same_data()
-    for code in (
-        GENERATOR_TRACE.format(size=150),
-        TRACE.replace("{public}", "20").replace("{generated}", "20"),
-    ):
+    monkeypatch.setenv("ARC_CRM_DATA", same_data())  # both sides, and only for this test
+    for generator in (True, False):
+        code = trace_code(generator, quick=True)
         assert run_in(copy, code) == run_in(REPO, code)
 
     arguments = ["-q", "-x", "-o", "addopts=", *COMPILED_TESTS]
