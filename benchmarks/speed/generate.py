@@ -29,10 +29,10 @@ Run::
 
 The last line printed is one JSON object with every number; ``compiled_modules`` says how many of
 the modules an optimised install compiles (``crm_gym/compiled.py``) ran compiled, and
-``python_prefix`` which interpreter ran (its build matters: CPython built with profile-guided
-optimisation, such as Debian's ``/usr/bin/python3.11``, runs this work about 1.2x faster than a
-plain source build such as pyenv's default). To measure such an install, build it beside the
-checkout and run from a directory without ``crm_gym`` in it::
+``python_prefix`` which interpreter ran (its build matters: an optimised CPython such as Debian's
+``/usr/bin/python3.11``, link-time optimised with ``libpython`` linked in, runs this work about
+1.2x faster than a plain source build such as pyenv's default). To measure such an install,
+build it beside the checkout and run from a directory without ``crm_gym`` in it::
 
     /usr/bin/python3.11 -m venv /tmp/fast && CRM_GYM_COMPILE=1 /tmp/fast/bin/pip install .
     cd /tmp && /tmp/fast/bin/python -m benchmarks.speed.generate --workers 2
