@@ -123,10 +123,12 @@ class Recorder(BaseHTTPRequestHandler):
 
     reply: dict[str, Any] = {}
     seen: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+    """Path, headers (lower-cased names: HTTP header names are case-insensitive) and body."""
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.seen.append((self.path, dict(self.headers), body))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        self.seen.append((self.path, headers, body))
         payload = json.dumps(self.reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -158,7 +160,7 @@ def test_transport_posts_the_body_and_returns_the_json(server: str, make_transpo
     body = build_completion_request("qwen", PROMPTS, SamplingParams(seed=4), n=2)
     response = post(body)
     ((path, headers, sent),) = Recorder.seen
-    assert path == "/v1/completions" and headers["Authorization"] == "Bearer secret"
+    assert path == "/v1/completions" and headers["authorization"] == "Bearer secret"
     assert sent == body  # vLLM's extensions sit at the top level of the JSON, as vLLM reads them
     groups = parse_completion_response(response, PROMPTS, n=2)
     assert groups[0][0].completion_ids == (4913, 606, 151645)
