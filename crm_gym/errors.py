@@ -28,3 +28,11 @@ class DatasetError(ValueError):
 
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
+
+
+class DataFileError(DatasetError):
+    """A dataset file that cannot be read as JSONL conversations (the message names file, line)."""
+
+
+class DataFileNotFoundError(DataFileError, FileNotFoundError):
+    """A dataset path that is neither a local file nor a Hugging Face dataset name."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from crm_gym.data.loading import LoadProblem, iter_conversations
-from crm_gym.errors import StoreError
+from crm_gym.data.loading import good_conversations
+from crm_gym.errors import DataFileError, StoreError
 from scripts import datagen, eval_cmd, report_cmd, train_cmd
 
 EXAMPLES = {
@@ -24,14 +25,14 @@ EXAMPLES = {
 
 
 def _read(path: str) -> list[Any]:
-    """Good conversations of a file; bad lines are reported on stderr with their line number."""
-    good = []
-    for item in iter_conversations(path):
-        if isinstance(item, LoadProblem):
-            print(f"{path}: {item}", file=sys.stderr)
-        else:
-            good.append(item)
-    return good
+    """Good conversations of a file; bad lines are reported on stderr with their line number.
+
+    Raises:
+        DataFileError: if the file cannot be read or holds no conversation (``main`` exits 2).
+    """
+    return list(
+        good_conversations(path, lambda problem: print(f"{path}: {problem}", file=sys.stderr))
+    )
 
 
 def _default_tasks() -> list[Any]:
@@ -47,6 +48,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from crm_gym.data.replay import replay, summarize
 
     path = args.path or "generated default tasks"
+    conversations = _read(args.path) if args.path else _default_tasks()
     try:
         store = make_store(args.store, strict_upstream=args.strict_upstream)
     except (StoreError, ImportError) as exc:
@@ -54,7 +56,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 2
     empty = MemoryStore().snapshot()
     results = []
-    for conversation in _read(args.path) if args.path else _default_tasks():
+    for conversation in conversations:
         store.restore(empty)  # one store for the run: each conversation starts empty
         results.append(replay(conversation, strict_upstream=args.strict_upstream, store=store))
     getattr(store, "close", lambda: None)()
@@ -143,7 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "path", None) and not Path(args.path).exists():
         print(f"crm-gym {args.command}: no such file: {args.path}", file=sys.stderr)
         return 2
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except DataFileError as exc:
+        print(f"crm-gym {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # `crm-gym generate | head`: the reader has all it wants
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at devnull so the exit's flush does not fail again (Python docs, "signal")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":

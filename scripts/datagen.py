@@ -10,7 +10,7 @@ import json
 import sys
 import time
 from contextlib import nullcontext
-from typing import IO, Any, Iterable, Iterator, TypeVar
+from typing import IO, Any, ContextManager, Generator, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -20,7 +20,9 @@ DATASTATS_EXAMPLE = "crm-gym datastats tasks.jsonl"
 
 def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``crm-gym generate``."""
-    parser.add_argument("--n", type=int, required=True, help="number of conversations")
+    parser.add_argument(
+        "--n", type=_positive_int, required=True, help="number of conversations (at least 1)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the whole set (default 0)")
     parser.add_argument(
         "--failure-share",
@@ -52,10 +54,27 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.15,
         help="share of searches that find nothing (default 0.15)",
     )
-    parser.add_argument("--workers", type=int, default=1, help="processes (output is identical)")
-    parser.add_argument("-o", "--output", default="-", help="JSONL file, or - for stdout (default)")
+    parser.add_argument(
+        "--workers", type=_positive_int, default=1, help="processes, at least 1 (same output)"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        default="-",
+        help="JSONL file, or - for stdout (default); its folder must exist (none is created)",
+    )
     parser.add_argument("--stats", action="store_true", help="print the diversity report after")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _shares(text: str) -> dict[str, float]:
@@ -72,7 +91,28 @@ def _shares(text: str) -> dict[str, float]:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     """Write ``--n`` generated conversations as JSONL, optionally with the diversity report."""
-    from crm_gym.data.datastats import DataStats
+    try:
+        items = _generated(args)
+    except ValueError as exc:
+        print(f"crm-gym generate: {exc}", file=sys.stderr)
+        return 2
+    try:  # before any work: an hour of generation must not end in a traceback
+        output = _open_output(args.output)
+    except OSError as exc:
+        print(f"crm-gym generate: -o {args.output}: {_unwritable(exc)}", file=sys.stderr)
+        return 2
+    try:
+        with output as out:
+            stats = _write(items, out, args)
+    finally:
+        items.close()  # stops the worker pool at once if the write failed (a closed pipe)
+    if stats is not None:
+        print_report(stats.report(), sys.stderr if args.output == "-" else sys.stdout)
+    return 0
+
+
+def _generated(args: argparse.Namespace) -> Generator[tuple[str, Any], None, None]:
+    """``(line, conversation or None)`` pairs, lazily; the mix is checked at once (ValueError)."""
     from crm_gym.data.generator import generate, generate_lines, to_json
 
     mix = {
@@ -81,45 +121,56 @@ def cmd_generate(args: argparse.Namespace) -> int:
         "empty_searches": args.empty_searches,
     }
     mix.update({k: v for k, v in (("complexity", args.complexity), ("skills", args.skills)) if v})
-    try:
-        if args.stats and args.workers <= 1:  # count the conversations made, not their lines
-            items: Iterator[tuple[str, Any]] = (
-                (to_json(conversation), conversation)
-                for conversation in generate(args.n, args.seed, **mix)
-            )
-        else:
-            lines = generate_lines(args.n, args.seed, workers=args.workers, **mix)
-            items = ((line, None) for line in lines)
-    except ValueError as exc:
-        print(f"crm-gym generate: {exc}", file=sys.stderr)
-        return 2
+    if args.stats and args.workers <= 1:  # count the conversations made, not their lines
+        conversations = generate(args.n, args.seed, **mix)
+        return ((to_json(conversation), conversation) for conversation in conversations)
+    lines = generate_lines(args.n, args.seed, workers=args.workers, **mix)
+    return ((line, None) for line in lines)
+
+
+def _open_output(output: str) -> ContextManager[IO[str]]:
+    """Stdout for ``-``, else the file, created or truncated; its folder must exist."""
+    if output == "-":
+        return nullcontext(sys.stdout)
+    return open(output, "w", encoding="utf-8")
+
+
+def _unwritable(exc: OSError) -> str:
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, expected a file name"
+    if isinstance(exc, FileNotFoundError):
+        return "its folder does not exist (generate creates no folders)"
+    return exc.strerror or str(exc)
+
+
+def _write(items: Iterable[tuple[str, Any]], out: IO[str], args: argparse.Namespace) -> Any:
+    """Write the lines (progress on stderr); the ``DataStats`` of them if ``--stats``."""
+    from crm_gym.data.datastats import DataStats
+
     stats = DataStats() if args.stats else None
-    to_stdout = args.output == "-"
-    with nullcontext(sys.stdout) if to_stdout else open(args.output, "w", encoding="utf-8") as out:
-        for line, conversation in progress(items, args.n, enabled=not args.no_progress):
-            out.write(line + "\n")
-            if stats is not None and conversation is not None:
-                stats.add(conversation)
-            elif stats is not None:
-                stats.add_line(line)
-    if stats is not None:
-        print_report(stats.report(), sys.stderr if to_stdout else sys.stdout)
-    return 0
+    for line, conversation in progress(items, args.n, enabled=not args.no_progress):
+        out.write(line + "\n")
+        if stats is not None and conversation is not None:
+            stats.add(conversation)
+        elif stats is not None:
+            stats.add_line(line)
+    return stats
 
 
 def cmd_datastats(args: argparse.Namespace) -> int:
-    """The diversity report of a JSONL file."""
+    """The diversity report of a JSONL file (an unreadable one raises ``DataFileError``)."""
     from crm_gym.data.datastats import DataStats
-    from crm_gym.data.loading import LoadProblem, iter_conversations
+    from crm_gym.data.loading import good_conversations
 
     stats = DataStats()
-    for item in iter_conversations(args.path):
-        if isinstance(item, LoadProblem):
-            print(f"{args.path}: {item}", file=sys.stderr)
-        else:
-            stats.add(item)
+    for conversation in good_conversations(args.path, lambda problem: _report(args.path, problem)):
+        stats.add(conversation)
     print_report(stats.report(), sys.stdout)
     return 0
+
+
+def _report(path: str, problem: Any) -> None:
+    print(f"{path}: {problem}", file=sys.stderr)
 
 
 def print_report(report: dict, stream: IO[str]) -> None:

@@ -145,7 +145,7 @@ def _scenario_to_conversation(record: dict[str, Any]) -> dict[str, Any]:
     turn["turn_id"] = 1
     turn["user_utterance"] = record.get("user_utterance", record.get("utterance", ""))
     setup = record.get("setup_entities") or {}
-    entities = setup if "seed_data" in setup else {"seed_data": setup}
+    entities = setup if isinstance(setup, dict) and "seed_data" in setup else {"seed_data": setup}
     rest = {
         key: value for key, value in record.items() if key not in turn and key != "setup_entities"
     }

@@ -10,6 +10,7 @@ import numpy as np
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.loading import load_conversations
 from crm_gym.envs.reference import ConversationReference, build_reference
+from crm_gym.errors import DatasetError
 
 TaskSpec = str | Path | Sequence[Conversation] | None
 """A JSONL path, a list of conversations, or None for the default generated tasks."""
@@ -24,15 +25,28 @@ def arm_of(conversation: Conversation) -> str:
     return "unlabelled"
 
 
+def _index_by_id(conversations: Sequence[Conversation]) -> dict[str, int]:
+    """Position of each ``conversation_id``; a repeated id would hide a task from ``task_id``."""
+    index_of: dict[str, int] = {}
+    for index, conversation in enumerate(conversations):
+        first = index_of.setdefault(conversation.conversation_id, index)
+        if first != index:
+            raise DatasetError(
+                f"duplicate conversation_id {conversation.conversation_id!r} "
+                f"(tasks {first} and {index})"
+            )
+    return index_of
+
+
 class TaskSource:
     """Conversations by index, id and arm, with their reference runs built once and cached."""
 
     def __init__(self, conversations: Sequence[Conversation], strict_upstream: bool = False):
         if not conversations:
-            raise ValueError("a task source needs at least one conversation")
+            raise DatasetError("a task source needs at least one conversation, got none")
         self.conversations = list(conversations)
         self.strict_upstream = strict_upstream
-        self.index_of = {c.conversation_id: i for i, c in enumerate(self.conversations)}
+        self.index_of = _index_by_id(self.conversations)
         self.arms: dict[str, list[int]] = {}
         for index, conversation in enumerate(self.conversations):
             self.arms.setdefault(arm_of(conversation), []).append(index)
@@ -40,7 +54,12 @@ class TaskSource:
 
     @classmethod
     def from_spec(cls, tasks: TaskSpec, strict_upstream: bool = False) -> TaskSource:
-        """Build from a path, a list of conversations, or None (the default task set)."""
+        """Build from a path, a list of conversations, or None (the default task set).
+
+        Raises:
+            DataFileError: for a path that is missing or not a clean JSONL file of conversations
+                (``crm_gym.data.loading.load_conversations``); DatasetError for repeated ids.
+        """
         if tasks is None:
             from crm_gym.data import default_tasks
 
