@@ -59,10 +59,10 @@ def iter_conversations(path: str | Path) -> Iterator[Conversation | LoadProblem]
         DataFileNotFoundError: if nothing exists at ``path``.
         DataFileError: if the file as a whole cannot be read (see the module docstring).
     """
-    return _unique(_items(Path(path)))
+    return _unique(_items(path))  # messages name the path as the caller spelled it
 
 
-def _items(path: Path) -> Iterator[tuple[int, Conversation | LoadProblem]]:
+def _items(path: str | Path) -> Iterator[tuple[int, Conversation | LoadProblem]]:
     for number, raw in _numbered_lines(path):
         text = _decode(raw, number)
         if isinstance(text, LoadProblem):
@@ -85,7 +85,7 @@ def _unique(
         yield item
 
 
-def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def _numbered_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
     number = 0
     with _open_binary(path) as stream:
         try:
@@ -95,9 +95,9 @@ def _numbered_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             raise DataFileError(f"{path}: unreadable at line {number + 1}: {exc}") from exc
 
 
-def _open_binary(path: Path) -> IO[bytes]:
+def _open_binary(path: str | Path) -> IO[bytes]:
     """The file's bytes, decompressed when it starts with gzip's magic bytes."""
-    if path.is_dir():
+    if Path(path).is_dir():
         raise DataFileError(f"{path}: is a directory, expected a JSONL file")
     try:
         with open(path, "rb") as probe:
@@ -109,7 +109,7 @@ def _open_binary(path: Path) -> IO[bytes]:
     return gzip.open(path, "rb") if magic == _GZIP_MAGIC else open(path, "rb")  # noqa: SIM115
 
 
-def _first_line(line: bytes, path: Path) -> bytes:
+def _first_line(line: bytes, path: str | Path) -> bytes:
     """Line 1 without a UTF-8 byte-order mark; UTF-16/32 text is refused (JSONL is UTF-8)."""
     for bom, encoding in _WIDE_BOMS:
         if line.startswith(bom):
