@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import subprocess
@@ -94,3 +95,67 @@ def test_help(args):
     assert run.returncode == 0 and "usage: crm-gym" in run.stdout
     if args[0] == "replay":
         assert "--strict-upstream" in run.stdout and "--json" in run.stdout
+
+
+# ---- files that are not datasets: one line on stderr, exit 2, never a traceback -----------------
+GOOD = {"conversation_id": "ok", "turns": [{"turn_id": 1, "expected_tool": "summarize_counts"}]}
+
+BAD_FILES = {
+    "utf16": (json.dumps(GOOD).encode("utf-16"), "the file is UTF-16; convert it to UTF-8"),
+    "latin1": ('{"conversation_id": "é"}\n'.encode("latin-1"), "no conversation in the file"),
+    "deep": (b"[" * 100_000 + b"]" * 100_000, "no conversation in the file"),
+    "bigint": (b'{"turn_id": ' + b"9" * 5000 + b"}", "no conversation in the file"),
+    "list": (b"[]\n", "no conversation in the file (all 1 line(s) are bad)"),
+    "empty": (b"", "no conversation in the file (it is empty)"),
+    "gzip-cut": (gzip.compress(json.dumps(GOOD).encode() * 40)[:60], "unreadable at line 1"),
+}
+
+
+def assert_one_line_error(run: subprocess.CompletedProcess[str], path: Path, expected: str):
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    last = run.stderr.splitlines()[-1]
+    assert last.startswith(f"crm-gym {run.args[1]}: {path}: ") and expected in last
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_replay_of_a_file_without_conversations_exits_2(tmp_path, case):
+    content, expected = BAD_FILES[case]
+    path = tmp_path / f"{case}.jsonl"
+    path.write_bytes(content)
+    assert_one_line_error(crm_gym("replay", str(path)), path, expected)
+
+
+@pytest.mark.parametrize("command", ["replay", "lint", "datastats"])
+def test_a_directory_exits_2(tmp_path, command):
+    assert_one_line_error(crm_gym(command, str(tmp_path)), tmp_path, "is a directory")
+
+
+@pytest.mark.parametrize("command", ["lint", "datastats"])
+def test_lint_and_datastats_of_non_objects_exit_2(tmp_path, command):
+    path = tmp_path / "list.jsonl"
+    path.write_text("[]\n[1]\n")
+    run = crm_gym(command, str(path))
+    assert f"{path}: line 2: expected a JSON object, got list" in run.stderr
+    assert_one_line_error(run, path, "all 2 line(s) are bad")
+
+
+def test_replay_keeps_the_first_conversation_after_a_bom_and_reads_gzip(tmp_path):
+    second = {**GOOD, "conversation_id": "ok2"}
+    text = json.dumps(GOOD) + "\n" + json.dumps(second) + "\n"
+    bom = tmp_path / "bom.jsonl"
+    bom.write_text(text, encoding="utf-8-sig")
+    packed = tmp_path / "tasks.jsonl.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    for path in (bom, packed):
+        run = crm_gym("replay", str(path), "--json")
+        assert run.returncode == 0 and run.stderr == ""
+        assert json.loads(run.stdout)["conversations_passed"] == 2
+
+
+def test_replay_reports_a_duplicate_id_with_both_lines(tmp_path):
+    path = tmp_path / "dup.jsonl"
+    path.write_text("\n".join(json.dumps(GOOD) for _ in range(2)) + "\n")
+    run = crm_gym("replay", str(path), "--json")
+    assert f"{path}: line 2: duplicate conversation_id 'ok' (first on line 1)" in run.stderr
+    assert json.loads(run.stdout)["conversations"] == 1

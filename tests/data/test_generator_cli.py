@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 CRM_GYM = Path(sys.executable).with_name("crm-gym")
 
@@ -57,3 +59,56 @@ def test_generate_stats_and_datastats_agree(tmp_path):
 def test_generate_refuses_a_bad_mix():
     run = crm_gym("generate", "--n", "5", "--complexity", "tiny=1", "--no-progress")
     assert run.returncode == 2 and "weights" in run.stderr
+
+
+# ---- argument errors: one line naming the argument, exit 2, before any work ---------------------
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--n", "-1"), "argument --n: must be at least 1, got -1"),
+        (("--n", "0"), "argument --n: must be at least 1, got 0"),
+        (("--n", "ten"), "argument --n: expected a whole number, got 'ten'"),
+        (("--n", "5", "--workers", "0"), "argument --workers: must be at least 1, got 0"),
+        (("--n", "5", "--workers", "-3"), "argument --workers: must be at least 1, got -3"),
+    ],
+)
+def test_generate_refuses_bad_counts(args, expected):
+    run = crm_gym("generate", *args)
+    assert run.returncode == 2 and run.stdout == "" and "Traceback" not in run.stderr
+    assert run.stderr.splitlines()[-1] == f"crm-gym generate: error: {expected}"
+
+
+def test_generate_refuses_a_directory_as_output(tmp_path):
+    run = crm_gym("generate", "--n", "5", "-o", str(tmp_path))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr == f"crm-gym generate: -o {tmp_path}: is a directory, expected a file name\n"
+
+
+def test_generate_refuses_an_output_in_a_missing_folder_before_any_work(tmp_path):
+    target = tmp_path / "missing" / "x.jsonl"
+    run = crm_gym("generate", "--n", "5", "-o", str(target))
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert run.stderr == (
+        f"crm-gym generate: -o {target}: its folder does not exist (generate creates no folders)\n"
+    )
+    assert not target.parent.exists()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_generate_into_head_exits_quietly(workers):
+    """``crm-gym generate --n 50 | head -1``: 50 conversations are ~280 kB, past a pipe's buffer."""
+    generate = subprocess.Popen(
+        [str(CRM_GYM), "generate", "--n", "50", "--workers", workers, "--no-progress"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.run(
+        ["head", "-1"], stdin=generate.stdout, capture_output=True, timeout=120, check=True
+    )
+    generate.stdout.close()  # only head reads the pipe now: generate sees it close
+    stderr = generate.stderr.read().decode()
+    assert generate.wait(timeout=120) == 0, stderr
+    assert stderr == ""
+    (line,) = head.stdout.decode().splitlines()
+    assert json.loads(line)["conversation_id"]
