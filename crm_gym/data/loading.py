@@ -12,12 +12,13 @@ skipped and gzip-compressed files (by their magic bytes, whatever their suffix) 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
@@ -55,7 +56,7 @@ class LoadProblem:
 def iter_conversations(path: str | Path) -> Iterator[Conversation | LoadProblem]:
     """Yield each line's conversation, or a ``LoadProblem`` for a bad line (and carry on).
 
-    Raises:
+    Raises (while iterating, as ``open`` would on the first read):
         DataFileNotFoundError: if nothing exists at ``path``.
         DataFileError: if the file as a whole cannot be read (see the module docstring).
     """
@@ -95,7 +96,7 @@ def _numbered_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
             raise DataFileError(f"{path}: unreadable at line {number + 1}: {exc}") from exc
 
 
-def _open_binary(path: str | Path) -> IO[bytes]:
+def _open_binary(path: str | Path) -> io.BufferedIOBase:
     """The file's bytes, decompressed when it starts with gzip's magic bytes."""
     if Path(path).is_dir():
         raise DataFileError(f"{path}: is a directory, expected a JSONL file")
