@@ -25,11 +25,12 @@ from pydantic import ValidationError
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import DataFileError, DataFileNotFoundError
 
-MAX_DEPTH = 64
+MAX_DEPTH = 100
 """Deepest nesting of objects and arrays a line may have (Arc records have 5 levels).
 
-Deeper values would overflow the recursion of the code that later walks them (templates,
-``copy.deepcopy``, ``json.dumps``), so they are refused at load time, with their line.
+Much deeper values overflow the recursion of the code that later walks them (templates,
+``copy.deepcopy``: from about 300 levels), so they are refused at load time, with their line;
+100 levels replay and reset an env. A line with at most 100 brackets is never walked.
 """
 
 _GZIP_MAGIC = b"\x1f\x8b"

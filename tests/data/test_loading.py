@@ -344,3 +344,9 @@ def test_gym_make_refuses_repeated_conversation_ids():
     twice = [Conversation.from_record(record("a")), Conversation.from_record(record("a"))]
     with pytest.raises(DatasetError, match=r"duplicate conversation_id 'a' \(tasks 0 and 1\)"):
         gym.make("ArcCrm-v0", tasks=twice)
+
+
+def test_a_scenario_with_non_object_setup_entities_is_read_not_a_traceback(tmp_path):
+    scenario = {"scenario_id": "SC-2", "expected_tool": "list_clients", "setup_entities": 5}
+    (conversation,) = load_conversations(write_lines(tmp_path / "s.jsonl", [json.dumps(scenario)]))
+    assert conversation.initial_entities == {"seed_data": 5} and conversation.seed_data == {}
