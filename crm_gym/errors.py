@@ -28,3 +28,7 @@ class DatasetError(ValueError):
 
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
+
+
+class LogError(ValueError):
+    """A log of another harness that cannot be read (bad JSON, no turn results, no id)."""
