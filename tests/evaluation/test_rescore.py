@@ -21,6 +21,7 @@ from benchmarks.foreign_logs import parse_record, read_log
 from benchmarks.records import load_records
 from benchmarks.rescore import rescore
 from crm_gym.data import load_conversations
+from crm_gym.data.generator import generate
 from crm_gym.errors import LogError
 from scripts.rescore_cmd import add_rescore_arguments, cmd_rescore
 
@@ -81,6 +82,21 @@ def test_rescored_records_score_as_eval_scores_the_ground_truth(tasks):
         for a, b in zip(mine.per_turn_results, record.per_turn_results, strict=True):
             assert (a.turn_id, a.verification, a.success) == (b.turn_id, b.verification, b.success)
             assert a.reward_components == b.reward_components
+
+
+def test_eval_logs_of_generated_tasks_rescore_to_themselves(tmp_path):
+    """Eval's records are upstream-format records: rescoring them reproduces every turn,
+    planned-failure turns included."""
+    conversations = list(generate(30, 0))
+    log = tmp_path / "eval.jsonl"
+    evaluate(conversations, ReplayPolicy(), policy_name="replay", expose_reference=True,
+             output=log, progress=False)  # fmt: skip
+    theirs = load_records(log)
+    ours = rescore(read_log(log), conversations, policy_name="replay").records
+    assert any(not t.expect_success for r in ours for t in r.per_turn_results)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.conversation_id == b.conversation_id and a.reward_signal == b.reward_signal
+        assert a.per_turn_results == b.per_turn_results
 
 
 def test_a_wrong_argument_fails_exactly_that_turn(tasks):
