@@ -36,3 +36,7 @@ class DataFileError(DatasetError):
 
 class DataFileNotFoundError(DataFileError, FileNotFoundError):
     """A dataset path that is neither a local file nor a Hugging Face dataset name."""
+
+
+class LogError(ValueError):
+    """A log of another harness that cannot be read (bad JSON, no turn results, no id)."""

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from crm_gym.data.loading import good_conversations
 from crm_gym.errors import DataFileError, StoreError
-from scripts import datagen, eval_cmd, report_cmd, train_cmd
+from scripts import datagen, eval_cmd, report_cmd, rescore_cmd, train_cmd
 
 EXAMPLES = {
     "replay": "crm-gym replay ../shared/arc/evaluation_400.jsonl --json --store sqlite",
@@ -21,6 +21,7 @@ EXAMPLES = {
     "report": report_cmd.REPORT_EXAMPLE,
     "train": train_cmd.TRAIN_EXAMPLE,
     "eval": eval_cmd.EVAL_EXAMPLE,
+    "rescore": rescore_cmd.RESCORE_EXAMPLE,
 }
 
 
@@ -102,6 +103,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     ),
     "train": (train_cmd.cmd_train, "GRPO training from a preset or a config file"),
     "eval": (eval_cmd.cmd_eval, "run a policy on tasks, k attempts each (JSONL records)"),
+    "rescore": (
+        rescore_cmd.cmd_rescore,
+        "score the calls of an upstream or Atlas log as eval does",
+    ),
 }
 
 
@@ -127,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     report_cmd.add_report_arguments(_subparser(sub, "report"))
     train_cmd.add_train_arguments(_subparser(sub, "train"))
     eval_cmd.add_eval_arguments(_subparser(sub, "eval"))
+    rescore_cmd.add_rescore_arguments(_subparser(sub, "rescore"))
     return parser
 
 
