@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 from pydantic import ValidationError
 
-from crm_gym.data.conversation import Conversation
+from crm_gym.data.conversation import Conversation, check_upstream_schema
 from crm_gym.errors import DatasetError
 
 
@@ -62,8 +62,12 @@ def read_conversations(path: str | Path) -> tuple[list[Conversation], list[LoadP
     return good, bad
 
 
-def load_conversations(source: str | Path, split: str = "train") -> list[Conversation]:
+def load_conversations(
+    source: str | Path, split: str = "train", *, strict_upstream: bool = False
+) -> list[Conversation]:
     """Load every conversation of a JSONL file, or of a Hugging Face dataset by name.
+
+    ``strict_upstream=True`` also rejects what upstream's schema did (``check_upstream_schema``).
 
     Raises:
         DatasetError: naming the first bad lines, if any line is not a conversation.
@@ -75,9 +79,10 @@ def load_conversations(source: str | Path, split: str = "train") -> list[Convers
         if bad:
             shown = "; ".join(str(problem) for problem in bad[:3])
             raise DatasetError(f"{path}: {len(bad)} bad line(s): {shown}")
-        return good
+        return check_upstream_schema(good, path) if strict_upstream else good
     if isinstance(source, str) and _looks_like_hub_name(source):
-        return _load_hub_dataset(source, split)
+        rows = _load_hub_dataset(source, split)
+        return check_upstream_schema(rows, source) if strict_upstream else rows
     raise FileNotFoundError(f"no dataset file at {source}")
 
 

@@ -1,4 +1,4 @@
-"""Where crm-gym and upstream's mock could part: validation errors' type, file names, in-place edits.
+"""Where crm-gym and upstream's mock could part: validation errors, file names, in-place edits.
 
 Upstream's tools raised pydantic's ``ValidationError`` for what an entity model rejects; crm-gym
 raises ``CrmValidationError``, which is both that and a ``CrmError``, with the same text. Upstream
@@ -122,7 +122,7 @@ def test_strict_file_name_without_spaces_is_accepted() -> None:
     assert stored.file_name == "Q4_deck-v2.PPTX"
 
 
-# ---- modify tools return a new record (upstream edited the stored one in place) -------------------
+# ---- modify tools return a new record (upstream edited the stored one in place) ----------------
 @pytest.mark.parametrize("strict", [False, True], ids=["default", "strict"])
 def test_modify_leaves_earlier_references_unchanged(strict: bool) -> None:
     api, ids = build_world(strict_upstream=strict)
