@@ -91,7 +91,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "replay": (cmd_replay, "replay the ground truth of a dataset and score it"),
-    "lint": (cmd_lint, "report defects of a dataset (DATA-arc.md section 5)"),
+    "lint": (cmd_lint, "report every defect class of a dataset, counted, with examples"),
     "generate": (datagen.cmd_generate, "generate seeded conversations (JSONL)"),
     "datastats": (datagen.cmd_datastats, "diversity report of a dataset (templates, shares...)"),
     "report": (

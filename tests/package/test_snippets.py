@@ -16,6 +16,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -129,3 +130,43 @@ def test_a_bad_cli_command_is_caught() -> None:
         _strict_parser().parse_args(["replay", "x.jsonl", "--no-such-option"])
     with pytest.raises(_ParserError, match="invalid int value"):
         _strict_parser().parse_args(["generate", "--n", "many"])
+
+
+# ---- the files the documents and the CLI's help point to -----------------------------------------
+TOP_LEVEL = ("docs", "tests", "crm_gym", "agents", "benchmarks", "curricula", "scripts")
+PATH_LIKE = re.compile(r"[\w./-]+\.(?:md|py|toml|cfg|txt)\b")
+WRITTEN = {"report.md"}  # what a command writes (``crm-gym report``), not a page to read
+
+
+def _missing_files(text: str) -> list[str]:
+    """Repository paths (``docs/x.md``, ``crm_gym/...py``) and Markdown names that do not exist."""
+    markdown = {path.name for path in documents()} | WRITTEN
+    missing = []
+    for name in PATH_LIKE.findall(text):
+        if name.split("/")[0] in TOP_LEVEL and not (REPO / name).exists():
+            missing.append(name)
+        elif "/" not in name and name.endswith(".md") and name not in markdown:
+            missing.append(name)
+    return missing
+
+
+def _cli_help() -> str:
+    parser = build_parser()
+    texts = [parser.format_help()]
+    for action in parser._subparsers._group_actions if parser._subparsers else []:
+        texts += [sub.format_help() for sub in getattr(action, "choices", {}).values()]
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("path", documents(), ids=lambda path: path.name)
+def test_documents_point_only_to_files_that_exist(path: Path) -> None:
+    assert _missing_files(path.read_text(encoding="utf-8")) == []
+
+
+def test_cli_help_points_only_to_files_that_exist() -> None:
+    assert _missing_files(_cli_help()) == []
+
+
+def test_missing_files_are_found() -> None:
+    text = "see SPEC-arc.md section 3, `docs/nowhere.md` and crm_gym/crm/rules.py"
+    assert _missing_files(text) == ["SPEC-arc.md", "docs/nowhere.md"]
