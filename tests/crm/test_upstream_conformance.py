@@ -7,6 +7,7 @@ checked a document's file name as given; crm-gym trims it first unless ``strict_
 
 from __future__ import annotations
 
+import pickle
 from typing import Any
 
 import pytest
@@ -50,6 +51,13 @@ def test_converted_error_is_pydantics_error_unchanged(kind: str, fields: dict[st
     assert str(converted) == str(original)
     assert converted.errors() == original.errors()
     assert (converted.title, converted.error_count()) == (original.title, original.error_count())
+
+
+def test_converted_error_pickles() -> None:
+    """Errors cross process boundaries (async vector envs, worker pools) intact."""
+    converted = crm_validation_error(_model_error(*MODEL_FAILURES[0]))
+    copy = pickle.loads(pickle.dumps(converted))
+    assert type(copy) is CrmValidationError and str(copy) == str(converted)
 
 
 def _pydantic_cases() -> list[tuple[str, dict, Any]]:
