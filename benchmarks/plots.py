@@ -217,7 +217,7 @@ def _seed_table(report: dict[str, Any]) -> str:
         "conversations",
         *(key.replace("_hat_", "^").replace("_at_", "@").replace("_", " ") for key in keys),
     ]
-    return "## Seed metrics (SPEC-arc.md 4.3), last step\n\n" + _table(header, rows)
+    return "## Seed metrics (docs/arc-format.md, Scoring), last step\n\n" + _table(header, rows)
 
 
 def _number(value: float | None) -> str:

@@ -5,9 +5,15 @@ upstream's tools raised plain ``ValueError`` (and pydantic's ``ValidationError``
 written for upstream catch that. The others are caller misuse of the library itself.
 """
 
+from pydantic import ValidationError
+
 
 class CrmError(ValueError):
     """A CRM tool rejected a call; ``str(err)`` is the upstream error text."""
+
+
+class CrmValidationError(CrmError, ValidationError):
+    """A tool input its entity model rejects: pydantic's ``ValidationError``, as upstream raised."""
 
 
 class DuplicateEmailError(CrmError):

@@ -50,6 +50,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     path = args.path or "generated default tasks"
     conversations = _read(args.path) if args.path else _default_tasks()
+    rejected = _upstream_rejects(conversations, path) if args.strict_upstream else set()
+    conversations = [c for c in conversations if c.conversation_id not in rejected]
     try:
         store = make_store(args.store, strict_upstream=args.strict_upstream)
     except (StoreError, ImportError) as exc:
@@ -74,7 +76,23 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 f"  {failure['conversation_id']} turn {failure['turn_id']} "
                 f"({failure['tool']}): {str(failure['error']).splitlines()[0]}"
             )
-    return 0 if not summary["failures"] else 1
+    return 0 if not summary["failures"] and not rejected else 1
+
+
+def _upstream_rejects(conversations: list[Any], path: str) -> set[str]:
+    """Ids of the conversations upstream's schema rejects, each reported on stderr."""
+    from crm_gym.data.conversation import upstream_schema_error
+
+    rejected = set()
+    for conversation in conversations:
+        error = upstream_schema_error(conversation)
+        if error is not None:
+            rejected.add(conversation.conversation_id)
+            print(
+                f"{path}: {conversation.conversation_id}: upstream rejects it: {error}",
+                file=sys.stderr,
+            )
+    return rejected
 
 
 def cmd_lint(args: argparse.Namespace) -> int:
@@ -94,7 +112,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {
     "replay": (cmd_replay, "replay the ground truth of a dataset and score it"),
-    "lint": (cmd_lint, "report defects of a dataset (DATA-arc.md section 5)"),
+    "lint": (cmd_lint, "report every defect class of a dataset, counted, with examples"),
     "generate": (datagen.cmd_generate, "generate seeded conversations (JSONL)"),
     "datastats": (datagen.cmd_datastats, "diversity report of a dataset (templates, shares...)"),
     "report": (

@@ -318,7 +318,7 @@ def print_table(results: dict[str, Any]) -> None:
     print(head + f"{'ours/ups*':>12}{'target':>11}{'met':>5}")
     for key, label in ROWS:
         print(table_row(key, label, results))
-    print("* upstream measured on this machine kind (REFERENCE.md 7), not in this run.")
+    print("* upstream measured on this machine kind (docs/performance.md), not in this run.")
     if "replay_conversations" in results:
         ours, strict = (results[f"replay_conversations_passed{s}"] for s in ("", "_strict"))
         print(f"replay passed: ours {ours}, strict {strict} of {results['replay_conversations']}")

@@ -351,8 +351,8 @@ def print_replay(results: dict[str, Any]) -> None:
         met = "yes" if results["replay_env_meets_goal"] else "NO"
         goal = GOAL_VS_UPSTREAM * UPSTREAM_REPLAY_MID
         print(f"  goal: {GOAL_VS_UPSTREAM:.0f}x upstream (~{goal:,.0f} turns/s), met: {met}")
-        print("  * upstream's harness on this machine kind, 5,500-5,950 turns/s (REFERENCE.md 7);")
-        print("    not measured in this run")
+        print("  * upstream's harness on this machine kind, 5,500-5,950 turns/s;")
+        print("    not measured in this run (docs/performance.md)")
 
 
 def print_vector(results: dict[str, Any]) -> None:

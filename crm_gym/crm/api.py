@@ -13,7 +13,9 @@ class CrmApi(CreateTools, ChangeTools, QueryTools):
     ``CrmApi()`` is a fresh in-memory CRM. Tools return entity models (``.client_id``...) as
     upstream's did; ``crm_gym.crm.tools`` turns them into dict payloads. Every failing call raises
     ``CrmError`` (a ``ValueError``) with upstream's text and, unless ``strict_upstream=True``,
-    changes nothing. Constructor arguments are those of ``CrmCore``.
+    changes nothing; what an entity model rejects raises ``CrmValidationError``, which is also
+    pydantic's ``ValidationError``, as upstream's was. Constructor arguments are those of
+    ``CrmCore``.
 
     Example:
         >>> api = CrmApi(seed=0)

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from pydantic import ValidationError
 
 from crm_gym.crm import rules
-from crm_gym.crm.core import CrmCore
+from crm_gym.crm.core import CrmCore, crm_validation_error
 from crm_gym.crm.create import CLIENT_STATUSES, QUOTE_STATUSES, STAGES
 from crm_gym.crm.entities import (
     FIELD_NAMES,
@@ -80,7 +80,7 @@ class ChangeTools(CrmCore):
             try:  # what ``setattr`` does for a field under ``validate_assignment``, minus 2 frames
                 validator.validate_assignment(record, field, value)
             except ValidationError as exc:
-                raise CrmError(str(exc)) from None
+                raise crm_validation_error(exc) from None
             if not self.strict_upstream:
                 self._guard_keys(kind, key, field, getattr(record, field))
         if kind == "Opportunity":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from crm_gym.crm.clock import Clock, SystemClock, VirtualClock
 from crm_gym.crm.emails import normalize_email
@@ -12,7 +13,7 @@ from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, Entity
 from crm_gym.crm.ids import IdSource, RandomIds, SeededIds
 from crm_gym.crm.rules import not_found
 from crm_gym.crm.store import MemoryStore, Store
-from crm_gym.errors import CrmError, DuplicateEmailError
+from crm_gym.errors import CrmError, CrmValidationError, DuplicateEmailError
 
 
 class CrmCore:
@@ -53,7 +54,7 @@ class CrmCore:
 
     # ---- record construction ------------------------------------------------------------------
     def _build(self, kind: str, fields: dict[str, Any]) -> Entity:
-        """Validate a new record with its model; pydantic's text becomes the CRM error.
+        """Validate a new record with its model; its error is both a CRM and a pydantic error.
 
         The model's validator is called directly: ``Model(**fields)`` runs the same validation
         but adds a keyword-argument copy and a Python frame.
@@ -61,7 +62,7 @@ class CrmCore:
         try:
             return ENTITY_TYPES[kind].__pydantic_validator__.validate_python(fields)
         except ValidationError as exc:
-            raise CrmError(str(exc)) from None
+            raise crm_validation_error(exc) from None
 
     def _stamp(self, fields: dict[str, Any], name: str) -> None:
         """Fill a creation timestamp from the clock (upstream's mock left them null)."""
@@ -92,6 +93,22 @@ class CrmCore:
     def _check_email_free(self, email: Any, exclude: str | None = None) -> None:
         if any(key != exclude for key in self._clients_with_email(email)):
             raise DuplicateEmailError(f"Client already exists with email '{email}'.")
+
+
+def crm_validation_error(exc: ValidationError) -> CrmValidationError:
+    """The same errors as a ``CrmValidationError``: the same text, ``errors()`` and title.
+
+    Callers written for upstream catch pydantic's ``ValidationError``; crm-gym's own code catches
+    ``CrmError``; this is both. Pydantic rebuilds a standard error (one with a ``url``) from its
+    type and context; a custom one (the email check's) is passed whole as a custom error.
+    """
+    line_errors: list[Any] = []
+    for error in exc.errors():
+        if "url" not in error:
+            custom = PydanticCustomError(error["type"], error["msg"], error.get("ctx"))
+            error = {**error, "type": custom}
+        line_errors.append(error)
+    return CrmValidationError.from_exception_data(exc.title, line_errors)
 
 
 def _email_key(email: str) -> str:

@@ -121,9 +121,10 @@ class CreateTools(CrmCore):
     ) -> Document:
         """Attach a file record to a client, opportunity, quote or contract.
 
-        ``document_url`` is accepted as an alias of ``file_url`` (the public data uses it).
+        ``document_url`` is accepted as an alias of ``file_url`` (the public data uses it), and
+        surrounding whitespace is trimmed from ``file_name``; neither under ``strict_upstream``.
         """
-        name = rules.file_name(file_name)
+        name = rules.file_name(file_name, trim=not self.strict_upstream)
         rules.entity_type(entity_type, DOCUMENT_TARGETS, "DocumentEntityType")
         self._require(entity_type, entity_id)
         if not self.strict_upstream and "document_url" in extra:

@@ -92,9 +92,14 @@ def closed_deal_lock(stage: str | None, changes: Iterable[str]) -> None:
         )
 
 
-def file_name(value: Any) -> str:
-    """R1/R2 and R20-R22: a plain file name with an allowed extension."""
-    name = required_text(value, "Document file name").strip()
+def file_name(value: Any, trim: bool = True) -> str:
+    """R1/R2 and R20-R22: a plain file name with an allowed extension.
+
+    Upstream checks the name as given, so ``" a.pdf"`` fails R20; ``trim`` (crm-gym's default)
+    strips the surrounding whitespace first, as the entity model does to every other string.
+    """
+    name = required_text(value, "Document file name")
+    name = name.strip() if trim else name
     if not _FILE_NAME.fullmatch(name):
         raise CrmError(
             "Document file name may only include letters, numbers, dots, underscores, and hyphens."

@@ -1,7 +1,10 @@
-"""Pydantic models of the Arc conversation format (SPEC-arc.md section 3).
+"""Pydantic models of the Arc conversation format (SPEC-arc.md section 3; docs/arc-format.md).
 
 Loading is tolerant: absent keys take upstream's loader defaults, unknown keys are kept (they
 round-trip), and the older single-turn "scenario" records are converted (``from_record``).
+Upstream's schema also tied the turn count to ``complexity_level`` and bounded ``failure_turn``;
+``upstream_schema_error`` states those rules and ``check_upstream_schema`` enforces them (what
+``load_conversations(..., strict_upstream=True)`` does).
 """
 
 from __future__ import annotations
@@ -9,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from crm_gym.errors import DatasetError
 
 Complexity = Literal["simple", "medium", "complex"]
 
@@ -122,6 +127,51 @@ class Conversation(BaseModel):
         if "turns" not in record and "expected_tool" in record:
             record = _scenario_to_conversation(record)
         return cls.model_validate(record)
+
+
+TURN_BOUNDS: dict[str, tuple[int, int]] = {"simple": (1, 3), "medium": (4, 6), "complex": (7, 10)}
+"""Turns each complexity level allows in upstream's schema (a chained complex one is unbounded)."""
+
+
+def upstream_schema_error(conversation: Conversation) -> str | None:
+    """The first rule of upstream's conversation schema this breaks, in upstream's words, or None.
+
+    crm-gym loads such conversations (the label is informative, the turns are what run);
+    upstream's ``Conversation`` refused to construct them.
+    """
+    count = len(conversation.turns)
+    level = conversation.complexity_level
+    low, high = TURN_BOUNDS[level]
+    chained_complex = level == "complex" and conversation.chain_id is not None
+    if not chained_complex and not low <= count <= high:
+        return f"{level.title()} conversations must have {low}-{high} turns, got {count}"
+    failure_turn = conversation.failure_turn
+    if conversation.contains_failure and failure_turn is None:
+        return "failure_turn must be set when contains_failure=True"
+    if failure_turn is not None and not 1 <= failure_turn <= count:
+        return f"failure_turn ({failure_turn}) must be between 1 and {count}"
+    return None
+
+
+def check_upstream_schema(
+    conversations: list[Conversation], source: object = "conversations"
+) -> list[Conversation]:
+    """The conversations, if upstream's schema accepts every one.
+
+    Raises:
+        DatasetError: naming ``source`` and the first three conversations it rejects, and why.
+    """
+    problems = []
+    for conversation in conversations:
+        error = upstream_schema_error(conversation)
+        if error is not None:
+            problems.append(f"{conversation.conversation_id}: {error}")
+    if problems:
+        shown = "; ".join(problems[:3])
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        count = len(problems)
+        raise DatasetError(f"{source}: {count} rejected by upstream's schema: {shown}{more}")
+    return conversations
 
 
 _SCENARIO_ID_KEYS = ("conversation_id", "scenario_id", "case_id", "id")

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from pydantic import ValidationError
 
-from crm_gym.data.conversation import Conversation
+from crm_gym.data.conversation import Conversation, check_upstream_schema
 from crm_gym.errors import DataFileError, DataFileNotFoundError
 
 MAX_DEPTH = 100
@@ -217,21 +217,27 @@ def good_conversations(
         raise DataFileError(f"{path}: no conversation in the file ({why})")
 
 
-def load_conversations(source: str | Path, split: str = "train") -> list[Conversation]:
+def load_conversations(
+    source: str | Path, split: str = "train", *, strict_upstream: bool = False
+) -> list[Conversation]:
     """Every conversation of a JSONL file (optionally gzipped), or of a Hugging Face dataset.
 
     A string is a Hugging Face dataset name only when ``is_hub_name`` says so; anything else,
-    and every ``Path``, is a local file.
+    and every ``Path``, is a local file. ``strict_upstream=True`` also rejects what upstream's
+    schema did (``check_upstream_schema``).
 
     Raises:
         DataFileNotFoundError: if ``source`` is neither a file nor a dataset name.
         DataFileError: naming the file and its first bad lines if any line is not a
             conversation, or if the file holds no conversation at all.
+        DatasetError: under ``strict_upstream``, naming the conversations upstream rejects.
     """
     if isinstance(source, str) and is_hub_name(source):
-        return _load_hub_dataset(source, split)
-    good, bad = read_conversations(source)
-    return _all_good(str(source), good, bad)
+        conversations = _load_hub_dataset(source, split)
+    else:
+        good, bad = read_conversations(source)
+        conversations = _all_good(str(source), good, bad)
+    return check_upstream_schema(conversations, source) if strict_upstream else conversations
 
 
 def _all_good(name: str, good: list[Conversation], bad: list[LoadProblem]) -> list[Conversation]:

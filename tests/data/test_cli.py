@@ -159,3 +159,20 @@ def test_replay_reports_a_duplicate_id_with_both_lines(tmp_path):
     run = crm_gym("replay", str(path), "--json")
     assert f"{path}: line 2: duplicate conversation_id 'ok' (first on line 1)" in run.stderr
     assert json.loads(run.stdout)["conversations"] == 1
+
+
+def test_replay_strict_upstream_skips_and_names_what_upstreams_schema_rejects(
+    tmp_path, public_path
+):
+    lines = public_path.read_text(encoding="utf-8").splitlines()[:2]
+    broken = json.loads(lines[0])
+    broken["complexity_level"] = "complex" if len(broken["turns"]) < 7 else "simple"
+    broken["chain_id"] = None
+    path = tmp_path / "mixed.jsonl"
+    path.write_text(json.dumps(broken) + "\n" + lines[1] + "\n", encoding="utf-8")
+    loose = crm_gym("replay", str(path), "--json")
+    assert loose.returncode == 0 and json.loads(loose.stdout)["conversations"] == 2
+    strict = crm_gym("replay", str(path), "--strict-upstream", "--json")
+    assert strict.returncode == 1
+    assert json.loads(strict.stdout)["conversations"] == 1
+    assert f"{broken['conversation_id']}: upstream rejects it:" in strict.stderr

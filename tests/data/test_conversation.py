@@ -1,13 +1,23 @@
-"""The conversation models (SPEC-arc.md sections 3.1 and 3.2): defaults, normalisation, variants."""
+"""The conversation models (SPEC-arc.md sections 3.1 and 3.2): defaults, normalisation, variants,
+and upstream's schema rules that ``strict_upstream`` enforces."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from crm_gym.data.conversation import Conversation, ExpectedResponse, Turn
+from crm_gym.data.conversation import (
+    Conversation,
+    ExpectedResponse,
+    Turn,
+    check_upstream_schema,
+    upstream_schema_error,
+)
+from crm_gym.data.loading import load_conversations
+from crm_gym.errors import DatasetError
 
 CLIENT = "3b0c6f1e-5d2a-4c8b-9e7f-1a2b3c4d5e6f"
 
@@ -242,3 +252,88 @@ def test_chain_metadata_is_accepted():
     assert conversation.expected_outcome == "failure"
     assert conversation.cumulative_context["segment_summaries"] == summaries
     assert len(conversation.turns) == 12
+
+
+# ---- upstream's schema (checked under strict_upstream only) --------------------------------------
+def conversation_of(count: int, **extra: Any) -> Conversation:
+    return Conversation.model_validate(
+        {"conversation_id": "c-9", "turns": turns(*range(1, count + 1)), **extra}
+    )
+
+
+@pytest.mark.parametrize(
+    "level, count, expected",
+    [
+        ("simple", 4, "Simple conversations must have 1-3 turns, got 4"),
+        ("medium", 3, "Medium conversations must have 4-6 turns, got 3"),
+        ("medium", 7, "Medium conversations must have 4-6 turns, got 7"),
+        ("complex", 6, "Complex conversations must have 7-10 turns, got 6"),
+        ("complex", 11, "Complex conversations must have 7-10 turns, got 11"),
+    ],
+)
+def test_upstream_ties_complexity_to_turn_count(level, count, expected):
+    conversation = conversation_of(count, complexity_level=level)  # crm-gym loads it
+    assert upstream_schema_error(conversation) == expected
+    with pytest.raises(
+        DatasetError, match=f"^conversations: 1 rejected by upstream's schema: c-9: {expected}$"
+    ):
+        check_upstream_schema([conversation])
+
+
+@pytest.mark.parametrize(
+    "level, count",
+    [("simple", 1), ("simple", 3), ("medium", 4), ("medium", 6), ("complex", 7), ("complex", 10)],
+)
+def test_upstream_bounds_are_inclusive(level, count):
+    conversation = conversation_of(count, complexity_level=level)
+    assert upstream_schema_error(conversation) is None
+    assert check_upstream_schema([conversation]) == [conversation]
+
+
+def test_a_chained_complex_conversation_has_no_turn_bounds():
+    assert (
+        upstream_schema_error(conversation_of(12, complexity_level="complex", chain_id="C")) is None
+    )
+    assert (
+        upstream_schema_error(conversation_of(2, complexity_level="complex", chain_id="C")) is None
+    )
+    chained_simple = conversation_of(4, complexity_level="simple", chain_id="C")
+    assert (
+        upstream_schema_error(chained_simple) == "Simple conversations must have 1-3 turns, got 4"
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, expected",
+    [
+        ({"contains_failure": True}, "failure_turn must be set when contains_failure=True"),
+        ({"failure_turn": 0}, "failure_turn (0) must be between 1 and 2"),
+        ({"failure_turn": 3, "contains_failure": True}, "failure_turn (3) must be between 1 and 2"),
+        ({"failure_turn": 2, "contains_failure": True}, None),
+        ({"failure_turn": 1}, None),
+    ],
+)
+def test_upstream_failure_turn_rules(extra, expected):
+    assert upstream_schema_error(conversation_of(2, **extra)) == expected
+
+
+def test_check_names_the_source_and_counts_every_rejection():
+    bad = [conversation_of(5) for _ in range(4)]
+    with pytest.raises(DatasetError) as info:
+        check_upstream_schema([conversation_of(1), *bad], source="tasks.jsonl")
+    assert str(info.value).startswith("tasks.jsonl: 4 rejected by upstream's schema: c-9: Simple")
+    assert str(info.value).endswith("(+1 more)")
+
+
+def test_load_conversations_strict_upstream_rejects_what_upstream_rejects(tmp_path):
+    path = tmp_path / "tasks.jsonl"
+    record = {"conversation_id": "c-5", "complexity_level": "medium", "turns": turns(1, 2)}
+    path.write_text(json.dumps(record) + "\n")
+    assert len(load_conversations(path)) == 1  # crm-gym's default loads it
+    with pytest.raises(DatasetError, match=r"tasks.jsonl: 1 rejected .* c-5: Medium conversations"):
+        load_conversations(path, strict_upstream=True)
+
+
+def test_the_public_data_passes_upstreams_schema(public_path):
+    conversations = load_conversations(public_path, strict_upstream=True)
+    assert len(conversations) == 400
