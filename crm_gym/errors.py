@@ -28,3 +28,15 @@ class DatasetError(ValueError):
 
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
+
+
+class ConfigError(ValueError):
+    """A training setting of the wrong type or outside its range (the message names the field)."""
+
+
+class RunDirError(ValueError):
+    """A run directory that belongs to another configuration, or cannot resume as asked."""
+
+
+class CheckpointError(ValueError):
+    """A run's file (checkpoint, weights, ``args.json``, ``metrics.jsonl``) that is corrupt."""
