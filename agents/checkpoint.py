@@ -171,7 +171,7 @@ def _load_state(file: Path) -> dict[str, Any]:
         raise CheckpointError(f"{file}: empty file")
     try:
         state = torch.load(file, weights_only=False)
-    except (EOFError, RuntimeError, pickle.UnpicklingError) as exc:
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError) as exc:
         message = str(exc).splitlines()[0]
         raise CheckpointError(f"{file}: truncated or corrupt ({message})") from None
     missing = [key for key in _STATE_KEYS if key not in state]
