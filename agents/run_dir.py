@@ -32,7 +32,10 @@ RESUMABLE = frozenset({
     "steps", "output_dir", "resume", "stop_at_step", "num_threads", "progress", "tensorboard",
     "eval_every", "save_every", "micro_batch_size", "vllm_gpu_memory_utilization",
 })  # fmt: skip
-_RUN_FILES = ("checkpoint", "checkpoint.new", "checkpoint.old", "tiny-model")
+# what a run made from its configuration (removed by ``resume=False``; its presence makes a resume
+# check the configuration: ``args.json`` alone, from a call that failed at once, binds nothing)
+_RUN_FILES = ("checkpoint", "checkpoint.new", "checkpoint.old", "tiny-model", "initial",
+              "tensorboard")  # fmt: skip
 
 
 def check_resume(out: Path, args: Args) -> None:
@@ -43,7 +46,8 @@ def check_resume(out: Path, args: Args) -> None:
     """
     if not args.resume:
         return
-    stored = read_args(out)
+    made = any((out / name).exists() for name in _RUN_FILES) or _has_rows(out / "metrics.jsonl")
+    stored = read_args(out) if made else None
     differ = {} if stored is None else _differences(stored, asdict(args))
     if differ:
         was = ", ".join(f"{name}={old!r}" for name, (old, _) in differ.items())
@@ -63,6 +67,10 @@ def _differences(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, t
     pairs = {name: (stored.get(name, defaults[name]), value) for name, value in current.items()}
     return {name: pair for name, pair in pairs.items()
             if name not in RESUMABLE and pair[0] != pair[1]}  # fmt: skip
+
+
+def _has_rows(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
 
 
 def read_args(out: Path) -> dict[str, Any] | None:
@@ -85,7 +93,7 @@ def write_args(out: Path, args: Args) -> None:
 
 
 def clear_run(out: Path) -> None:
-    """Start over (``resume=False``): drop the checkpoints and the tiny base model built before."""
+    """Start over (``resume=False``): drop what the previous run made (metrics are rewritten)."""
     for name in _RUN_FILES:
         if (out / name).exists():
             shutil.rmtree(out / name)

@@ -5,7 +5,9 @@ env runs it ``group_size`` times (``collect_rollouts``: one group per task, env 
 out), the rewards become group-relative advantages, the curriculum learns from each arm's mean
 |A|, and the policy takes the clipped GRPO step (``agents.grpo``). It lives in ``agents`` rather
 than ``scripts`` so that tests and notebooks call the same function the ``crm-gym train``
-command does (``scripts/train_cmd.py`` only parses, prints and plots).
+command does (``scripts/train_cmd.py`` only parses, prints and plots). ``Args`` is defined and
+checked torch-free in ``agents.train_args``; the run directory (resume checks, ``args.json``,
+``metrics.jsonl``) is ``agents.run_dir``'s, the crash-safe checkpoint ``agents.checkpoint``'s.
 
 Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
 - ``accelerate`` places the model, runs mixed precision and, under ``accelerate launch

@@ -14,7 +14,7 @@ import pytest
 
 import agents.checkpoint
 import agents.train
-from agents.run_dir import MetricsLog, metrics_up_to
+from agents.run_dir import MetricsLog, check_resume, metrics_up_to, write_args
 from agents.train import Args, train
 from crm_gym.errors import CheckpointError, ConfigError, RunDirError
 from scripts.cli import main
@@ -121,6 +121,15 @@ def test_resuming_with_another_configuration_is_refused(run_dir, capsys) -> None
     assert _train(run_dir, "--steps", "1") == 2  # fewer steps than the checkpoint's
     assert "has a checkpoint at step 2; this call has steps=1" in _error_line(capsys)
     assert _steps(run_dir) == [1, 2]
+
+
+def test_args_json_alone_binds_nothing(tmp_path) -> None:
+    """A call that failed before making anything (say, a misspelt model) may be corrected."""
+    write_args(tmp_path, Args(output_dir=str(tmp_path), model="Qwen/Qwen3-4B-typo"))
+    check_resume(tmp_path, Args(output_dir=str(tmp_path)))
+    (tmp_path / "tiny-model").mkdir()  # built from the stored seeds: now the run is that one
+    with pytest.raises(RunDirError, match="model='Qwen/Qwen3-4B-typo'; this call has model='tiny'"):
+        check_resume(tmp_path, Args(output_dir=str(tmp_path)))
 
 
 def test_a_resume_may_extend_the_run(run_dir, capsys) -> None:
