@@ -147,12 +147,15 @@ def verify_checkpoint(path: Path) -> None:
 
 
 def load_pretrained(path: str | Path) -> Any:
-    """``AutoModelForCausalLM.from_pretrained(path)``; a corrupt file raises ``CheckpointError``."""
+    """``AutoModelForCausalLM.from_pretrained(path)`` (a folder or a Hub name, as given).
+
+    Raises:
+        CheckpointError: a truncated ``*.safetensors`` file (named), or nothing loadable there.
+    """
     from safetensors import SafetensorError, safe_open
     from transformers import AutoModelForCausalLM
 
-    path = Path(path)
-    for file in sorted(path.glob("*.safetensors")):  # transformers' error does not name it
+    for file in sorted(Path(path).glob("*.safetensors")):  # transformers' error does not name it
         try:
             with safe_open(str(file), "pt"):
                 pass

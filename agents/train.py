@@ -326,8 +326,6 @@ def _policy(args: Args, model: Any, tokenizer: Any, device: Any) -> Any:
     if args.backend == "vllm":
         from agents.vllm import VllmPolicy
 
-        if args.warm_start_steps:
-            raise ValueError("the supervised warm start needs backend='hf'")
         return VllmPolicy(args.model, prompt_style=args.prompt_style,
                           gpu_memory_utilization=args.vllm_gpu_memory_utilization,
                           seed=args.seed, tokenizer=tokenizer)  # fmt: skip

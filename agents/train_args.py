@@ -84,6 +84,9 @@ class Args:
     def __post_init__(self) -> None:
         for field in fields(self):
             setattr(self, field.name, check_setting(field.name, getattr(self, field.name)))
+        if self.backend == "vllm" and self.warm_start_steps:  # it trains the HF model in place
+            raise ConfigError(f"warm_start_steps={self.warm_start_steps} needs backend='hf', "
+                              "got backend='vllm' (set warm_start_steps=0)")  # fmt: skip
 
 
 # the least value of a numeric field (None, where a field allows it, is always fine)

@@ -93,6 +93,8 @@ def test_args_checks_types_and_ranges_for_library_callers() -> None:
     with pytest.raises(ConfigError, match="top_p must be in"):
         Args(top_p=1.5)
     assert Args(lr=1).lr == 1.0 and isinstance(Args(lr=1).lr, float)
+    with pytest.raises(ConfigError, match="warm_start_steps=5 needs backend='hf'"):
+        Args(backend="vllm", warm_start_steps=5)
 
 
 def test_without_torch_the_cli_names_the_extra(tmp_path) -> None:
