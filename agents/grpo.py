@@ -15,12 +15,11 @@ environment inserted in a multi-turn trajectory.
 from __future__ import annotations
 
 import math
-from typing import Literal, NamedTuple
+from typing import NamedTuple
 
 import torch
 
-LossType = Literal["grpo", "bnpo", "dr_grpo", "dapo"]
-RewardScale = Literal["group", "batch", "none"]
+from agents.train_args import LossType, RewardScale  # the config's choices, defined torch-free
 
 
 class NonFiniteLossError(FloatingPointError):

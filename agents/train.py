@@ -5,7 +5,9 @@ env runs it ``group_size`` times (``collect_rollouts``: one group per task, env 
 out), the rewards become group-relative advantages, the curriculum learns from each arm's mean
 |A|, and the policy takes the clipped GRPO step (``agents.grpo``). It lives in ``agents`` rather
 than ``scripts`` so that tests and notebooks call the same function the ``crm-gym train``
-command does (``scripts/train_cmd.py`` only parses, prints and plots).
+command does (``scripts/train_cmd.py`` only parses, prints and plots). ``Args`` is defined and
+checked torch-free in ``agents.train_args``; the run directory (resume checks, ``args.json``,
+``metrics.jsonl``) is ``agents.run_dir``'s, the crash-safe checkpoint ``agents.checkpoint``'s.
 
 Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
 - ``accelerate`` places the model, runs mixed precision and, under ``accelerate launch
@@ -31,22 +33,28 @@ Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
 
 from __future__ import annotations
 
-import json
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from agents.checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
-from agents.grpo import LossType, RewardScale, group_advantages, grpo_loss, masked_mean
+from agents.checkpoint import (
+    has_checkpoint,
+    load_checkpoint,
+    load_pretrained,
+    recover_checkpoint,
+    save_checkpoint,
+)
+from agents.grpo import group_advantages, grpo_loss, masked_mean
 from agents.logprobs import token_logprobs
 from agents.policy import SamplingParams
 from agents.rollout import collect_rollouts, derive_seed
+from agents.run_dir import MetricsLog, check_resume, clear_run, write_args
+from agents.train_args import Args
 from agents.train_data import (
     arm_of,
     evaluate_per_task,
@@ -70,72 +78,11 @@ from agents.train_parallel import (
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
 
-@dataclass
-class Args:
-    """Every setting of a run (CleanRL style); presets and config files fill it."""
-
-    # run
-    seed: int = 0  # rollouts, curriculum, GRPO sampling; also what the two below default to
-    data_seed: int | None = None  # the task set, the held-out split, held-out sampling
-    base_seed: int | None = None  # the tiny model's weights and the warm start: the base model
-    steps: int = 40  # GRPO steps (one rollout batch each)
-    output_dir: str = "runs/grpo"
-    resume: bool = True  # continue from output_dir/checkpoint when it exists
-    stop_at_step: int | None = None  # stop after this step as if killed (resume tests)
-    num_threads: int | None = None  # torch.set_num_threads; 1 is fastest on small CPUs
-    # model and generation
-    model: str = "tiny"  # "tiny": agents.tiny's offline model; else a HF name or directory
-    backend: Literal["hf", "vllm"] = "hf"
-    prompt_style: Literal["full", "compact"] = "compact"
-    max_new_tokens: int = 24
-    temperature: float = 1.0
-    top_p: float = 1.0
-    vllm_gpu_memory_utilization: float = 0.3
-    # tasks and env
-    env_id: str = "ArcCrm-v0"
-    task_family: str = "noarg"
-    num_conversations: int = 400  # generated, then filtered by the family
-    num_eval_tasks: int = 12  # held out
-    eval_samples: int = 4  # sampled episodes per held-out task
-    max_env_steps: int = 2  # actions per episode
-    reward_mode: Literal["shaped", "binary"] = "shaped"
-    # GRPO
-    prompts_per_step: int = 4
-    group_size: int = 8
-    num_iterations: int = 1
-    micro_batch_size: int = 16  # completions per backward pass
-    loss_type: LossType = "dapo"
-    scale_rewards: RewardScale = "group"
-    beta: float = 0.0
-    eps_low: float = 0.2
-    eps_high: float = 0.2
-    # optimiser
-    lr: float = 3e-4
-    weight_decay: float = 0.0
-    lr_schedule: Literal["constant", "linear", "cosine"] = "constant"
-    warmup_steps: int = 0
-    max_grad_norm: float = 1.0
-    mixed_precision: Literal["no", "fp16", "bf16"] = "no"
-    # curriculum
-    curriculum: Literal["bandit", "uniform"] = "bandit"
-    curriculum_alpha: float = 0.3
-    curriculum_tau: float = 0.5
-    # supervised warm start on replayed reference trajectories (0: none)
-    warm_start_steps: int = 0
-    warm_start_lr: float = 3e-3
-    warm_start_batch_size: int = 8
-    # logging
-    eval_every: int = 10
-    save_every: int = 10
-    tensorboard: bool = False
-    progress: bool = True
-
-
 def train(args: Args) -> dict[str, Any]:
     """Run GRPO; returns the summary (eval rewards before/after, steps, seconds, checkpoint)."""
     started = time.perf_counter()
     accelerator = _accelerator(args)
-    out = _output_dir(args, accelerator.is_main_process)
+    out = _output_dir(args, accelerator)
     shard = shard_rows(args.prompts_per_step, args.group_size, accelerator)
     model, tokenizer = _load_model(args, out, accelerator)
     model.to(accelerator.device)
@@ -165,7 +112,7 @@ def train(args: Args) -> dict[str, Any]:
         policy.sync_weights(model.state_dict())
     reference = _reference(args, out, accelerator.device)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    log = _MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
+    log = MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
     progress = _progress(args, start_step, accelerator.is_main_process)
     pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
     G = args.group_size
@@ -253,6 +200,7 @@ def train(args: Args) -> dict[str, Any]:
         progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
         done = step + 1 == args.steps or step + 1 == args.stop_at_step
         if ((step + 1) % args.save_every == 0 or done) and accelerator.is_main_process:
+            log.sync()  # the rows on disk before the checkpoint that says their steps are done
             save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
                             optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
                             step=step + 1, extra={**extra, "eval": last_eval,
@@ -311,14 +259,25 @@ def _micro_batch_loss(
 # ---------------------------------------------------------------------------------------------
 
 
-def _output_dir(args: Args, main: bool) -> Path:
-    """Set the torch thread count, create the output folder and record the run's args in it."""
+def _output_dir(args: Args, accelerator: Any) -> Path:
+    """Set the torch thread count; make, check and record the run directory.
+
+    The main process starts over (``resume=False``) or finishes a checkpoint swap a kill
+    interrupted; then every process checks that the directory is this configuration's.
+    """
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if main:
-        (out / "args.json").write_text(json.dumps(asdict(args), indent=2))
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.resume:
+            recover_checkpoint(out / "checkpoint")
+        else:
+            clear_run(out)
+    accelerator.wait_for_everyone()
+    check_resume(out, args)
+    if accelerator.is_main_process:
+        write_args(out, args)
     return out
 
 
@@ -333,7 +292,7 @@ def _accelerator(args: Args) -> Any:
 
 def _load_model(args: Args, out: Path, accelerator: Any) -> tuple[Any, Any]:
     """The model and tokenizer: built offline for ``"tiny"`` (by the main process), else loaded."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     path: str | Path = args.model
     if args.model == "tiny":
@@ -343,7 +302,7 @@ def _load_model(args: Args, out: Path, accelerator: Any) -> tuple[Any, Any]:
         if accelerator.is_main_process and not (path / "config.json").exists():
             build_tiny_model(path, seed=_base_seed(args))
         accelerator.wait_for_everyone()
-    return AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    return load_pretrained(path), AutoTokenizer.from_pretrained(path)
 
 
 def _tasks_by_arm(conversations: list[Any]) -> dict[str, list[str]]:
@@ -367,8 +326,6 @@ def _policy(args: Args, model: Any, tokenizer: Any, device: Any) -> Any:
     if args.backend == "vllm":
         from agents.vllm import VllmPolicy
 
-        if args.warm_start_steps:
-            raise ValueError("the supervised warm start needs backend='hf'")
         return VllmPolicy(args.model, prompt_style=args.prompt_style,
                           gpu_memory_utilization=args.vllm_gpu_memory_utilization,
                           seed=args.seed, tokenizer=tokenizer)  # fmt: skip
@@ -456,9 +413,7 @@ def _reference(args: Args, out: Path, device: Any) -> Any:
     """The frozen KL reference (the policy GRPO started from), only when ``beta != 0``."""
     if args.beta == 0:
         return None
-    from transformers import AutoModelForCausalLM
-
-    reference = AutoModelForCausalLM.from_pretrained(out / "initial").to(device).eval()
+    reference = load_pretrained(out / "initial").to(device).eval()
     return reference.requires_grad_(False)
 
 
@@ -544,44 +499,3 @@ def _progress(args: Args, start_step: int, main: bool) -> Any:
 
     return tqdm(total=args.steps, initial=start_step, disable=not (args.progress and main),
                 desc="grpo")  # fmt: skip
-
-
-class _MetricsLog:
-    """``metrics.jsonl`` (lines past the resumed step dropped) and, optionally, TensorBoard.
-
-    Only the main process writes (``main=False``: every call is a no-op).
-    """
-
-    def __init__(self, out: Path, start_step: int, tensorboard: bool, main: bool = True):
-        self.path = out / "metrics.jsonl"
-        self.main = main
-        if not main:
-            return
-        kept = []
-        if start_step and self.path.exists():
-            lines = self.path.read_text().splitlines()
-            kept = [line for line in lines if json.loads(line)["step"] <= start_step]
-        self.path.write_text("".join(line + "\n" for line in kept))
-        self.file = self.path.open("a")
-        self.writer = None
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
-            self.writer = SummaryWriter(str(out / "tensorboard"))
-
-    def write(self, metrics: dict[str, float]) -> None:
-        if not self.main:
-            return
-        self.file.write(json.dumps(metrics) + "\n")
-        self.file.flush()
-        if self.writer is not None:
-            for key, value in metrics.items():
-                if key != "step":
-                    self.writer.add_scalar(key, value, metrics["step"])
-
-    def close(self) -> None:
-        if not self.main:
-            return
-        self.file.close()
-        if self.writer is not None:
-            self.writer.close()

@@ -46,3 +46,15 @@ class DataFileNotFoundError(DataFileError, FileNotFoundError):
 
 class LogError(ValueError):
     """A log of another harness that cannot be read (bad JSON, no turn results, no id)."""
+
+
+class ConfigError(ValueError):
+    """A training setting of the wrong type or outside its range (the message names the field)."""
+
+
+class RunDirError(ValueError):
+    """A run directory that belongs to another configuration, or cannot resume as asked."""
+
+
+class CheckpointError(ValueError):
+    """A run's file (checkpoint, weights, ``args.json``, ``metrics.jsonl``) that is corrupt."""

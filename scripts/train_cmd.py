@@ -8,12 +8,14 @@ table, writes the reward curve as ``reward_curve.png`` and ends stdout with one 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
+
+from crm_gym.errors import CheckpointError, ConfigError, RunDirError
 
 TRAIN_EXAMPLE = "crm-gym train --preset cpu-tiny --output runs/tiny"
 
@@ -92,64 +94,117 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_args(options: argparse.Namespace) -> Any:
-    """The ``Args`` of a preset or config file with the command line's overrides."""
-    from agents.train import Args
+    """The ``Args`` of a preset or config file with the command line's overrides.
+
+    Each value is checked as it is read (torch is not imported), so a bad one fails at once.
+
+    Raises:
+        ConfigError: naming the option, ``--set`` item or file the value came from.
+    """
+    from agents.train_args import Args
 
     if options.preset:
         values, name = dict(PRESETS[options.preset]), options.preset
     else:
-        values, name = _read_config(options.config), Path(options.config).stem
+        values = _checked_all(_read_config(options.config), options.config)
+        name = Path(options.config).stem
     for item in options.set:
-        key, _, text = item.partition("=")
-        values[key] = _parse_value(text)
-    overrides = {"seed": options.seed, "steps": options.steps, "output_dir": options.output}
-    values |= {key: value for key, value in overrides.items() if value is not None}
-    values.setdefault("output_dir", f"runs/{name}")
+        key, value = _parse_set(item)
+        values[key] = _checked(key, value, f"--set {item}")
+    for key in ("seed", "steps"):
+        if getattr(options, key) is not None:
+            values[key] = _checked(key, getattr(options, key), f"--{key} {getattr(options, key)}")
+    values["output_dir"] = options.output or values.get("output_dir") or f"runs/{name}"
     if options.no_resume:
         values["resume"] = False
-    unknown = sorted(set(values) - {f.name for f in fields(Args)})
-    if unknown:
-        raise ValueError(f"unknown training options {unknown}")
     return Args(**values)
 
 
-def _parse_value(text: str) -> Any:
-    """A ``--set`` value: JSON when it parses (numbers, true, lists...), else the plain string."""
+def _checked(key: str, value: Any, source: str) -> Any:
+    """``check_setting``, its message prefixed with where the value came from."""
+    from agents.train_args import check_setting
+
     try:
-        return json.loads(text)
+        return check_setting(key, value)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _checked_all(values: dict[str, Any], source: str) -> dict[str, Any]:
+    return {key: _checked(key, value, source) for key, value in values.items()}
+
+
+def _parse_set(item: str) -> tuple[str, Any]:
+    """``FIELD=VALUE``: the value is JSON when it parses (numbers, true, null), else a string."""
+    key, equals, text = item.partition("=")
+    if not equals or not key:
+        raise ConfigError(f"--set {item}: expected FIELD=VALUE, e.g. --set lr=1e-4")
+    try:
+        return key, json.loads(text)
     except json.JSONDecodeError:
-        return text
+        return key, text
 
 
 def _read_config(path: str) -> dict[str, Any]:
-    text = Path(path).read_text()
-    if path.endswith(".toml"):
-        import tomllib  # Python 3.11+
+    """A JSON or TOML config file; a parse error names the file."""
+    import tomllib
 
-        return tomllib.loads(text)
-    return json.loads(text)
+    text = Path(path).read_text()
+    try:
+        values = tomllib.loads(text) if path.endswith(".toml") else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: expected a table of Args fields, got {type(values).__name__}")
+    return values
 
 
 def cmd_train(options: argparse.Namespace) -> int:
-    """Run GRPO, print the summary table, plot the curve; the last stdout line is JSON."""
-    from agents.train import train
+    """Run GRPO, print the summary table, plot the curve; the last stdout line is JSON.
 
+    Exit 2: a bad option, a missing extra, or a run dir of another configuration; exit 1: a
+    corrupt file in the run dir. Each is one line on stderr.
+    """
     try:
         args = build_args(options)
-    except (ValueError, OSError) as exc:  # TOMLDecodeError is a ValueError
-        print(f"crm-gym train: {exc}", file=sys.stderr)
-        return 2
+    except (ConfigError, OSError) as exc:
+        return _fail(exc, 2)
+    missing = _missing_extra()
+    if missing:
+        return _fail(f'training needs {missing}: pip install "crm-gym[train]"', 2)
+    from agents.train import train
+
     main = is_main_process()  # under ``accelerate launch`` every process runs this command
     if args.warm_start_steps and main:
         print(f"warm start: {args.warm_start_steps} supervised steps on replayed reference "
               "trajectories, before GRPO (eval_reward_before is measured after it)")  # fmt: skip
-    summary = train(args)
+    try:
+        summary = train(args)
+    except RunDirError as exc:
+        return _fail(exc, 2)
+    except CheckpointError as exc:
+        return _fail(exc, 1)
     if not main:
         return 0
     summary["reward_curve"] = plot_curve(Path(summary["metrics"]), Path(args.output_dir))
     print_table(summary)
     print(json.dumps(summary))
     return 0
+
+
+def _fail(error: Exception | str, code: int) -> int:
+    print(f"crm-gym train: {error}", file=sys.stderr)
+    return code
+
+
+def _missing_extra() -> str | None:
+    """The first package of the ``train`` extra that does not import, if any."""
+    for name in ("torch", "transformers", "accelerate"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return name
+    return None
 
 
 def is_main_process() -> bool:
