@@ -28,3 +28,11 @@ class DatasetError(ValueError):
 
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
+
+
+class StoreConnectionError(StoreError):
+    """A store lost its database connection mid-episode; the next ``reset`` reconnects."""
+
+
+class GuidelineMemoryError(ValueError):
+    """A guideline memory that cannot be opened as asked, or a JSONL line it cannot import."""
