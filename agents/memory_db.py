@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import weakref
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -112,6 +113,7 @@ class GuidelineDb:
         self._engine = _engine(url)
         self._finalizer = weakref.finalize(self, self._engine.dispose)
         self._cache: tuple[int, list[dict[str, Any]]] = (-1, [])
+        self._lock = threading.Lock()  # one call at a time per process: the cache, one connection
         try:
             self._create()
         except sa.exc.OperationalError as exc:
@@ -154,7 +156,7 @@ class GuidelineDb:
 
     def rows(self) -> list[dict[str, Any]]:
         """Every guideline row in first-write order (re-read only after some write)."""
-        with self._engine.connect() as conn:
+        with self._lock, self._engine.connect() as conn:
             version = conn.execute(sa.select(meta.c.version)).scalar_one()
             if version != self._cache[0]:
                 query = sa.select(*(guidelines.c[name] for name in COLUMNS))
@@ -169,7 +171,7 @@ class GuidelineDb:
         the least-counted, oldest rows (as many as exceed ``max_entries``).
         """
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        with self._write() as conn:
+        with self._lock, self._write() as conn:
             bump = meta.update().values(version=meta.c.version + len(rows))
             version = conn.execute(bump.returning(meta.c.version)).scalar_one() - len(rows)
             for offset, row in enumerate(rows, start=1):
@@ -206,8 +208,10 @@ def _evict(conn: sa.Connection, max_entries: int) -> None:
 def _engine(url: str) -> sa.Engine:
     """An engine for one memory; SQLite files get WAL, a busy timeout and immediate writes."""
     try:
-        if url == "sqlite://":  # private: one connection, or each would see its own database
-            return _sqlite(sa.create_engine(url, poolclass=StaticPool), wal=False)
+        if url == "sqlite://":  # private: one connection (each would see its own database),
+            # shared by threads one at a time (GuidelineDb's lock)
+            single = {"check_same_thread": False}
+            return _sqlite(sa.create_engine(url, poolclass=StaticPool, connect_args=single), False)
         if url.startswith("sqlite"):
             return _sqlite(sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S}), True)
         # pre_ping: a memory outlives server restarts (a connection is checked when taken)

@@ -16,7 +16,14 @@ live in that session's private schema (``pg_temp``): envs sharing one database n
 other's records, even with the same seeded ids and emails, and the tables vanish with the
 session. SQLite ``sqlite`` is a private in-memory database; a ``sqlite:///FILE`` store recreates
 its ``crm_*`` tables in the file when it opens and holds the file's lock while open (one store
-per file). See ``make_store`` for the accepted URLs.
+per file). It marks its tables with a ``crm_gym_meta`` table and refuses a file whose ``crm_*``
+tables lack the mark: they are someone else's, and their data is never dropped. See
+``make_store`` for the accepted URLs.
+
+Lifetime: ``close()`` (which an env's ``close`` calls for a store it opened) releases the
+connection and the file. A lost connection (a PostgreSQL restart, a terminated session) loses the
+episode: every use raises ``StoreConnectionError`` until the next ``restore`` (an env's reset),
+which connects again and rebuilds the tables.
 
 Integrity errors, which the CRM's own checks make rare, become the memory store's ``CrmError``
 texts (``Client not found with ID '...'``...). Snapshots are portable: ``snapshot()`` returns
