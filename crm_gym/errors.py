@@ -58,3 +58,11 @@ class RunDirError(ValueError):
 
 class CheckpointError(ValueError):
     """A run's file (checkpoint, weights, ``args.json``, ``metrics.jsonl``) that is corrupt."""
+
+
+class StoreConnectionError(StoreError):
+    """A store lost its database connection mid-episode; the next ``reset`` reconnects."""
+
+
+class GuidelineMemoryError(ValueError):
+    """A guideline memory that cannot be opened as asked, or a JSONL line it cannot import."""

@@ -66,6 +66,7 @@ class CrmEnvBase(gym.Env[str, str]):
         self.action_space = Unicode(MAX_ACTION_CHARS)
         # None: a fresh memory store per episode; else one store (e.g. SQL) restored per episode
         self._store = None if store is None else make_store(store, strict_upstream=strict_upstream)
+        self._owns_store = self._store is not None and self._store is not store
         self.api = CrmApi(self._store, seed=0, strict_upstream=strict_upstream)
         self._scorer: TurnScorer | None = None
         self._state_cache = StateCache()
@@ -160,6 +161,15 @@ class CrmEnvBase(gym.Env[str, str]):
         self, answer: str | None, last_observation: str = ""
     ) -> tuple[str, float, bool, bool, dict[str, Any]]:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release the store this env opened from a spec (a ``Store`` passed in is the caller's).
+
+        After ``close`` a SQL store refuses ``reset`` with ``StoreError``; closing twice is fine.
+        """
+        if self._owns_store and self._store is not None:
+            self._store.close()
+        super().close()
 
     # ---- rendering ----------------------------------------------------------------------------
     def render(self) -> str | None:

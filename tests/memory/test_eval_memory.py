@@ -1,4 +1,4 @@
-"""``crm-gym eval --memory PATH``: the policy is wrapped in a MemoryPolicy reading that file."""
+"""``crm-gym eval --memory PATH``: the policy is wrapped in a MemoryPolicy reading that database."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scripts.cli import main
 
 def test_eval_with_a_memory_file_injects_its_guidelines(tmp_path, monkeypatch):
     conversation = next(generate(1, 3))
-    memory_path = tmp_path / "memory.jsonl"
+    memory_path = tmp_path / "memory.db"
     GuidelineMemory(memory_path).write(conversation.turns[0].user_utterance, "Call the tool.")
     seen = []
     act = MemoryPolicy.act
@@ -28,3 +28,14 @@ def test_eval_with_a_memory_file_injects_its_guidelines(tmp_path, monkeypatch):
     assert main(argv) == 0
     assert len(load_records(output)) == 1
     assert seen[1] >= 1  # the first call injected the stored guideline
+
+
+def test_eval_refuses_a_jsonl_memory_in_one_line(tmp_path, capsys):
+    memory_path = tmp_path / "memory.jsonl"
+    memory_path.write_text('{"key": "k", "text": "t"}\n', encoding="utf-8")
+    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory",
+            str(memory_path), "-o", str(tmp_path / "log.jsonl"), "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"{memory_path} is not a SQLite database" in error
+    assert "import_jsonl" in error

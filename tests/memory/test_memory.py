@@ -84,13 +84,15 @@ def test_repeats_are_counted_not_duplicated():
 
 
 def test_persistence_survives_a_restart(tmp_path):
-    path = tmp_path / "memory.jsonl"
+    path = tmp_path / "memory.db"
     before = _filled(path, max_entries=10)
     after = GuidelineMemory(path, max_entries=10)
     assert after.entries == before.entries
     after.write("User: something new", "new guideline")
     assert len(GuidelineMemory(path)) == len(REQUESTS) + 1
-    assert all(json.loads(line)["text"] for line in path.read_text().splitlines())
+    assert after.export_jsonl(tmp_path / "memory.jsonl") == len(REQUESTS) + 1
+    lines = (tmp_path / "memory.jsonl").read_text().splitlines()
+    assert [json.loads(line)["text"] for line in lines][-1] == "new guideline"
 
 
 def test_bad_arguments_raise():

@@ -58,3 +58,7 @@ class Store(Protocol):
     def transaction(self) -> AbstractContextManager[None]:
         """Group writes: an exception inside the block undoes all of them."""
         ...
+
+    def close(self) -> None:
+        """Release the store's resources (its database connection); later uses raise."""
+        ...

@@ -114,6 +114,9 @@ class MemoryStore:
         self.version += 1
         self.versions = dict.fromkeys(ENTITY_TYPES, self.version)
 
+    def close(self) -> None:
+        """Nothing to release: the records live in this object."""
+
     def transaction(self) -> _Transaction:
         """Undo every write of the block if it raises (nested blocks join the outer one)."""
         return _Transaction(self)

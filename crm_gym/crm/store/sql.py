@@ -16,7 +16,14 @@ live in that session's private schema (``pg_temp``): envs sharing one database n
 other's records, even with the same seeded ids and emails, and the tables vanish with the
 session. SQLite ``sqlite`` is a private in-memory database; a ``sqlite:///FILE`` store recreates
 its ``crm_*`` tables in the file when it opens and holds the file's lock while open (one store
-per file). See ``make_store`` for the accepted URLs.
+per file). It marks its tables with a ``crm_gym_meta`` table and refuses a file whose ``crm_*``
+tables lack the mark: they are someone else's, and their data is never dropped. See
+``make_store`` for the accepted URLs.
+
+Lifetime: ``close()`` (which an env's ``close`` calls for a store it opened) releases the
+connection and the file. A lost connection (a PostgreSQL restart, a terminated session) loses the
+episode: every use raises ``StoreConnectionError`` until the next ``restore`` (an env's reset),
+which connects again and rebuilds the tables.
 
 Integrity errors, which the CRM's own checks make rare, become the memory store's ``CrmError``
 texts (``Client not found with ID '...'``...). Snapshots are portable: ``snapshot()`` returns
@@ -36,33 +43,31 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Any, Iterable
-
-try:
-    import sqlalchemy as sa
-    from sqlalchemy import event
-    from sqlalchemy.pool import NullPool, StaticPool
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    raise ImportError('SQL stores need SQLAlchemy: pip install "crm-gym[sql]"') from exc
+from typing import Any, Iterable, NoReturn
 
 from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, PRIMARY_KEYS, Entity
 from crm_gym.crm.rules import not_found
-from crm_gym.crm.store.sql_schema import RowCodec, attachment_targets, build_tables
-from crm_gym.errors import CrmError, DuplicateEmailError, StoreError
+from crm_gym.crm.store.sql_engine import (
+    connect,
+    create_engine,
+    normalize_url,
+    open_error,
+    sa,
+    shown_url,
+)
+from crm_gym.crm.store.sql_schema import (
+    TABLE_NAMES,
+    RowCodec,
+    attachment_targets,
+    build_meta_table,
+    build_tables,
+)
+from crm_gym.errors import CrmError, DuplicateEmailError, StoreConnectionError, StoreError
 
-SQLITE_MEMORY = "sqlite://"
 TRUNCATE_EVERY = 1_000
 """PostgreSQL: truncate the (empty) tables every this many episodes (see ``_truncate``)."""
-
-
-def normalize_url(url: str) -> str:
-    """A SQLAlchemy URL for a store spec: ``sqlite`` is in-memory; PostgreSQL uses psycopg 3."""
-    if url == "sqlite":
-        return SQLITE_MEMORY
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+SCHEMA_VERSION = 1
+"""Written to ``crm_gym_meta`` in a SQLite file: the mark of the ``crm_*`` tables crm-gym made."""
 
 
 class SqlStore:
@@ -75,27 +80,32 @@ class SqlStore:
 
     def __init__(self, url: str = "sqlite"):
         self.url = normalize_url(url)
-        self._engine = _create_engine(self.url)
+        self._engine = create_engine(self.url)
         self.dialect: str = self._engine.dialect.name
         postgresql = self.dialect == "postgresql"
-        metadata = sa.MetaData(schema="pg_temp" if postgresql else None)
-        self._tables = build_tables(metadata)
+        self._metadata = sa.MetaData(schema="pg_temp" if postgresql else None)
+        self._tables = build_tables(self._metadata)
+        self._meta = None if postgresql else build_meta_table(self._metadata)
         self._codecs = {kind: RowCodec(kind, postgresql) for kind in ENTITY_TYPES}
         self._statements = {
             kind: _Statements(t, PRIMARY_KEYS[kind]) for kind, t in self._tables.items()
         }
-        self._conn = _connect(self._engine, self.url)
-        self._finalizer = weakref.finalize(self, _close, self._conn, self._engine)
-        self._create_schema(metadata)
-        self._episode = self._conn.begin()
+        self._conn: Any = _Unusable(StoreError, f"{self!r} is not open")
+        self._live: list[sa.Connection] = []  # this store's connections, closed by close()
+        self._finalizer = weakref.finalize(self, _close, self._live, self._engine)
         self._block: _Block | None = None
         self._release_pending = False  # the last block's savepoint, released with the next one
         self._restarts = 0
         self._seq = itertools.count(1)
+        self._watch_disconnects()
+        try:
+            self._open()
+        except StoreError:
+            self.close()
+            raise
 
     def __repr__(self) -> str:
-        shown = sa.engine.make_url(self.url).render_as_string(hide_password=True)
-        return f"SqlStore({shown!r})"
+        return f"SqlStore({shown_url(self.url)!r})"
 
     def __getstate__(self) -> Any:
         raise TypeError(
@@ -103,19 +113,67 @@ class SqlStore:
             "its store) in each worker, e.g. with env factories for AsyncVectorEnv"
         )
 
-    def _create_schema(self, metadata: sa.MetaData) -> None:
-        """Temporary tables on PostgreSQL; on SQLite the ``crm_*`` tables, recreated empty."""
+    # ---- the connection's life ----------------------------------------------------------------
+    def _open(self) -> None:
+        """Connect, build the tables (PostgreSQL: temporary ones) and begin an empty episode."""
+        conn = connect(self._engine, self.url)
+        self._live.append(conn)
         try:
-            with self._conn.begin():
-                if self.dialect != "postgresql":
-                    metadata.drop_all(self._conn)
-                metadata.create_all(self._conn, checkfirst=False)
+            with conn.begin():
+                if self._meta is not None:
+                    self._claim_tables(conn)
+                self._metadata.create_all(conn, checkfirst=False)
+                if self._meta is not None:
+                    conn.execute(self._meta.insert(), {"schema_version": SCHEMA_VERSION})
         except sa.exc.OperationalError as exc:
-            self.close()
-            raise _open_error(self.url, exc) from None
+            raise open_error(self.url, exc) from None
+        self._episode = conn.begin()
+        self._conn = conn
+        self._release_pending = False
+
+    def _claim_tables(self, conn: sa.Connection) -> None:
+        """Drop the ``crm_*`` tables crm-gym made in this file; refuse anyone else's.
+
+        crm-gym marks its tables with ``crm_gym_meta``: ``crm_*`` tables without it are a
+        user's, and their data must not be destroyed.
+        """
+        present = set(sa.inspect(conn).get_table_names())
+        foreign = sorted(present & set(TABLE_NAMES.values()))
+        if foreign and self._meta is not None and self._meta.name not in present:
+            path = sa.engine.make_url(self.url).database
+            raise StoreError(
+                f"{path} holds tables {', '.join(foreign)} that crm-gym did not create; "
+                "refusing to overwrite them (use another file)"
+            )
+        self._metadata.drop_all(conn)
+
+    def _watch_disconnects(self) -> None:
+        """A lost connection raises ``StoreConnectionError``, now and at every use until reset."""
+        store = weakref.ref(self)  # the engine must not keep its store alive
+
+        @sa.event.listens_for(self._engine, "handle_error")
+        def _lost(context: Any) -> None:
+            this = store()
+            if this is None or not context.is_disconnect or context.connection is None:
+                return
+            message = (
+                f"lost the connection to {shown_url(this.url)} (the server restarted or ended "
+                "the session): this episode's records are gone; reset() reconnects"
+            )
+            this._conn = _Unusable(StoreConnectionError, message)
+            raise StoreConnectionError(message)
+
+    def _reconnect(self) -> None:
+        """A new session after a lost one: its temporary tables went with the old session."""
+        _close_all(self._live)
+        self._open()
 
     def close(self) -> None:
-        """Roll back the episode and close the connection (also done when garbage-collected)."""
+        """Roll back the episode and close the connection (also done when garbage-collected).
+
+        Later uses raise ``StoreError``; closing twice is harmless.
+        """
+        self._conn = _Unusable(StoreError, f"{self!r} is closed")
         self._finalizer()
 
     def __enter__(self) -> SqlStore:
@@ -273,7 +331,17 @@ class SqlStore:
                 self._restart_episode()
 
     def _restart_episode(self) -> None:
-        self._episode.rollback()
+        """A new, empty episode; after a lost connection, on a new connection."""
+        if not self._finalizer.alive:
+            raise StoreError(f"{self!r} is closed")
+        if not isinstance(self._conn, _Unusable):
+            try:
+                self._episode.rollback()
+            except StoreConnectionError:  # lost since the last statement: _conn is now unusable
+                pass
+        if isinstance(self._conn, _Unusable):
+            self._reconnect()
+            return
         self._restarts += 1
         if self.dialect == "postgresql" and self._restarts % TRUNCATE_EVERY == 0:
             self._truncate()
@@ -367,60 +435,21 @@ def _sendable(key: Any) -> bool:
     return True
 
 
-def _create_engine(url: str) -> sa.Engine:
-    try:
-        if url.startswith("sqlite"):
-            return _sqlite_engine(url)
-        if url.startswith("postgresql"):
-            return sa.create_engine(
-                url, poolclass=NullPool, connect_args={"application_name": "crm-gym"}
-            )
-    except ModuleNotFoundError as exc:
-        raise ImportError(f'{exc.name} is missing: pip install "crm-gym[sql]"') from exc
-    raise StoreError(f"unsupported database URL {url!r}: use sqlite or postgresql+psycopg")
+class _Unusable:
+    """Stands in for the connection of a closed or disconnected store: any use raises."""
+
+    def __init__(self, error: type[StoreError], message: str):
+        self.error, self.message = error, message
+
+    def __getattr__(self, name: str) -> NoReturn:
+        raise self.error(self.message)
 
 
-def _sqlite_engine(url: str) -> sa.Engine:
-    """One connection, usable from any thread (one at a time); SQLAlchemy drives transactions."""
-    connect_args = {"check_same_thread": False, "timeout": 0.2}
-    engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
-    in_memory = url == SQLITE_MEMORY or ":memory:" in url
-
-    @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, record: Any) -> None:
-        # pysqlite's legacy transaction mode would skip BEGIN before SAVEPOINT (SQLAlchemy docs,
-        # "Transactions with SQLite and the sqlite3 driver"): switch it off, emit BEGIN below.
-        dbapi_connection.isolation_level = None
-        dbapi_connection.execute("PRAGMA foreign_keys = ON")
-        if not in_memory:  # keep the file's lock while open: one store per file; a WAL makes
-            # a rollback cheap, and a crash leaves only uncommitted frames, which SQLite ignores
-            dbapi_connection.execute("PRAGMA locking_mode = EXCLUSIVE")
-            dbapi_connection.execute("PRAGMA journal_mode = WAL")
-
-    @event.listens_for(engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN")
-
-    return engine
+def _close_all(connections: list[sa.Connection]) -> None:
+    while connections:
+        connections.pop().close()  # rolls back an open episode; a lost one is just discarded
 
 
-def _connect(engine: sa.Engine, url: str) -> sa.Connection:
-    try:
-        return engine.connect()
-    except sa.exc.OperationalError as exc:
-        raise _open_error(url, exc) from None
-
-
-def _open_error(url: str, exc: sa.exc.OperationalError) -> StoreError:
-    shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-    if url.startswith("sqlite") and "locked" in str(exc.orig):
-        return StoreError(
-            f"cannot open {shown}: the file is in use by another store (one store per SQLite "
-            "file; 'sqlite' gives each env its own in-memory database)"
-        )
-    return StoreError(f"cannot open {shown}: {exc.orig}")
-
-
-def _close(conn: sa.Connection, engine: sa.Engine) -> None:
-    conn.close()  # rolls back the open episode
+def _close(connections: list[sa.Connection], engine: sa.Engine) -> None:
+    _close_all(connections)
     engine.dispose()

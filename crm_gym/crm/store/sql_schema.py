@@ -301,3 +301,10 @@ class RowCodec:
         """The primary key of a fetched row."""
         value = row._mapping[self.pk]
         return decode_text(value) if self.text else value
+
+
+def build_meta_table(metadata: sa.MetaData) -> sa.Table:
+    """``crm_gym_meta``: marks a SQLite file's ``crm_*`` tables as made by crm-gym."""
+    return sa.Table(
+        "crm_gym_meta", metadata, sa.Column("schema_version", sa.Integer, nullable=False)
+    )
