@@ -28,3 +28,11 @@ class DatasetError(ValueError):
 
 class GenerationError(RuntimeError):
     """The scenario generator built a turn whose simulated outcome is not the one it planned."""
+
+
+class EvalLogError(ValueError):
+    """An evaluation log that this run must not write to (another run's, locked, unreadable)."""
+
+
+class PolicySpecError(ValueError):
+    """A ``--policy`` value that names no policy crm-gym can build."""
