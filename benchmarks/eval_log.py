@@ -23,7 +23,7 @@ from typing import IO, Any, Iterable, Sequence
 
 from pydantic import ValidationError
 
-from benchmarks.records import ConversationRecord
+from benchmarks.records import ConversationRecord, first_problem
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import EvalLogError
 
@@ -65,10 +65,8 @@ def read_records(path: str | Path, lines: Iterable[bytes]) -> list[ConversationR
         try:
             records.append(ConversationRecord.model_validate_json(line))
         except ValidationError as exc:
-            problem = exc.errors()[0]
-            where = ".".join(str(part) for part in problem.get("loc", ())) or "line"
             raise EvalLogError(
-                f"{path}:{number}: not an evaluation record ({where}: {problem['msg']})"
+                f"{path}:{number}: not an evaluation record ({first_problem(exc)})"
             ) from None
     return records
 
