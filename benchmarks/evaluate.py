@@ -290,6 +290,8 @@ class _Run:
         bar = _progress(len(todo), progress)
 
         def keep(new: list[ConversationRecord]) -> None:
+            if not new:
+                return
             if log is not None:
                 log.append(new)
             records.extend(new)
