@@ -139,6 +139,11 @@ class EnvSettings:
         cid = conversation.conversation_id
         return f"{cid}#1" if self.env_id == TURN_ENV_ID or self.first_turn_ids else cid
 
+    def record_id(self, conversation: Conversation) -> str:
+        """The records' ``conversation_id``: the turn task's id in ``ArcCrm-v0``."""
+        cid = conversation.conversation_id
+        return f"{cid}#1" if self.env_id == TURN_ENV_ID else cid
+
     def make(self, num_envs: int, source: TaskSource, expose_reference: bool) -> Any:
         """The vector env over ``source``."""
         from crm_gym import make_vec
@@ -282,7 +287,9 @@ class _Run:
             sizes: tuple[int, int], expose_reference: bool,
             progress: bool) -> list[ConversationRecord]:  # fmt: skip
         """Record the unrunnable conversations, then run the others chunk by chunk."""
-        done = log.done(self.fields["step"]) if log is not None else set()
+        logged = log.done(self.fields["step"]) if log is not None else set()
+        ids = {self.env.record_id(c): c.conversation_id for c in conversations}
+        done = {(ids[rid], a) for rid, a in logged if rid in ids}
         todo = [(c, a) for a in range(attempts) for c in conversations
                 if (c.conversation_id, a) not in done]  # fmt: skip
         broken = seeding_errors(conversations, self.env.strict_upstream)
@@ -340,7 +347,8 @@ class _Run:
         run = {**self.fields, "attempt": attempt, "episode_seed": self._seed(conversation, attempt)}
         usage = meter.usage.get(trajectory.task_id)
         if self.env.env_id == TURN_ENV_ID:  # a turn task: its one turn is the record
-            update = {"conversation_id": trajectory.task_id, "turns": conversation.turns[:1]}
+            update = {"conversation_id": self.env.record_id(conversation),
+                      "turns": conversation.turns[:1]}  # fmt: skip
             conversation = conversation.model_copy(update=update)
         return conversation_record(conversation, trajectory, run, usage, self.judge)
 
@@ -352,7 +360,8 @@ class _Run:
             "attempt": attempt,
             "episode_seed": self._seed(conversation, attempt),
         }
-        return pre_execution_record(conversation, message, fields)
+        record = pre_execution_record(conversation, message, fields)
+        return record.model_copy(update={"conversation_id": self.env.record_id(conversation)})
 
 
 def seeding_errors(conversations: Sequence[Conversation], strict_upstream: bool) -> dict[str, str]:

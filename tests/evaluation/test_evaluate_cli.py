@@ -179,3 +179,33 @@ def test_eval_hf_model_directory(tmp_path, monkeypatch):
     assert len(records) == 1 and {r.step for r in records} == {5}
     assert all(r.tokens.completion_tokens > 0 and r.metadata["agent"]["provider"] == "local"
                for r in records)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_eval_of_a_training_run_gives_the_numbers_it_reported(tmp_path, monkeypatch, capsys):
+    pytest.importorskip(
+        "transformers", reason='needs the train extra: pip install "crm-gym[train]"'
+    )
+    from agents.train import Args, train
+    from benchmarks.run_eval import REPORTED, TrainedRun, run_numbers
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    run_dir = tmp_path / "run"
+    train(Args(output_dir=str(run_dir), steps=2, eval_every=2, save_every=2, num_threads=1,
+               max_new_tokens=8, max_env_steps=1, prompts_per_step=2, group_size=4,
+               num_conversations=120, num_eval_tasks=3, eval_samples=4, warm_start_steps=20,
+               lr=1e-2, progress=False))  # fmt: skip
+    run = TrainedRun.read(run_dir)
+    reported = run.reported()
+    assert run.step == 2 and reported is not None
+    log = tmp_path / "run.jsonl"
+    for num_envs in ("5", "2"):  # batching changes nothing; the second finds all done
+        assert _eval("--policy", str(run_dir), "-o", str(log), "--num-envs", num_envs) == 0
+    out = capsys.readouterr().out
+    records = load_records(log)
+    assert len(records) == 3 * 4 and {r.step for r in records} == {2}
+    assert {r.policy for r in records} == {"run"} and {r.seed for r in records} == {0}
+    ours = run_numbers(records, [c.conversation_id for c in run.tasks()])
+    assert ours == reported  # the same floats, not merely close
+    assert 0 < reported["eval/reward_mean"] and set(ours) == set(REPORTED)
+    assert f"(run reported at step 2: {reported['eval/reward_mean']:.4f})" in out
