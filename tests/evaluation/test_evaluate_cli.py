@@ -10,6 +10,7 @@ from benchmarks.metrics import summarize
 from benchmarks.records import load_records
 from crm_gym.data.generator import generate
 from crm_gym.envs.tasks import arm_of
+from crm_gym.errors import PolicySpecError
 from scripts.cli import main
 from scripts.eval_cmd import load_tasks
 
@@ -209,3 +210,21 @@ def test_eval_of_a_training_run_gives_the_numbers_it_reported(tmp_path, monkeypa
     assert ours == reported  # the same floats, not merely close
     assert 0 < reported["eval/reward_mean"] and set(ours) == set(REPORTED)
     assert f"(run reported at step 2: {reported['eval/reward_mean']:.4f})" in out
+
+
+def test_policy_forms_are_told_apart_before_anything_loads(tmp_path):
+    from agents.policy_spec import parse_policy
+
+    pytest.importorskip("litellm", reason='needs the api extra: pip install "crm-gym[api]"')
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "config.json").write_text("{}")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "args.json").write_text("{}")
+    kinds = {"replay": "replay", "random": "random", "vllm:Qwen/Qwen3-4B": "vllm",
+             str(tmp_path / "model"): "hf", str(tmp_path / "run"): "run",
+             "my_pkg.policies:MyPolicy": "class", "gpt-4.1": "api",
+             "openai/gpt-4.1": "api", "hosted_vllm/my-model": "api"}  # fmt: skip
+    assert {spec: parse_policy(spec).kind for spec in kinds} == kinds
+    for typo in ("replya", "no_provider/model", "gpt-4.1-typo-xyz"):
+        with pytest.raises(PolicySpecError, match="valid forms"):
+            parse_policy(typo)
