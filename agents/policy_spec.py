@@ -69,15 +69,31 @@ def parse_policy(spec: str) -> PolicySpec:
 
 
 def _directory(path: Path) -> PolicySpec:
+    run = run_root(path)
+    if run is not None:
+        return PolicySpec("run", str(run), run.resolve().name, "local")
     name = path.resolve().name
-    if (path / "args.json").is_file():
-        return PolicySpec("run", str(path), name, "local")
     if (path / "config.json").is_file():
         return PolicySpec("hf", str(path), name, "local")
     raise PolicySpecError(
         f"--policy {path}: a directory without config.json (a model) or args.json (a "
         f"`crm-gym train` run); valid forms: {POLICY_FORMS}"
     )
+
+
+def run_root(path: Path) -> Path | None:
+    """The ``crm-gym train`` run that ``path`` is, or whose trained model it is, else None.
+
+    The run itself, its ``checkpoint/``, ``checkpoint/model/`` and ``final/`` all name the run
+    (its trained model, evaluated with its settings); ``initial/`` and the rest do not.
+    """
+    path = path.resolve()
+    for run, inside in ((path, ()), (path.parent, ("checkpoint", "final")),
+                        (path.parent.parent, ("checkpoint/model",))):  # fmt: skip
+        relative = path.relative_to(run).as_posix() if run != path else None
+        if (run / "args.json").is_file() and (relative is None or relative in inside):
+            return run
+    return None
 
 
 def _litellm_model(spec: str) -> bool:

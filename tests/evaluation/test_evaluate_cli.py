@@ -220,11 +220,26 @@ def test_policy_forms_are_told_apart_before_anything_loads(tmp_path):
     (tmp_path / "model" / "config.json").write_text("{}")
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "args.json").write_text("{}")
+    (tmp_path / "run" / "checkpoint" / "model").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoint" / "model" / "config.json").write_text("{}")
+    (tmp_path / "run" / "initial").mkdir()
+    (tmp_path / "run" / "initial" / "config.json").write_text("{}")
     kinds = {"replay": "replay", "random": "random", "vllm:Qwen/Qwen3-4B": "vllm",
              str(tmp_path / "model"): "hf", str(tmp_path / "run"): "run",
+             str(tmp_path / "run" / "checkpoint" / "model"): "run",  # the run's trained model
+             str(tmp_path / "run" / "initial"): "hf",  # the weights before GRPO: a plain model
              "my_pkg.policies:MyPolicy": "class", "gpt-4.1": "api",
              "openai/gpt-4.1": "api", "hosted_vllm/my-model": "api"}  # fmt: skip
     assert {spec: parse_policy(spec).kind for spec in kinds} == kinds
     for typo in ("replya", "no_provider/model", "gpt-4.1-typo-xyz"):
         with pytest.raises(PolicySpecError, match="valid forms"):
             parse_policy(typo)
+
+
+def test_eval_strict_upstream_is_part_of_the_run(tmp_path):
+    log = tmp_path / "strict.jsonl"
+    argv = ["--policy", "replay", "--tasks", "generated:3:1", "-o", str(log)]
+    assert _eval(*argv, "--strict-upstream") == 0
+    assert json.loads((tmp_path / "strict.jsonl.meta.json").read_text())["env"]["strict_upstream"]
+    assert len(load_records(log)) == 3
+    assert _eval(*argv) == 2  # the same log without it: another run
