@@ -469,3 +469,33 @@ def test_replay_scores_100_percent_on_the_public_400():
         "pass_at_2",
     ):
         assert summary[f"metrics/{key}"] == pytest.approx(1.0), key
+
+
+def test_row_seeds_make_a_rows_draws_independent_of_its_batch():
+    from agents.api import _request_seed
+    from agents.vllm import build_sampling_kwargs
+
+    observations = [Observation(f"User: request {i}", {"messages": []}) for i in range(3)]
+    seeded = SamplingParams(row_seeds=(11, 12, 13))
+    batch = RandomPolicy(0).act(observations, sampling=seeded)
+    alone = RandomPolicy(1).act(observations[2:], sampling=SamplingParams(row_seeds=(13,)))
+    assert batch[2] == alone[0]
+    assert RandomPolicy(0).act(observations, sampling=SamplingParams(row_seeds=(1, 2, 3))) != batch
+    assert build_sampling_kwargs(seeded, n=2, index=1)["seed"] == 12
+    assert [_request_seed(seeded, 2, 2, k) for k in range(2)] == [13, 14]
+    with pytest.raises(ValueError, match="row_seeds"):
+        SamplingParams(row_seeds=(-1,))
+
+
+@pytest.mark.slow
+def test_row_seeds_hf_policy(tmp_path):
+    pytest.importorskip("transformers", reason="needs the train extra: crm-gym[train]")
+    from agents.hf import HFPolicy
+    from agents.tiny import build_tiny_model
+
+    policy = HFPolicy(build_tiny_model(tmp_path, seed=0), prompt_style="compact")
+    observations = [Observation(f"User: list clients {i}") for i in range(3)]
+    sampling = SamplingParams(max_new_tokens=6, row_seeds=(4, 5, 6))
+    batch = policy.act(observations, sampling=sampling)
+    alone = policy.act(observations[1:2], sampling=SamplingParams(max_new_tokens=6, row_seeds=(5,)))
+    assert batch[1][0].completion_ids == alone[0][0].completion_ids
