@@ -125,13 +125,14 @@ def plan_eval(args: argparse.Namespace) -> EvalPlan:
     sampling = run.sampling() if run else SamplingParams(temperature=0.0, max_new_tokens=512)
     overrides = {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens}
     sampling = SamplingParams(**{**_sampling_fields(sampling), **_given(overrides), "seed": None})
-    seed = _pick(args.seed, run and run.args.seed, 0)
+    seed = _pick(args.seed, run, "seed", 0)
+    strict = args.strict_upstream
     plan = EvalPlan(
-        spec, _tasks(args, run), args.name or spec.name,
-        _pick(args.attempts, run and run.args.eval_samples, 1), seed,
-        _pick(args.step, run and run.step, None), sampling,
-        run.env(args.strict_upstream) if run else EnvSettings(strict_upstream=args.strict_upstream),
-        run.sampling().seed if run else seed, run,
+        spec=spec, conversations=_tasks(args, run), name=args.name or spec.name,
+        attempts=_pick(args.attempts, run, "eval_samples", 1), seed=seed,
+        step=args.step if args.step is not None or run is None else run.step, sampling=sampling,
+        env=run.env(strict) if run else EnvSettings(strict_upstream=strict),
+        episode_seed_base=run.sampling().seed if run else seed, run=run,
     )  # fmt: skip
     settings = {"episode_seed_base": plan.episode_seed_base, "env": plan.env,
                 "sampling": sampling, "judge": args.judge, "memory": args.memory}  # fmt: skip
@@ -162,11 +163,11 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _pick(given: Any, from_run: Any, default: Any) -> Any:
-    """The command line's value, else the run directory's, else the default."""
+def _pick(given: Any, run: Any, field: str, default: Any) -> Any:
+    """The command line's value, else the run directory's ``args.<field>``, else the default."""
     if given is not None:
         return given
-    return from_run if from_run is not None and from_run is not False else default
+    return default if run is None else getattr(run.args, field)
 
 
 def build(plan: EvalPlan, args: argparse.Namespace) -> tuple[Any, bool]:
