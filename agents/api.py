@@ -243,8 +243,7 @@ class ApiPolicy:
                 build_messages(observation, style=self.prompt_style), self.use_function_calling
             )
             for k in range(n):
-                row = sampling.first_row + index
-                seed = None if sampling.seed is None else sampling.seed + row * n + k
+                seed = _request_seed(sampling, index, n, k)
                 requests.append(
                     build_request(self.model, messages, sampling, tools=self.tools, seed=seed)
                 )
@@ -293,3 +292,12 @@ class ApiPolicy:
             self.usage_totals["cost_usd"] += usage["cost_usd"]
             for key in ("prompt_tokens", "completion_tokens", "total_tokens"):
                 self.usage_totals[key] += usage[key]
+
+
+def _request_seed(sampling: SamplingParams, index: int, n: int, k: int) -> int | None:
+    """Sample ``k`` of observation ``index``: its own row seed, else counted from ``seed``."""
+    if sampling.row_seeds is not None:
+        return sampling.row_seeds[index] + k
+    if sampling.seed is None:
+        return None
+    return sampling.seed + (sampling.first_row + index) * n + k

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from agents.policy import Observation, Sample, SamplingParams
+from agents.policy import Observation, Sample, SamplingParams, row_seed
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
@@ -88,15 +88,14 @@ class SeededPolicy:
         sampling: SamplingParams | None = None,
     ) -> list[list[Sample]]:
         """``n`` actions for each observation."""
-        seed = sampling.seed if sampling is not None else None
-        first = sampling.first_row if sampling is not None else 0
         return [
-            [Sample(self.action(observation, self._row_rng(seed, i, k))) for k in range(n)]
-            for i, observation in enumerate(observations, start=first)
+            [Sample(self.action(observation, self._row_rng(sampling, i, k))) for k in range(n)]
+            for i, observation in enumerate(observations)
         ]
 
-    def _row_rng(self, seed: int | None, observation: int, sample: int) -> np.random.Generator:
-        return self._rng if seed is None else np.random.default_rng([seed, observation, sample])
+    def _row_rng(self, sampling: SamplingParams | None, row: int, k: int) -> np.random.Generator:
+        seed = None if sampling is None else row_seed(sampling, row, k)
+        return self._rng if seed is None else np.random.default_rng(seed)
 
     def action(self, observation: Observation, rng: np.random.Generator) -> str:
         raise NotImplementedError

@@ -29,7 +29,7 @@ from typing import Any, Sequence
 
 from agents._deps import require_train
 from agents.generation import Generation, generate
-from agents.policy import Observation, Sample, SamplingParams
+from agents.policy import Observation, Sample, SamplingParams, row_seed
 from agents.prompts import (
     PromptStyle,
     build_messages,
@@ -94,9 +94,7 @@ class HFPolicy:
         sampling = sampling or SamplingParams()
         prompts = [self.prompt_ids(observation) for observation in observations]
         rows = [prompt for prompt in prompts for _ in range(n)]
-        first = sampling.first_row
-        seeds = [_row_seed(sampling.seed, first + i, k)
-                 for i in range(len(prompts)) for k in range(n)]  # fmt: skip
+        seeds = [row_seed(sampling, i, k) for i in range(len(prompts)) for k in range(n)]
         if not rows:
             return []
         generations = generate(self.model, rows, sampling, seeds=seeds, stop_ids=self.stop_ids,
@@ -141,10 +139,6 @@ class HFPolicy:
         usage = {"prompt_tokens": len(prompt), "completion_tokens": len(generation.completion_ids)}
         return Sample(text, prompt, generation.completion_ids, generation.logprobs,
                       generation.finish_reason, usage)  # fmt: skip
-
-
-def _row_seed(seed: int | None, observation: int, sample: int) -> list[int] | None:
-    return None if seed is None else [seed, observation, sample]
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:

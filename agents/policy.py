@@ -18,6 +18,9 @@ class SamplingParams:
     # the first observation's row in a batch split across processes: row seeds count from it,
     # so a data-parallel shard samples what its rows sample in the whole batch
     first_row: int = 0
+    # one seed per observation, overriding ``seed``: a row's draws then depend on its own seed
+    # alone, not on its place in the batch (the evaluation harness seeds each episode's actions)
+    row_seeds: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.temperature < 0:
@@ -28,6 +31,21 @@ class SamplingParams:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
         if self.first_row < 0:
             raise ValueError(f"first_row must be >= 0, got {self.first_row}")
+        if self.row_seeds is not None and any(seed < 0 for seed in self.row_seeds):
+            raise ValueError(f"row_seeds must be >= 0, got {self.row_seeds}")
+
+
+def row_seed(sampling: SamplingParams, row: int, sample: int = 0) -> list[int] | None:
+    """The seed sequence of sample ``sample`` of batch row ``row`` (None: fresh entropy).
+
+    ``[row_seeds[row], sample]`` when the caller seeded each row, else
+    ``[seed, first_row + row, sample]``.
+    """
+    if sampling.row_seeds is not None:
+        return [sampling.row_seeds[row], sample]
+    if sampling.seed is None:
+        return None
+    return [sampling.seed, sampling.first_row + row, sample]
 
 
 @dataclass(frozen=True)

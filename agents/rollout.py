@@ -24,8 +24,9 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
@@ -139,6 +140,8 @@ def collect_rollouts(
     num_episodes: int | None = None,
     options: Sequence[dict[str, Any] | None] | None = None,
     first_episode: int = 0,
+    episode_seeds: Sequence[int] | None = None,
+    on_episode: Callable[[Trajectory], None] | None = None,
 ) -> list[Trajectory]:
     """Run planned episodes over a vector env and return their trajectories in plan order.
 
@@ -155,6 +158,11 @@ def collect_rollouts(
             one per episode; ``None`` entries leave the task to the env.
         first_episode: the plan's first episode in a larger plan split across processes: env
             seeds count from it, so a data-parallel shard runs what the whole plan would.
+        episode_seeds: one seed per planned episode, overriding ``seed``: episode ``e`` resets
+            with ``episode_seeds[e]`` and its action ``a`` samples from
+            ``derive_seed(episode_seeds[e], a)`` (``SamplingParams.row_seeds``), so an episode
+            runs the same whatever else is in the batch (the evaluation harness's rule).
+        on_episode: called with each trajectory as soon as its episode ends (progress, logs).
     """
     plan = _plan(envs.num_envs, num_episodes, options)
     mode = envs.metadata.get("autoreset_mode")
@@ -164,8 +172,12 @@ def collect_rollouts(
         )
     if max_steps is not None and max_steps < 1:
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
+    if episode_seeds is not None and len(episode_seeds) != len(plan):
+        raise ValueError(f"{len(episode_seeds)} episode_seeds for {len(plan)} episodes")
     collector = _Collector(envs, policy, sampling or SamplingParams(), seed, max_steps, plan,
                            first_episode)  # fmt: skip
+    collector.episode_seeds = None if episode_seeds is None else [int(s) for s in episode_seeds]
+    collector.on_episode = on_episode
     return collector.run()
 
 
@@ -191,6 +203,21 @@ def derive_seed(seed: int | None, *keys: int) -> int | None:
     return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
 
 
+def episode_seed(seed: int, task_id: str, attempt: int) -> int:
+    """The seed of attempt ``attempt`` at task ``task_id`` in a run of ``seed`` (32 bits).
+
+    A function of these three alone (sha256 of the task id, not Python's salted ``hash``), so an
+    evaluation gives every episode the same seed however it is chunked, batched or resumed.
+
+    Example:
+        >>> episode_seed(0, "SKEL-1", 2) != episode_seed(0, "SKEL-1", 1)
+        True
+    """
+    digest = hashlib.sha256(str(task_id).encode("utf-8")).digest()
+    words = [int.from_bytes(digest[i : i + 4], "little") for i in range(0, 16, 4)]
+    return int(np.random.SeedSequence([seed, *words, attempt]).generate_state(1)[0])
+
+
 class _Collector:
     """The rollout loop's state: which episode each env runs, and the finished trajectories."""
 
@@ -204,11 +231,19 @@ class _Collector:
         self.next_episode = 0
         self.tokens = isinstance(policy, TokenPolicy)
         self.first_episode = first_episode  # env seeds count from it (a data-parallel shard)
+        self.episode_seeds: list[int] | None = None  # per planned episode, overriding ``seed``
+        self.on_episode: Callable[[Trajectory], None] | None = None
+
+    def _reset_seed(self, index: int) -> int | None:
+        """The reset seed of planned episode ``index``."""
+        if self.episode_seeds is not None:
+            return self.episode_seeds[index] if index < len(self.plan) else None
+        return derive_seed(self.seed, self.first_episode + index)
 
     def run(self) -> list[Trajectory]:
-        first = self.first_episode
-        seeds = [derive_seed(self.seed, first + e) for e in range(self.envs.num_envs)]
-        observations, infos = self.envs.reset(seed=seeds if self.seed is not None else None)
+        seeds = [self._reset_seed(e) for e in range(self.envs.num_envs)]
+        seeded = self.seed is not None or self.episode_seeds is not None
+        observations, infos = self.envs.reset(seed=seeds if seeded else None)
         for i in range(self.envs.num_envs):
             self._start(i, observations[i], env_info(infos, i), fresh=True)
         call = 0
@@ -232,7 +267,7 @@ class _Collector:
         mask = np.zeros(self.envs.num_envs, dtype=np.bool_)
         mask[i] = True
         seeds: list[int | None] = [None] * self.envs.num_envs
-        seeds[i] = derive_seed(self.seed, self.first_episode + index)
+        seeds[i] = self._reset_seed(index)
         observations, infos = self.envs.reset(
             seed=seeds, options={**(options or {}), "reset_mask": mask}
         )
@@ -243,6 +278,9 @@ class _Collector:
         inputs = [self.slots[i].policy_input() for i in active]  # type: ignore[union-attr]
         base = self.sampling.seed if self.sampling.seed is not None else self.seed
         sampling = replace(self.sampling, seed=derive_seed(base, call))
+        if self.episode_seeds is not None:
+            row_seeds = [self._action_seed(self.slots[i]) for i in active]  # type: ignore[arg-type]
+            sampling = replace(sampling, row_seeds=tuple(row_seeds))
         samples = self.policy.act(inputs, n=1, sampling=sampling)
         if len(samples) != len(active) or any(len(row) != 1 for row in samples):
             raise ValueError(
@@ -255,6 +293,11 @@ class _Collector:
         for i, row in zip(active, samples, strict=True):
             outcome = (float(rewards[i]), bool(terminated[i]), bool(truncated[i]))
             self._after(i, row[0], observations[i], outcome, infos)
+
+    def _action_seed(self, episode: _Episode) -> int:
+        """The sampling seed of an episode's next action: its seed and the action's index."""
+        assert self.episode_seeds is not None
+        return int(derive_seed(self.episode_seeds[episode.index], len(episode.steps)))
 
     def _after(self, i: int, sample: Sample, observation: str, outcome: tuple[float, bool, bool],
                infos: dict[str, Any]) -> None:  # fmt: skip
@@ -270,7 +313,10 @@ class _Collector:
                 observation, info, self._continuation(episode, sample, observation, info)
             )
             return
-        self.results[episode.index] = episode.finish(terminated, not terminated)
+        trajectory = episode.finish(terminated, not terminated)
+        self.results[episode.index] = trajectory
+        if self.on_episode is not None:
+            self.on_episode(trajectory)
         self._start(i, observation, info, fresh=ended)
 
     def _continuation(self, episode: _Episode, sample: Sample, observation: str,

@@ -20,7 +20,7 @@ import numpy as np
 from agents.baselines import ReplayPolicy
 from agents.logprobs import token_logprobs
 from agents.policy import Observation, Sample, SamplingParams
-from agents.rollout import Trajectory, collect_rollouts
+from agents.rollout import Trajectory, collect_rollouts, episode_seed
 
 if TYPE_CHECKING:
     import torch
@@ -199,10 +199,17 @@ def evaluate(
 def evaluate_per_task(
     envs: Any, policy: Any, task_ids: Sequence[str], sampling: SamplingParams, num_samples: int
 ) -> tuple[dict[str, float], dict[str, float]]:
-    """``evaluate``'s means and each held-out task's mean reward (task id -> mean return)."""
+    """``evaluate``'s means and each held-out task's mean reward (task id -> mean return).
+
+    Sample ``k`` of a task is seeded as ``crm-gym eval`` seeds attempt ``k`` of that task
+    (``episode_seed(sampling.seed, task_id, k)``), so ``crm-gym eval --policy RUN_DIR`` repeats
+    these episodes exactly, however it batches them.
+    """
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(num_samples)]
+    seed = 0 if sampling.seed is None else sampling.seed
+    seeds = [episode_seed(seed, task_id, k) for task_id in task_ids for k in range(num_samples)]
     trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
-                                    seed=sampling.seed)  # fmt: skip
+                                    episode_seeds=seeds)  # fmt: skip
     returns = np.array([t.total_return for t in trajectories])
     passed = [
         t.steps[-1].info.get("reward_components", {}).get("passed", 0.0) for t in trajectories

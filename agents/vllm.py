@@ -125,7 +125,9 @@ def build_sampling_kwargs(params: SamplingParams, n: int, *, index: int = 0) -> 
         "max_tokens": params.max_new_tokens,
         "logprobs": 0,
     }
-    if params.seed is not None:
+    if params.row_seeds is not None:  # each prompt seeded on its own (the harness's episodes)
+        kwargs["seed"] = params.row_seeds[index]
+    elif params.seed is not None:
         kwargs["seed"] = params.seed + (params.first_row + index) * n
     if params.stop:
         kwargs["stop"] = list(params.stop)

@@ -3,8 +3,16 @@
 ``evaluate`` runs every conversation of a task list ``attempts`` times through
 ``ArcCrmConversation-v0`` (``collect_rollouts`` over ``num_envs`` envs in lockstep; an API policy
 sends one request per env at once) and appends one ``ConversationRecord`` per attempt to a JSONL
-log. A rerun skips the attempts already in the log (same conversation, seed and attempt), so a
-killed run resumes, and runs with other seeds can share one log (the report's runs).
+log. A log belongs to one run (``benchmarks.eval_log``: policy, task set, attempts, seed, env and
+reward settings; refused otherwise, and locked while written); a rerun skips the attempts already
+in it, so a killed run resumes.
+
+Every episode is seeded from ``(seed, task, attempt)`` alone (``agents.rollout.episode_seed``: the
+env's reset and each action's sampling seed), so the records are the same however the attempts
+are chunked (``num_envs``, ``chunk_size``) and however often the run was killed and resumed.
+
+A conversation whose seed entities cannot be loaded is not run: each of its attempts is recorded
+failed at turn 1 with verification ``pre_execution_error``, as upstream does, and the run goes on.
 
 The records come from ``benchmarks.outcomes`` (how the env's turn outcome maps onto upstream's
 per-turn fields, and the judge's place).
@@ -20,19 +28,25 @@ Example:
 
 from __future__ import annotations
 
-import json
+import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from agents.policy import Observation, Policy, Sample, SamplingParams, TokenPolicy
-from agents.rollout import collect_rollouts, derive_seed
+from agents.rollout import Trajectory, collect_rollouts, episode_seed
+from benchmarks.eval_log import EvalLog, tasks_fingerprint
 from benchmarks.judge import Judge
 from benchmarks.outcomes import conversation_record, zero_usage
-from benchmarks.records import ConversationRecord
+from benchmarks.records import ConversationRecord, TokenUsage, TurnRecord
 from crm_gym.data.conversation import Conversation
+from crm_gym.envs.tasks import TaskSource
+from crm_gym.errors import SeedingError
+from crm_gym.rewards import RewardConfig
 
 ENV_ID = "ArcCrmConversation-v0"
+TURN_ENV_ID = "ArcCrm-v0"
 
 
 # ---- usage: tokens, cost and latency per episode ------------------------------------------------
@@ -91,44 +105,95 @@ def _add_usage(usage: dict[str, float], sample: Sample) -> None:
     usage["cost_usd"] += float(sample.usage.get("cost_usd", 0.0))
 
 
+# ---- the run's settings ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EnvSettings:
+    """The env every attempt runs in; part of a log's identity.
+
+    ``env_id``: ``ArcCrmConversation-v0`` (an attempt is a whole conversation) or ``ArcCrm-v0``
+    (an attempt is the conversation's first turn, task id ``<conversation_id>#1``, as the GRPO
+    trainer's held-out evaluation runs it). ``max_steps``: actions per turn (None: the env's).
+    ``first_turn_ids``: name every task ``<conversation_id>#1`` in either env, as the trainer
+    does (the task id keys the episode seeds).
+    """
+
+    env_id: str = ENV_ID
+    max_steps: int | None = None
+    reward_config: RewardConfig | None = None
+    strict_upstream: bool = False
+    first_turn_ids: bool = False
+
+    def __post_init__(self) -> None:
+        if self.env_id not in (ENV_ID, TURN_ENV_ID):
+            raise ValueError(f"env_id must be {ENV_ID!r} or {TURN_ENV_ID!r}, got {self.env_id!r}")
+
+    def identity(self) -> dict[str, Any]:
+        """The settings as the log's meta file holds them."""
+        reward = asdict(self.reward_config or RewardConfig())
+        return {"env_id": self.env_id, "max_steps": self.max_steps, "reward": reward,
+                "strict_upstream": self.strict_upstream,
+                "first_turn_ids": self.first_turn_ids}  # fmt: skip
+
+    def task_id(self, conversation: Conversation) -> str:
+        """The reset option ``task_id`` of a conversation's attempts (and its seeds' key)."""
+        cid = conversation.conversation_id
+        return f"{cid}#1" if self.env_id == TURN_ENV_ID or self.first_turn_ids else cid
+
+    def record_id(self, conversation: Conversation) -> str:
+        """The records' ``conversation_id``: the turn task's id in ``ArcCrm-v0``."""
+        cid = conversation.conversation_id
+        return f"{cid}#1" if self.env_id == TURN_ENV_ID else cid
+
+    def make(self, num_envs: int, source: TaskSource, expose_reference: bool) -> Any:
+        """The vector env over ``source``."""
+        from crm_gym import make_vec
+
+        extra = {} if self.max_steps is None else {"max_steps": self.max_steps}
+        return make_vec(self.env_id, num_envs, tasks=source, expose_reference=expose_reference,
+                        reward_config=self.reward_config, strict_upstream=self.strict_upstream,
+                        **extra)  # fmt: skip
+
+
+def run_identity(
+    conversations: Sequence[Conversation],
+    policy_name: str,
+    attempts: int,
+    seed: int,
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """The identity of a run, as ``benchmarks.eval_log.EvalLog`` compares it.
+
+    ``settings``: ``episode_seed_base``, ``env`` (``EnvSettings``), ``sampling``, ``judge`` and
+    ``memory``.
+    """
+    sampling: SamplingParams = settings.get("sampling") or SamplingParams()
+    return {
+        "policy": policy_name,
+        "tasks_sha256": tasks_fingerprint(conversations),
+        "num_tasks": len(conversations),
+        "attempts": attempts,
+        "seed": seed,
+        "episode_seed_base": settings.get("episode_seed_base", seed),
+        "env": (settings.get("env") or EnvSettings()).identity(),
+        "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
+                     "max_new_tokens": sampling.max_new_tokens, "stop": list(sampling.stop)},
+        "judge": settings.get("judge"),
+        "memory": settings.get("memory"),
+    }  # fmt: skip
+
+
 # ---- the run ------------------------------------------------------------------------------------
-def completed(path: str | Path, seed: int, step: int | None = None) -> set[tuple[str, int]]:
-    """``(conversation_id, attempt)`` of the records of ``seed`` (and ``step``) already in a log."""
-    done: set[tuple[str, int]] = set()
-    if not Path(path).exists():
-        return done
-    with open(path, encoding="utf-8") as lines:
-        for line in lines:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if record.get("seed") == seed and record.get("step") == step:
-                done.add((record["conversation_id"], int(record.get("attempt", 0))))
-    return done
-
-
 def plan_chunks(
     conversations: Sequence[Conversation],
     attempts: int,
     done: set[tuple[str, int]],
     chunk_size: int,
-) -> Iterator[tuple[int, int, list[Conversation]]]:
-    """``(attempt, index of the first conversation, conversations)`` still to run, in chunks."""
+) -> Iterator[tuple[int, list[Conversation]]]:
+    """``(attempt, conversations)`` still to run, in chunks of at most ``chunk_size``."""
     for attempt in range(attempts):
-        chunk: list[Conversation] = []
-        start = 0
-        for index, conversation in enumerate(conversations):
-            if (conversation.conversation_id, attempt) in done:
-                continue
-            if not chunk:
-                start = index
-            chunk.append(conversation)
-            if len(chunk) == chunk_size:
-                yield attempt, start, chunk
-                chunk = []
-        if chunk:
-            yield attempt, start, chunk
+        todo = [c for c in conversations if (c.conversation_id, attempt) not in done]
+        for first in range(0, len(todo), chunk_size):
+            yield attempt, todo[first : first + chunk_size]
 
 
 def evaluate(
@@ -139,7 +204,7 @@ def evaluate(
     attempts: int = 1,
     seed: int = 0,
     num_envs: int = 8,
-    output: str | Path | None = None,
+    output: str | Path | EvalLog | None = None,
     step: int | None = None,
     expose_reference: bool = False,
     sampling: SamplingParams | None = None,
@@ -147,6 +212,8 @@ def evaluate(
     chunk_size: int | None = None,
     progress: bool = True,
     provider: str | None = None,
+    env: EnvSettings | None = None,
+    episode_seed_base: int | None = None,
 ) -> list[ConversationRecord]:
     """Run ``attempts`` attempts at every conversation and return (and append) their records.
 
@@ -155,20 +222,47 @@ def evaluate(
         policy: Any ``Policy``; it is wrapped to meter tokens, cost and latency.
         policy_name: The records' ``policy``.
         attempts: Attempts per conversation (the trials of pass^k).
-        seed: The run's seed (records' ``seed``); attempt ``a`` of the chunk starting at
-            conversation ``i`` rolls out with seed ``derive_seed(seed, a, i)``.
+        seed: The run's seed (records' ``seed``).
         num_envs: Envs stepped in lockstep (an API policy has this many requests in flight).
-        output: JSONL log to append to; attempts of ``seed`` already in it are skipped.
+        output: JSONL log (a path, or an ``EvalLog`` the caller opened); attempts already in it
+            are skipped, and a log of another run is refused (``EvalLogError``).
         step: Training step of the checkpoint, for the records.
         expose_reference: Build the envs with the reference in ``info`` (``ReplayPolicy``).
-        sampling: Sampling of every policy call (default: ``SamplingParams()``).
+        sampling: Sampling of every policy call (default: ``SamplingParams()``); its ``seed`` is
+            not used: each action's seed comes from its episode's.
         judge: The optional LLM judge (``benchmarks.judge.LlmJudge``).
-        chunk_size: Episodes per rollout call and per write (default ``4 * num_envs``).
-        progress: A tqdm progress bar on stderr when tqdm is installed.
+        chunk_size: Episodes per rollout call (default ``4 * num_envs``); no effect on results.
+        progress: A progress bar on stderr, one tick per episode.
         provider: The records' ``metadata.agent.provider`` (default: guessed from the name).
+        env: The env and reward settings (default: ``EnvSettings()``).
+        episode_seed_base: Attempt ``a`` at task ``t`` is seeded
+            ``episode_seed(episode_seed_base, t, a)``; default ``seed``.
     """
-    from crm_gym import make_vec
+    _check_run(conversations, attempts, num_envs)
+    env = env or EnvSettings()
+    base = seed if episode_seed_base is None else episode_seed_base
+    log = output
+    if output is not None and not isinstance(output, EvalLog):
+        settings = {"episode_seed_base": base, "env": env, "sampling": sampling,
+                    "judge": judge_name(judge)}  # fmt: skip
+        identity = run_identity(conversations, policy_name, attempts, seed, settings)
+        log = EvalLog.open(output, identity)
+    run = _Run(policy, env, sampling, judge, base,
+               dict(policy=policy_name, seed=seed, step=step, provider=provider))  # fmt: skip
+    try:
+        return run.all(conversations, attempts, log, (num_envs, chunk_size or 4 * num_envs),
+                       expose_reference, progress)  # fmt: skip
+    finally:
+        if log is not output:
+            log.close()  # type: ignore[union-attr]
 
+
+def judge_name(judge: Judge | None) -> str | None:
+    """The judge's model for a log's identity (``"custom"`` for a judge without one)."""
+    return None if judge is None else str(getattr(judge, "model", "custom"))
+
+
+def _check_run(conversations: Sequence[Conversation], attempts: int, num_envs: int) -> None:
     ids = [c.conversation_id for c in conversations]
     if len(set(ids)) != len(ids):
         raise ValueError(
@@ -176,80 +270,154 @@ def evaluate(
         )
     if attempts < 1 or num_envs < 1:
         raise ValueError(f"attempts and num_envs must be >= 1, got {attempts}, {num_envs}")
-    if output is not None:
-        drop_partial_line(output)
-    done = completed(output, seed, step) if output is not None else set()
-    chunks = list(plan_chunks(conversations, attempts, done, chunk_size or 4 * num_envs))
-    envs = make_vec(
-        ENV_ID,
-        min(num_envs, max((len(c) for *_, c in chunks), default=1)),
-        tasks=list(conversations),
-        expose_reference=expose_reference,
-    )
-    bar = _progress(sum(len(c) for *_, c in chunks), progress)
-    records: list[ConversationRecord] = []
-    try:
-        for attempt, start, chunk in chunks:
-            new = _run_chunk(
-                envs,
-                policy,
-                chunk,
-                sampling,
-                judge,
-                dict(policy=policy_name, attempt=attempt, seed=seed, step=step, provider=provider),
-                derive_seed(seed, attempt, start),
-            )
-            if output is not None:
-                _append(output, new)
-            records += new
+
+
+@dataclass
+class _Run:
+    """One evaluation's fixed parts; ``all`` runs what the log still lacks."""
+
+    policy: Policy
+    env: EnvSettings
+    sampling: SamplingParams | None
+    judge: Judge | None
+    base: int
+    fields: dict[str, Any]
+
+    def all(self, conversations: Sequence[Conversation], attempts: int, log: EvalLog | None,
+            sizes: tuple[int, int], expose_reference: bool,
+            progress: bool) -> list[ConversationRecord]:  # fmt: skip
+        """Record the unrunnable conversations, then run the others chunk by chunk."""
+        logged = log.done(self.fields["step"]) if log is not None else set()
+        ids = {self.env.record_id(c): c.conversation_id for c in conversations}
+        done = {(ids[rid], a) for rid, a in logged if rid in ids}
+        todo = [(c, a) for a in range(attempts) for c in conversations
+                if (c.conversation_id, a) not in done]  # fmt: skip
+        broken = seeding_errors(conversations, self.env.strict_upstream)
+        records: list[ConversationRecord] = []
+        bar = _progress(len(todo), progress)
+
+        def keep(new: list[ConversationRecord]) -> None:
+            if not new:
+                return
+            if log is not None:
+                log.append(new)
+            records.extend(new)
             bar.update(len(new))
-    finally:
-        bar.close()
-        envs.close()
-    return records
+
+        try:
+            keep([self._unrunnable(c, a, broken[c.conversation_id])
+                  for c, a in todo if c.conversation_id in broken])  # fmt: skip
+            runnable = [c for c in conversations if c.conversation_id not in broken]
+            chunks = list(plan_chunks(runnable, attempts, done, sizes[1]))
+            if chunks:
+                width = min(sizes[0], max(len(chunk) for _, chunk in chunks))
+                source = TaskSource(runnable, self.env.strict_upstream)
+                self._chunks(self.env.make(width, source, expose_reference), chunks, keep)
+        finally:
+            bar.close()
+        return records
+
+    def _chunks(self, envs: Any, chunks: list[tuple[int, list[Conversation]]],
+                keep: Callable[[list[ConversationRecord]], None]) -> None:  # fmt: skip
+        try:
+            for attempt, chunk in chunks:
+                self._chunk(envs, attempt, chunk, keep)
+        finally:
+            envs.close()
+
+    def _seed(self, conversation: Conversation, attempt: int) -> int:
+        return episode_seed(self.base, self.env.task_id(conversation), attempt)
+
+    def _chunk(self, envs: Any, attempt: int, chunk: list[Conversation],
+               keep: Callable[[list[ConversationRecord]], None]) -> None:  # fmt: skip
+        """Run one chunk; each record is kept as soon as its episode ends."""
+        meter = metered(self.policy)
+
+        def finished(trajectory: Trajectory) -> None:
+            conversation = chunk[trajectory.episode]
+            keep([self._record(conversation, attempt, trajectory, meter)])
+
+        collect_rollouts(envs, meter, sampling=self.sampling,
+                         options=[{"task_id": self.env.task_id(c)} for c in chunk],
+                         episode_seeds=[self._seed(c, attempt) for c in chunk],
+                         on_episode=finished)  # fmt: skip
+
+    def _record(self, conversation: Conversation, attempt: int, trajectory: Trajectory,
+                meter: MeteredPolicy) -> ConversationRecord:  # fmt: skip
+        run = {**self.fields, "attempt": attempt, "episode_seed": self._seed(conversation, attempt)}
+        usage = meter.usage.get(trajectory.task_id)
+        if self.env.env_id == TURN_ENV_ID:  # a turn task: its one turn is the record
+            update = {"conversation_id": self.env.record_id(conversation),
+                      "turns": conversation.turns[:1]}  # fmt: skip
+            conversation = conversation.model_copy(update=update)
+        return conversation_record(conversation, trajectory, run, usage, self.judge)
+
+    def _unrunnable(
+        self, conversation: Conversation, attempt: int, message: str
+    ) -> ConversationRecord:
+        fields = {
+            **self.fields,
+            "attempt": attempt,
+            "episode_seed": self._seed(conversation, attempt),
+        }
+        record = pre_execution_record(conversation, message, fields)
+        return record.model_copy(update={"conversation_id": self.env.record_id(conversation)})
 
 
-def _run_chunk(
-    envs: Any,
-    policy: Policy,
-    chunk: list[Conversation],
-    sampling: SamplingParams | None,
-    judge: Judge | None,
-    run: dict[str, Any],
-    chunk_seed: int,
-) -> list[ConversationRecord]:
-    meter = metered(policy)
-    options = [{"task_id": c.conversation_id} for c in chunk]
-    trajectories = collect_rollouts(
-        envs, meter, sampling=sampling, seed=chunk_seed, options=options
-    )
-    return [
-        conversation_record(
-            conversation,
-            trajectory,
-            {**run, "episode_seed": derive_seed(chunk_seed, index)},
-            meter.usage.get(conversation.conversation_id),
-            judge,
-        )
-        for index, (conversation, trajectory) in enumerate(zip(chunk, trajectories, strict=True))
-    ]
+def seeding_errors(conversations: Sequence[Conversation], strict_upstream: bool) -> dict[str, str]:
+    """Conversation id -> message, for the conversations whose seed cannot be loaded."""
+    from crm_gym.data.replay import new_episode
+
+    broken = {}
+    for conversation in conversations:
+        try:
+            new_episode(conversation, strict_upstream=strict_upstream)
+        except SeedingError as exc:
+            broken[conversation.conversation_id] = str(exc)
+    return broken
 
 
-def _append(path: str | Path, records: Sequence[ConversationRecord]) -> None:
-    """Append records and flush them (a kill loses at most the chunk being run)."""
-    with open(path, "a", encoding="utf-8") as out:
-        out.writelines(record.model_dump_json() + "\n" for record in records)
-        out.flush()
+def pre_execution_record(
+    conversation: Conversation, message: str, run: dict[str, Any]
+) -> ConversationRecord:
+    """Upstream's record of a conversation that could not start: failed at turn 1.
+
+    ``turns_executed=1`` and one turn with verification ``pre_execution_error`` (SPEC-arc.md
+    4.1), the error in ``error_message``; metrics count the attempt as failed.
+    """
+    run = dict(run)
+    provider = run.pop("provider", None) or "unknown"
+    first = conversation.turns[0]
+    turn = TurnRecord(turn_id=1, expect_success=first.expect_success, tool_success=False,
+                      response_success=False, success=False, verification="pre_execution_error",
+                      error=message, user_utterance=first.user_utterance,
+                      expected_tool=first.expected_tool)  # fmt: skip
+    arm = getattr(conversation, "skill", None) and f"{conversation.skill}-{conversation.difficulty}"
+    return ConversationRecord(
+        conversation_id=conversation.conversation_id, overall_success=False, turns_executed=1,
+        failed_at_turn=1, per_turn_results=[turn], reward_signal=0.0, error_message=message,
+        metadata={"verification_mode": conversation.verification_mode, "total_turns": 1,
+                  "agent": {"provider": provider, "model": run["policy"]}},
+        arm=arm if isinstance(arm, str) else None,
+        workflow_category=conversation.workflow_category, shaped_return=0.0,
+        tokens=TokenUsage(), cost_usd=0.0, latency_s=0.0, **run,
+    )  # fmt: skip
 
 
-def drop_partial_line(path: str | Path) -> None:
-    """Cut a last line that a kill left without its newline (its attempt is run again)."""
-    path = Path(path)
-    if not path.exists():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        path.write_bytes(data[: data.rfind(b"\n") + 1])
+# ---- progress -----------------------------------------------------------------------------------
+class _Counter:
+    """``eval 12/900`` on stderr, rewritten in place: the bar when tqdm is not installed."""
+
+    def __init__(self, total: int):
+        self.total, self.n = total, 0
+
+    def update(self, n: int) -> None:
+        self.n += n
+        print(f"\reval {self.n}/{self.total}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.n:
+            print(file=sys.stderr)
 
 
 class _NoBar:
@@ -261,10 +429,11 @@ class _NoBar:
 
 
 def _progress(total: int, enabled: bool) -> Any:
+    """One tick per episode: tqdm when installed, else a plain counter."""
     if not enabled:
         return _NoBar()
     try:
         from tqdm import tqdm
     except ImportError:
-        return _NoBar()
-    return tqdm(total=total, unit="conv", desc="eval")
+        return _Counter(total)
+    return tqdm(total=total, unit="episode", desc="eval", file=sys.stderr)

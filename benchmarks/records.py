@@ -155,10 +155,19 @@ def load_records(path: str | Path) -> list[ConversationRecord]:
             try:
                 records.append(ConversationRecord.model_validate_json(line))
             except ValidationError as exc:
-                raise RecordError(f"{path}:{number}: not an evaluation record: {exc}") from None
+                raise RecordError(
+                    f"{path}:{number}: not an evaluation record ({first_problem(exc)})"
+                ) from None
     if not records:
         raise RecordError(f"{path}: no records")
     return records
+
+
+def first_problem(error: ValidationError) -> str:
+    """The first problem of a validation error, on one line."""
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ()))
+    return f"{where}: {problem['msg']}" if where else problem["msg"]
 
 
 def as_records(records: Iterable[ConversationRecord | dict[str, Any]]) -> list[ConversationRecord]:

@@ -13,6 +13,11 @@ num_tasks)``, rliable's input everywhere:
 Logs of training checkpoints (records with ``step``) are scored at each algorithm's last step;
 every step gives a point of the sample-efficiency curve (IQM with CIs per step).
 
+**Task sets**: algorithms evaluated on different conversations are not compared unless
+``ReportOptions.allow_different_tasks`` says so (``ReportError`` names the conversations only
+one side has), and logs pooled as the runs of one algorithm (``load_logs``: logs of the same name,
+e.g. one per seed, as ``crm-gym eval`` writes them) must hold the same conversations too.
+
 **Missing cells**: only tasks that every run of every algorithm tried are compared; the others
 are dropped with a ``UserWarning`` and listed in the report (``dropped_tasks``); no task left
 raises ``ReportError``. A checkpoint step lacking one of those tasks is left off the curve.
@@ -38,8 +43,9 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 
+from benchmarks.eval_log import META_SUFFIX
 from benchmarks.metrics import summarize
-from benchmarks.records import ConversationRecord, check_unique, load_records
+from benchmarks.records import ConversationRecord, RecordError, check_unique, load_records
 
 REPORT_EXTRA = 'pip install "crm-gym[report]"'
 AGGREGATES = ("iqm", "median", "mean", "optimality_gap")
@@ -61,6 +67,7 @@ class ReportOptions:
     confidence: float = 0.95
     seed: int = 0
     progress: bool = False
+    allow_different_tasks: bool = False
 
     def __post_init__(self) -> None:
         choices = {"tasks": ("auto", "arm", "category"), "score": ("success", "reward")}
@@ -301,6 +308,8 @@ def build_report(
     rliable_library()  # fail early, and import before the progress bar starts
     tasks, runs = resolve_kinds(logs, options)
     finals = {name: final_records(records) for name, records in logs.items()}
+    if not options.allow_different_tasks:
+        check_same_tasks({name: _ids(records) for name, records in finals.items()}, sources)
     matrices, dropped = align(
         {n: score_matrix(r, tasks, runs, options.score) for n, r in finals.items()}
     )
@@ -420,22 +429,73 @@ def _curves(order: list[str], results: dict[str, Any]) -> dict[str, Any] | None:
     return curves or None
 
 
+def _ids(records: Sequence[ConversationRecord]) -> frozenset[str]:
+    return frozenset(r.conversation_id for r in records)
+
+
+def check_same_tasks(task_sets: dict[str, frozenset[str]], sources: dict | None = None) -> None:
+    """Raise ``ReportError`` unless every log (or algorithm) holds the same conversations."""
+    (first, ids), *others = list(task_sets.items())
+    for name, other in others:
+        if other != ids:
+            only = sorted(ids - other)[:3] or sorted(other - ids)[:3]
+            where = {n: (sources or {}).get(n, n) for n in (first, name)}
+            raise ReportError(
+                f"{where[first]} and {where[name]} hold different task sets ({len(ids)} and "
+                f"{len(other)} conversations; e.g. {only} in only one): pass "
+                "--allow-different-tasks to compare the tasks they share"
+            )
+
+
+def read_log(path: str | Path) -> list[ConversationRecord]:
+    """One evaluation log's records; ``RecordError`` for anything that is not one."""
+    path = Path(path)
+    if path.is_dir():
+        raise RecordError(f"{path}: a directory, not an evaluation log (JSONL)")
+    if path.name.endswith(META_SUFFIX):
+        raise RecordError(f"{path}: the meta file of an evaluation log; pass the log itself")
+    try:
+        return load_records(path)
+    except UnicodeDecodeError:
+        raise RecordError(f"{path}: not an evaluation log (not UTF-8 text)") from None
+
+
 def load_logs(
-    paths: Sequence[str | Path], names: Sequence[str] | None = None
+    paths: Sequence[str | Path],
+    names: Sequence[str] | None = None,
+    allow_different_tasks: bool = False,
+    sources: dict[str, str] | None = None,
 ) -> dict[str, list[ConversationRecord]]:
-    """Each log's records under its name: ``names``, else its single policy, else the file stem."""
+    """The records of each algorithm: ``names``, else a log's single policy, else its file stem.
+
+    Logs of the same name are pooled as the runs of one algorithm (``crm-gym eval`` writes one
+    log per seed); they must hold the same conversations unless ``allow_different_tasks``.
+    ``sources``, when given, is filled with each algorithm's log paths (comma-separated).
+    """
     if names is not None and len(names) != len(paths):
         raise ReportError(f"{len(names)} names for {len(paths)} logs")
+    seen = [Path(p).resolve() for p in paths]
+    twice = [str(p) for i, p in enumerate(paths) if seen[i] in seen[:i]]
+    if twice:
+        raise ReportError(f"log given twice: {twice[0]}")
     logs: dict[str, list[ConversationRecord]] = {}
+    pooled: dict[str, dict[str, frozenset[str]]] = defaultdict(dict)
     for index, path in enumerate(paths):
-        records = load_records(path)
-        policies = {r.policy for r in records}
-        name = Path(path).stem if len(policies) > 1 or None in policies else policies.pop()
-        name = names[index] if names else name
-        if name in logs:
-            raise ReportError(f"two logs named {name!r}: pass distinct names")
-        logs[name] = records
+        records = read_log(path)
+        name = names[index] if names else _policy_name(records, path)
+        logs.setdefault(name, []).extend(records)
+        pooled[name][str(path)] = _ids(final_records(records))
+    for name, task_sets in pooled.items():
+        if not allow_different_tasks:
+            check_same_tasks(task_sets)
+        if sources is not None:
+            sources[name] = ", ".join(task_sets)
     return logs
+
+
+def _policy_name(records: Sequence[ConversationRecord], path: str | Path) -> str:
+    policies = {r.policy for r in records}
+    return Path(path).stem if len(policies) > 1 or None in policies else str(policies.pop())
 
 
 def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:

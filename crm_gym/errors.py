@@ -66,3 +66,11 @@ class StoreConnectionError(StoreError):
 
 class GuidelineMemoryError(ValueError):
     """A guideline memory that cannot be opened as asked, or a JSONL line it cannot import."""
+
+
+class EvalLogError(ValueError):
+    """An evaluation log that this run must not write to (another run's, locked, unreadable)."""
+
+
+class PolicySpecError(ValueError):
+    """A ``--policy`` value that names no policy crm-gym can build."""

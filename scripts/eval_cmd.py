@@ -1,16 +1,23 @@
 """``crm-gym eval``: run a policy on a task source, k attempts per conversation, into a JSONL log.
 
-``--policy``: ``replay`` (the ground truth, 100% by construction), ``random`` (seeded by
-``--seed``), a Hugging Face model directory, ``vllm:MODEL`` (in-process vLLM engine), or any
-litellm model string (``gpt-4.1``, ``anthropic/claude-sonnet-4-5``, ``hosted_vllm/NAME`` with
-``--api-base``). ``--tasks``: a JSONL file, or ``generated[:N[:SEED]]`` (default: the package's
-default task set). The log is appended to; attempts already there (same seed) are skipped.
+``--policy`` (``agents.policy_spec``): ``replay``, ``random`` (seeded by ``--seed``), a Hugging
+Face model directory, a ``crm-gym train`` run directory (its trained model on the run's held-out
+tasks, with the run's settings: the numbers the run reported), ``vllm:MODEL``,
+``package.module:ClassName`` (your own policy class), or a litellm model string (``gpt-4.1``,
+``anthropic/claude-sonnet-4-5``, ``hosted_vllm/NAME`` with ``--api-base``); anything else is
+refused with the list of valid forms. ``--tasks``: a JSONL file, or ``generated[:N[:SEED]]``
+(default: the package's default task set).
+
+The log (``-o``) belongs to one run (``benchmarks.eval_log``): a rerun of the same run resumes it,
+any other run is refused, and so is a second writer while one runs. Its parent folders are
+created; an unwritable log fails before any work.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +30,35 @@ EVAL_EXAMPLE = (
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``crm-gym eval``."""
     add = parser.add_argument
+    add("--policy", required=True,
+        help="replay | random | vllm:MODEL | model dir | `crm-gym train` run dir | "
+             "package.module:ClassName | litellm model (openai/gpt-4.1, gpt-4.1)")  # fmt: skip
     add(
-        "--policy",
-        required=True,
-        help="replay | random | HF model directory | vllm:MODEL | litellm model string",
+        "--tasks",
+        default=None,
+        help="JSONL file or generated[:N[:SEED]] (default generated; run dir: its held-out)",
     )
-    add("--tasks", default="generated", help="JSONL file or generated[:N[:SEED]] (default)")
     add("--arm", default=None, help="only the conversations of this curriculum arm (crud-easy)")
-    add("--attempts", type=int, default=1, help="attempts per conversation (pass^k), default 1")
-    add("-o", "--output", required=True, help="JSONL log (appended to; done attempts skipped)")
-    add("--seed", type=int, default=0, help="seed of the run (default 0)")
+    add(
+        "--attempts",
+        type=int,
+        default=None,
+        help="attempts per conversation (pass^k); default 1, run dir: its eval_samples",
+    )
+    add("-o", "--output", required=True, help="JSONL log of this run (resumed; others refused)")
+    add("--seed", type=int, default=None, help="seed of the run (default 0; a run dir: its seed)")
     add("--num-envs", type=int, default=8, help="envs in lockstep = API requests in flight (8)")
     add("--judge", default=None, metavar="MODEL", help="LLM judge via litellm (off by default)")
-    add("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
-    add("--max-new-tokens", type=int, default=512, help="tokens per action (default 512)")
+    add("--temperature", type=float, default=None,
+        help="sampling temperature (default 0; a run dir: the run's)")  # fmt: skip
+    add("--max-new-tokens", type=int, default=None,
+        help="tokens per action (default 512; a run dir: the run's)")  # fmt: skip
     add("--api-base", default=None, help="base URL of an OpenAI-compatible server (litellm)")
-    add("--step", type=int, default=None, help="training step of the checkpoint, for the records")
+    add("--step", type=int, default=None,
+        help="training step of the checkpoint, for the records (a run dir: its step)")  # fmt: skip
     add("--name", default=None, help="the records' policy name (default: from --policy)")
+    add("--strict-upstream", action="store_true",
+        help="upstream's CRM mock exactly (crm_gym.crm.CrmApi(strict_upstream=True))")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress bar on stderr")
     add("--memory", default=None, metavar="PATH", help="guideline memory JSONL (agents.memory)")
 
@@ -48,7 +67,6 @@ def load_tasks(spec: str, arm: str | None = None) -> list[Any]:
     """Conversations of a JSONL path or ``generated[:N[:SEED]]``, optionally of one arm."""
     from crm_gym.data import load_conversations
     from crm_gym.data.generator import DEFAULT_SEED, default_tasks, generate
-    from crm_gym.envs.tasks import arm_of
 
     if spec == "generated":
         conversations = list(default_tasks())
@@ -62,79 +80,148 @@ def load_tasks(spec: str, arm: str | None = None) -> list[Any]:
         conversations = list(load_conversations(spec))
     else:
         raise ValueError(f"no such task file: {spec}")
-    if arm is not None:
-        conversations = [c for c in conversations if arm_of(c) == arm]
-        if not conversations:
-            raise ValueError(f"no conversation of arm {arm!r} in {spec}")
-    return conversations
+    return _of_arm(conversations, arm, spec)
 
 
-def make_policy(args: argparse.Namespace) -> tuple[Any, str, bool]:
-    """The policy of ``--policy``, its name, and whether the envs must expose the reference."""
-    from agents.baselines import RandomPolicy, ReplayPolicy
+def _of_arm(conversations: list[Any], arm: str | None, spec: str) -> list[Any]:
+    from crm_gym.envs.tasks import arm_of
 
-    spec = args.policy
-    if spec == "replay":
-        return ReplayPolicy(), "replay", True
-    if spec == "random":
-        return RandomPolicy(args.seed), "random", False
-    if Path(spec).is_dir():
-        from agents.hf import HFPolicy
+    if arm is None:
+        return conversations
+    kept = [c for c in conversations if arm_of(c) == arm]
+    if not kept:
+        raise ValueError(f"no conversation of arm {arm!r} in {spec}")
+    return kept
 
-        return HFPolicy(spec), Path(spec).resolve().name, False
-    if spec.startswith("vllm:"):
-        from agents.vllm import VllmPolicy
 
-        return VllmPolicy(spec.removeprefix("vllm:"), seed=args.seed), spec, False
-    from agents.api import ApiPolicy
+@dataclass
+class EvalPlan:
+    """Everything about a run that is known before any model is loaded."""
 
-    extra = {"api_base": args.api_base} if args.api_base else {}
-    return ApiPolicy(spec, max_concurrency=args.num_envs, completion_kwargs=extra), spec, False
+    spec: Any  # agents.policy_spec.PolicySpec
+    conversations: list[Any]
+    name: str
+    attempts: int
+    seed: int
+    step: int | None
+    sampling: Any  # agents.policy.SamplingParams
+    env: Any  # benchmarks.evaluate.EnvSettings
+    episode_seed_base: int
+    run: Any = None  # benchmarks.run_eval.TrainedRun for a run directory
+    identity: dict[str, Any] = field(default_factory=dict)
+
+
+def plan_eval(args: argparse.Namespace) -> EvalPlan:
+    """Resolve ``--policy``, the tasks and the settings; refuse ``-o`` equal to ``--tasks``."""
+    from agents.policy import SamplingParams
+    from agents.policy_spec import parse_policy
+    from benchmarks.eval_log import same_file
+    from benchmarks.evaluate import EnvSettings, run_identity
+
+    if args.tasks is not None and Path(args.tasks).exists() and same_file(args.output, args.tasks):
+        raise ValueError(f"-o {args.output} is the --tasks file: the log needs a file of its own")
+    spec = parse_policy(args.policy)
+    run = _trained_run(spec)
+    sampling = run.sampling() if run else SamplingParams(temperature=0.0, max_new_tokens=512)
+    overrides = {"temperature": args.temperature, "max_new_tokens": args.max_new_tokens}
+    sampling = SamplingParams(**{**_sampling_fields(sampling), **_given(overrides), "seed": None})
+    seed = _pick(args.seed, run, "seed", 0)
+    strict = args.strict_upstream
+    plan = EvalPlan(
+        spec=spec, conversations=_tasks(args, run), name=args.name or spec.name,
+        attempts=_pick(args.attempts, run, "eval_samples", 1), seed=seed,
+        step=args.step if args.step is not None or run is None else run.step, sampling=sampling,
+        env=run.env(strict) if run else EnvSettings(strict_upstream=strict),
+        episode_seed_base=run.sampling().seed if run else seed, run=run,
+    )  # fmt: skip
+    settings = {"episode_seed_base": plan.episode_seed_base, "env": plan.env,
+                "sampling": sampling, "judge": args.judge, "memory": args.memory}  # fmt: skip
+    plan.identity = run_identity(plan.conversations, plan.name, plan.attempts, seed, settings)
+    return plan
+
+
+def _trained_run(spec: Any) -> Any:
+    if spec.kind != "run":
+        return None
+    from benchmarks.run_eval import TrainedRun
+
+    return TrainedRun.read(spec.value)
+
+
+def _tasks(args: argparse.Namespace, run: Any) -> list[Any]:
+    if run is not None and args.tasks is None:
+        return _of_arm(run.tasks(), args.arm, str(run.path))
+    return load_tasks(args.tasks or "generated", args.arm)
+
+
+def _sampling_fields(sampling: Any) -> dict[str, Any]:
+    keys = ("temperature", "top_p", "max_new_tokens", "stop")
+    return {key: getattr(sampling, key) for key in keys}
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _pick(given: Any, run: Any, field: str, default: Any) -> Any:
+    """The command line's value, else the run directory's ``args.<field>``, else the default."""
+    if given is not None:
+        return given
+    return default if run is None else getattr(run.args, field)
+
+
+def build(plan: EvalPlan, args: argparse.Namespace) -> tuple[Any, bool]:
+    """The policy (memory-wrapped when asked) and whether its envs expose the reference."""
+    from agents.policy_spec import build_policy, expose_reference
+
+    style = plan.run.args.prompt_style if plan.run else "full"
+    policy = build_policy(plan.spec, seed=plan.seed, num_envs=args.num_envs,
+                          api_base=args.api_base, prompt_style=style)  # fmt: skip
+    expose = expose_reference(plan.spec, policy) or plan.run is not None  # as the trainer's envs
+    if args.memory:
+        from agents.memory import GuidelineMemory, MemoryPolicy
+
+        policy = MemoryPolicy(policy, GuidelineMemory(args.memory))
+    return policy, expose
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Evaluate ``args.policy`` on ``args.tasks`` and append the records to ``args.output``."""
-    from agents.policy import SamplingParams
+    """Evaluate ``args.policy`` and add the records to ``args.output``; print the metrics."""
+    from benchmarks.eval_log import EvalLog
     from benchmarks.evaluate import evaluate
     from benchmarks.judge import LlmJudge
-    from benchmarks.metrics import summarize
-    from benchmarks.records import load_records
 
     try:
-        conversations = load_tasks(args.tasks, args.arm)
-        policy, name, expose = make_policy(args)
-        if getattr(args, "memory", None):
-            from agents.memory import GuidelineMemory, MemoryPolicy
-
-            policy = MemoryPolicy(policy, GuidelineMemory(args.memory))
-        sampling = SamplingParams(temperature=args.temperature, max_new_tokens=args.max_new_tokens)
-        judge = LlmJudge(args.judge) if args.judge else None
-        evaluate(
-            conversations,
-            policy,
-            policy_name=args.name or name,
-            attempts=args.attempts,
-            seed=args.seed,
-            num_envs=args.num_envs,
-            output=args.output,
-            step=args.step,
-            expose_reference=expose,
-            sampling=sampling,
-            judge=judge,
-            progress=not args.no_progress,
-            provider="local" if Path(args.policy).is_dir() else None,
-        )
-    except (ValueError, ImportError, OSError) as exc:
+        plan = plan_eval(args)
+        with EvalLog.open(args.output, plan.identity) as log:  # locked and checked before work
+            policy, expose = build(plan, args)
+            evaluate(plan.conversations, policy, policy_name=plan.name, attempts=plan.attempts,
+                     seed=plan.seed, num_envs=args.num_envs, output=log, step=plan.step,
+                     expose_reference=expose, sampling=plan.sampling,
+                     judge=LlmJudge(args.judge) if args.judge else None,
+                     progress=not args.no_progress, provider=plan.spec.provider, env=plan.env,
+                     episode_seed_base=plan.episode_seed_base)  # fmt: skip
+            records = [r for r in log.records if r.step == plan.step]
+    except (ValueError, ImportError, OSError) as exc:  # EvalLogError, PolicySpecError included
         print(f"crm-gym eval: {exc}", file=sys.stderr)
         return 2
-    ids = {c.conversation_id for c in conversations}
-    ours = [
-        r
-        for r in load_records(args.output)
-        if r.seed == args.seed and r.step == args.step and r.conversation_id in ids
-    ]
-    summary = summarize(ours)
+    print_summary(plan, records, args.output)
+    return 0
+
+
+def print_summary(plan: EvalPlan, records: list[Any], output: str) -> None:
+    """The seed's metrics; for a run directory, also its numbers beside the run's own."""
+    from benchmarks.metrics import summarize
+
+    summary = summarize(records)
     for key in ("strict_success", "turn_level_success", "capability", "reward_signal"):
         print(f"{key:20s} {summary[f'metrics/{key}']:.4f}")
-    print(f"{len(ours)} records of seed {args.seed} in {args.output}")
-    return 0
+    if plan.run is not None:
+        from benchmarks.run_eval import run_numbers
+
+        ours = run_numbers(records, [c.conversation_id for c in plan.conversations])
+        reported = plan.run.reported() or {}
+        for key, value in ours.items():
+            theirs = f"{reported[key]:.4f}" if key in reported else "not logged"
+            print(f"{key:20s} {value:.4f}  (run reported at step {plan.step}: {theirs})")
+    print(f"{len(records)} records of seed {plan.seed} in {output}")

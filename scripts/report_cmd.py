@@ -15,7 +15,9 @@ REPORT_EXAMPLE = "crm-gym report grpo.jsonl sft.jsonl -o report/ --names grpo,sf
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``crm-gym report``."""
-    parser.add_argument("logs", nargs="+", help="evaluation logs (JSONL), one per algorithm")
+    parser.add_argument(
+        "logs", nargs="+", help="evaluation logs (JSONL); logs of one name are pooled as its runs"
+    )
     parser.add_argument(
         "-o", "--output", required=True, help="folder for report.md, report.json, PNGs"
     )
@@ -42,6 +44,11 @@ def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--names", type=_names, default=None, help="algorithm names, e.g. grpo,sft")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
+    parser.add_argument(
+        "--allow-different-tasks",
+        action="store_true",
+        help="compare logs of different task sets on the tasks they share (refused by default)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -54,7 +61,7 @@ def _names(text: str) -> list[str]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the report of ``args.logs`` and write it into ``args.output``."""
-    from benchmarks.report import ReportError, ReportOptions, build_report, load_logs, write_report
+    from benchmarks.report import ReportOptions, build_report, load_logs, write_report
 
     missing = [path for path in args.logs if not Path(path).exists()]
     if missing:
@@ -68,11 +75,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             reps=args.reps,
             seed=args.seed,
             progress=not args.no_progress,
+            allow_different_tasks=args.allow_different_tasks,
         )
-        logs = load_logs(args.logs, args.names)
-        report = build_report(logs, options, sources=dict(zip(logs, args.logs, strict=True)))
+        sources: dict[str, str] = {}
+        logs = load_logs(args.logs, args.names, args.allow_different_tasks, sources)
+        report = build_report(logs, options, sources=sources)
         written = write_report(report, args.output)
-    except (ReportError, ValueError, ImportError) as exc:  # RecordError is a ValueError
+    except (ValueError, ImportError, OSError) as exc:  # ReportError, RecordError: ValueErrors
         print(f"crm-gym report: {exc}", file=sys.stderr)
         return 2
     for path in written:

@@ -10,14 +10,17 @@ import pytest
 
 from agents.baselines import RandomPolicy, ReplayPolicy
 from agents.policy import Observation, Sample, SamplingParams
-from benchmarks.evaluate import evaluate
+from benchmarks.eval_log import EvalLog, meta_path
+from benchmarks.evaluate import EnvSettings, evaluate
 from benchmarks.judge import Verdict
 from benchmarks.metrics import summarize
 from benchmarks.outcomes import turn_actions
 from benchmarks.records import check_unique, load_records
 from crm_gym.actions import format_tool_call
+from crm_gym.data.conversation import Conversation
 from crm_gym.data.generator import generate
 from crm_gym.data.loading import load_conversations
+from crm_gym.errors import EvalLogError
 from tests.envs.support import hand_made, require_public_data
 
 
@@ -228,22 +231,180 @@ def test_resume_after_a_kill_gives_every_attempt_once(tmp_path):
     assert evaluate(tasks, ReplayPolicy(), **run) == []  # complete: nothing left to run
 
 
-def test_other_seeds_share_a_log(tmp_path):
-    path = tmp_path / "random.jsonl"
-    tasks = list(generate(6, 1))
-    for seed in range(2):
-        evaluate(
-            tasks,
-            RandomPolicy(seed),
-            policy_name="random",
-            seed=seed,
-            output=path,
-            num_envs=3,
-            progress=False,
-        )
-    records = load_records(path)
-    assert sorted({r.seed for r in records}) == [0, 1] and len(records) == 12
-    check_unique(records)
+class CrashingRandom(RandomPolicy):
+    """The random policy that dies on its ``after``-th call, in the middle of a chunk."""
+
+    def __init__(self, after: int):
+        super().__init__(0)
+        self.calls, self.after = 0, after
+
+    def act(self, observations, n=1, sampling=None):
+        self.calls += 1
+        if self.calls > self.after:
+            raise Crash("killed")
+        return super().act(observations, n, sampling)
+
+
+def _key(records):
+    """Records without their wall-clock fields, by conversation and attempt."""
+    drop = {"latency_s": None, "metadata": {}}
+    return sorted(
+        (r.model_copy(update=drop).model_dump() for r in records),
+        key=lambda r: (r["conversation_id"], r["attempt"]),
+    )
+
+
+RANDOM = dict(policy_name="random", attempts=3, seed=4, progress=False)
+
+
+def test_records_do_not_depend_on_chunking_or_resumes(tmp_path):
+    tasks = list(generate(7, 3))
+    straight = evaluate(tasks, RandomPolicy(0), num_envs=7, **RANDOM)
+    chunked = evaluate(tasks, RandomPolicy(0), num_envs=2, chunk_size=3, **RANDOM)
+    path = tmp_path / "log.jsonl"
+    with pytest.raises(Crash):  # killed mid-chunk, resumed with other envs and chunks
+        evaluate(tasks, CrashingRandom(after=20), num_envs=3, output=path, **RANDOM)
+    assert 0 < len(path.read_text().splitlines()) < 21
+    evaluate(tasks, RandomPolicy(1), num_envs=5, chunk_size=4, output=path, **RANDOM)
+    resumed = load_records(path)
+    assert len(straight) == 21 and _key(straight) == _key(chunked) == _key(resumed)
+    assert len({r.episode_seed for r in straight}) == 21
+    assert summarize(straight)["metrics/strict_success"] < 1  # random: the seeds matter
+
+
+def test_a_log_belongs_to_one_run(tmp_path):
+    path, tasks = tmp_path / "log.jsonl", list(generate(3, 1))
+    replay = dict(policy_name="replay", expose_reference=True, output=path, progress=False)
+    evaluate(tasks, ReplayPolicy(), **replay)
+    before = path.read_bytes()
+    assert json.loads(meta_path(path).read_text())["policy"] == "replay"
+    others = {
+        "policy 'replay'": dict(replay, policy_name="random"),
+        "seed 0": dict(replay, seed=1),
+        "attempts 1": dict(replay, attempts=2),
+        "'strict_upstream': False": dict(replay, env=EnvSettings(strict_upstream=True)),
+    }
+    for message, run in others.items():
+        with pytest.raises(EvalLogError, match=message):
+            evaluate(tasks, ReplayPolicy(), **run)
+    with pytest.raises(EvalLogError, match="tasks_sha256"):
+        evaluate(list(generate(4, 1)), ReplayPolicy(), **replay)
+    assert path.read_bytes() == before  # nothing added, nothing lost
+    assert evaluate(tasks, ReplayPolicy(), **replay) == []  # the same run: all done
+
+
+def test_a_log_without_meta_file_is_adopted_only_when_its_records_agree(tmp_path):
+    path, tasks = tmp_path / "old.jsonl", list(generate(2, 1))
+    records = evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
+                       progress=False)  # fmt: skip
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    with pytest.raises(EvalLogError, match="policy \\['replay'\\]"):
+        evaluate(tasks, RandomPolicy(0), policy_name="random", output=path, progress=False)
+    assert not meta_path(path).exists()
+    assert evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
+                    output=path, progress=False) == []  # fmt: skip
+    assert meta_path(path).exists()
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    path, tasks = tmp_path / "log.jsonl", list(generate(2, 1))
+    run = dict(policy_name="replay", expose_reference=True, output=path, progress=False)
+    with EvalLog.open(path, {"policy": "replay"}):  # another eval holds the log
+        with pytest.raises(EvalLogError, match="locked"):
+            evaluate(tasks, ReplayPolicy(), **run)
+    assert len(evaluate(tasks, ReplayPolicy(), **run)) == 2 and len(load_records(path)) == 2
+
+
+class CountingPolicy(ReplayPolicy):
+    calls = 0
+
+    def act(self, observations, n=1, sampling=None):
+        CountingPolicy.calls += 1
+        return super().act(observations, n, sampling)
+
+
+def test_log_folders_are_created_and_an_unwritable_log_fails_before_any_work(tmp_path):
+    tasks = list(generate(2, 1))
+    run = dict(policy_name="replay", expose_reference=True, progress=False)
+    deep = tmp_path / "runs" / "a" / "log.jsonl"
+    assert len(evaluate(tasks, ReplayPolicy(), output=deep, **run)) == 2 and deep.is_file()
+    (tmp_path / "file").write_text("")
+    CountingPolicy.calls = 0
+    for output in (tmp_path / "file" / "log.jsonl", tmp_path):
+        with pytest.raises(EvalLogError, match=str(output)):
+            evaluate(tasks, CountingPolicy(), output=output, **run)
+    assert CountingPolicy.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [("[1, 2]", "should be an object"), ('{"seed": 0}', "conversation_id: Field required")],
+)
+def test_a_bad_line_in_the_log_names_the_file_and_line(tmp_path, line, problem):
+    path, tasks = tmp_path / "log.jsonl", list(generate(2, 1))
+    run = dict(policy_name="replay", expose_reference=True, output=path, progress=False)
+    evaluate(tasks[:1], ReplayPolicy(), **run)
+    meta_path(path).unlink()
+    path.write_text(path.read_text() + line + "\n")
+    with pytest.raises(EvalLogError, match=f"log.jsonl:2: not an evaluation record .*{problem}"):
+        evaluate(tasks, ReplayPolicy(), **run)
+
+
+def test_an_unloadable_seed_is_a_pre_execution_error_and_the_run_goes_on(tmp_path):
+    tasks = list(generate(3, 1))
+    bad = Conversation.model_validate(
+        {**tasks[0].model_dump(), "conversation_id": "BAD-1",
+         "initial_entities": {"seed_data": {"Client": [1, 2]}}}
+    )  # fmt: skip
+    path = tmp_path / "log.jsonl"
+    records = evaluate([*tasks, bad], ReplayPolicy(), policy_name="replay", attempts=2,
+                       expose_reference=True, output=path, progress=False)  # fmt: skip
+    assert len(records) == 8 and len(load_records(path)) == 8
+    failed = [r for r in records if r.conversation_id == "BAD-1"]
+    assert sorted(r.attempt for r in failed) == [0, 1]
+    for record in failed:
+        assert not record.overall_success and record.turns_executed == 1
+        assert record.failed_at_turn == 1 and "seed_data.Client" in record.error_message
+        assert [t.verification for t in record.per_turn_results] == ["pre_execution_error"]
+    assert summarize(records)["metrics/strict_success"] == pytest.approx(
+        summarize([r for r in records if r.conversation_id != "BAD-1"])[
+            "metrics/strict_success"] * 6 / 8
+    )  # fmt: skip
+
+
+def test_progress_moves_per_episode(monkeypatch):
+    events: list[str] = []
+
+    class Bar:
+        def update(self, n):
+            events.append(f"tick{n}")
+
+        def close(self):
+            events.append("close")
+
+    class Logged(ReplayPolicy):
+        def act(self, observations, n=1, sampling=None):
+            events.append("act")
+            return super().act(observations, n, sampling)
+
+    monkeypatch.setattr("benchmarks.evaluate._progress", lambda total, enabled: Bar())
+    evaluate(list(generate(6, 2)), Logged(), policy_name="replay", num_envs=6,
+             expose_reference=True)  # fmt: skip
+    ticks = [i for i, e in enumerate(events) if e.startswith("tick")]
+    assert {events[i] for i in ticks} == {"tick1"} and len(ticks) == 6
+    assert ticks[0] < max(i for i, e in enumerate(events) if e == "act")  # before the chunk ends
+
+
+def test_turn_tasks_record_the_first_turn():
+    tasks = list(generate(3, 1))
+    env = EnvSettings("ArcCrm-v0", max_steps=2, first_turn_ids=True)
+    records = evaluate(tasks, ReplayPolicy(), policy_name="replay", env=env,
+                       expose_reference=True, progress=False)  # fmt: skip
+    assert sorted(r.conversation_id for r in records) == sorted(
+        f"{t.conversation_id}#1" for t in tasks
+    )
+    assert all(r.turns_executed == 1 for r in records)
+    assert [r.per_turn_results[0].reward_components["passed"] for r in records] == [1.0] * 3
 
 
 # ---- baselines -------------------------------------------------------------------------------
@@ -308,3 +469,33 @@ def test_replay_scores_100_percent_on_the_public_400():
         "pass_at_2",
     ):
         assert summary[f"metrics/{key}"] == pytest.approx(1.0), key
+
+
+def test_row_seeds_make_a_rows_draws_independent_of_its_batch():
+    from agents.api import _request_seed
+    from agents.vllm import build_sampling_kwargs
+
+    observations = [Observation(f"User: request {i}", {"messages": []}) for i in range(3)]
+    seeded = SamplingParams(row_seeds=(11, 12, 13))
+    batch = RandomPolicy(0).act(observations, sampling=seeded)
+    alone = RandomPolicy(1).act(observations[2:], sampling=SamplingParams(row_seeds=(13,)))
+    assert batch[2] == alone[0]
+    assert RandomPolicy(0).act(observations, sampling=SamplingParams(row_seeds=(1, 2, 3))) != batch
+    assert build_sampling_kwargs(seeded, n=2, index=1)["seed"] == 12
+    assert [_request_seed(seeded, 2, 2, k) for k in range(2)] == [13, 14]
+    with pytest.raises(ValueError, match="row_seeds"):
+        SamplingParams(row_seeds=(-1,))
+
+
+@pytest.mark.slow
+def test_row_seeds_hf_policy(tmp_path):
+    pytest.importorskip("transformers", reason="needs the train extra: crm-gym[train]")
+    from agents.hf import HFPolicy
+    from agents.tiny import build_tiny_model
+
+    policy = HFPolicy(build_tiny_model(tmp_path, seed=0), prompt_style="compact")
+    observations = [Observation(f"User: list clients {i}") for i in range(3)]
+    sampling = SamplingParams(max_new_tokens=6, row_seeds=(4, 5, 6))
+    batch = policy.act(observations, sampling=sampling)
+    alone = policy.act(observations[1:2], sampling=SamplingParams(max_new_tokens=6, row_seeds=(5,)))
+    assert batch[1][0].completion_ids == alone[0][0].completion_ids

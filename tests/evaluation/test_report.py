@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,17 +14,19 @@ from rliable import metrics as rl_metrics  # noqa: E402
 from rliable.library import score_distributions  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from benchmarks.records import RecordError  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     ReportError,
     ReportOptions,
     aggregate_scores,
     build_report,
     interval,
+    load_logs,
     probability_of_improvement,
     score_distribution,
     write_report,
 )
-from tests.evaluation.synthetic import ARMS, synthetic_log  # noqa: E402
+from tests.evaluation.synthetic import ARMS, synthetic_log, write_log  # noqa: E402
 
 GOOD = dict(zip(ARMS, (0.9, 0.8, 0.85, 0.7), strict=True))
 BAD = dict(zip(ARMS, (0.4, 0.2, 0.3, 0.1), strict=True))
@@ -127,8 +130,10 @@ def test_adding_an_algorithm_leaves_the_others_intervals_alone(logs, report):
 @pytest.mark.filterwarnings("ignore:pass\\^")  # unequal attempts once a run's cells are gone
 def test_missing_task_is_dropped_with_a_warning(logs):
     partial = {"good": logs["good"], "bad": [r for r in logs["bad"] if r.arm != "crud-hard"]}
+    with pytest.raises(ReportError, match="different task sets.*crud-hard"):
+        build_report(partial, FAST)  # other conversations: refused unless asked
     with pytest.warns(UserWarning, match="crud-hard"):
-        report = build_report(partial, FAST)
+        report = build_report(partial, replace(FAST, allow_different_tasks=True))
     assert report["dropped_tasks"] == ["crud-hard"] and "crud-hard" not in report["tasks"]
     one_run_short = [r for r in logs["bad"] if not (r.seed == 0 and r.arm == "policy-hard")]
     with pytest.warns(UserWarning, match="policy-hard"):
@@ -138,7 +143,7 @@ def test_missing_task_is_dropped_with_a_warning(logs):
     disjoint["good"] = [r for r in logs["good"] if r.arm != "crud-easy"]
     with pytest.raises(ReportError, match="no task"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        build_report(disjoint, FAST)
+        build_report(disjoint, replace(FAST, allow_different_tasks=True))
 
 
 def test_task_run_and_score_choices(logs):
@@ -224,3 +229,38 @@ def test_single_algorithm_has_no_improvement_plot(logs, tmp_path):
         "interval_estimates.png",
         "performance_profiles.png",
     }
+
+
+def test_logs_of_one_name_pool_as_runs_and_need_one_task_set(tmp_path):
+    rng = np.random.default_rng(4)
+    seeds = [synthetic_log("grpo", GOOD, rng, seeds=1) for _ in range(2)]
+    paths = []
+    for seed, records in enumerate(seeds):  # crm-gym eval writes one log per seed
+        records = [r.model_copy(update={"seed": seed}) for r in records]
+        paths.append(write_log(tmp_path / f"grpo-{seed}.jsonl", records))
+    sources: dict[str, str] = {}
+    logs = load_logs(paths, sources=sources)
+    assert list(logs) == ["grpo"] and {r.seed for r in logs["grpo"]} == {0, 1}
+    assert sources["grpo"] == f"{paths[0]}, {paths[1]}"
+    short = [r.model_copy(update={"seed": 2}) for r in seeds[0] if r.arm != "crud-easy"]
+    paths.append(write_log(tmp_path / "grpo-2.jsonl", short))
+    with pytest.raises(ReportError, match="different task sets"):
+        load_logs(paths)
+    assert {r.seed for r in load_logs(paths, allow_different_tasks=True)["grpo"]} == {0, 1, 2}
+
+
+def test_directories_meta_files_and_other_files_are_clear_errors(tmp_path):
+    log = write_log(tmp_path / "a.jsonl", synthetic_log("a", GOOD, np.random.default_rng(0)))
+    meta = tmp_path / "a.jsonl.meta.json"
+    meta.write_text("{}")
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"conversation_id": "C-1", "turns": []}\n')
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)))
+    cases = {tmp_path: "a directory", meta: "meta file", tasks: "tasks.jsonl:1: not an "
+             "evaluation record", binary: "not UTF-8"}  # fmt: skip
+    for path, message in cases.items():
+        with pytest.raises(RecordError, match=message):
+            load_logs([log, path])
+    with pytest.raises(ReportError, match="given twice"):
+        load_logs([log, log])

@@ -59,10 +59,28 @@ def test_report_errors_exit_2(log_paths, tmp_path, capsys):
     assert run(*log_paths, "-o", str(tmp_path), "--names", "only-one") == 2
     assert "1 names for 2 logs" in capsys.readouterr().err
     assert run(log_paths[0], log_paths[0], "-o", str(tmp_path)) == 2
-    assert "two logs named 'low'" in capsys.readouterr().err
+    assert "log given twice" in capsys.readouterr().err
+    assert run(log_paths[0], str(tmp_path), "-o", str(tmp_path / "out")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a directory, not an evaluation log" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"conversation_id": "x"}\n')
     assert run(str(bad), "-o", str(tmp_path)) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         run(*log_paths, "-o", str(tmp_path), "--tasks", "skill")
+
+
+def test_report_refuses_different_task_sets_unless_asked(log_paths, tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    fewer = [r for r in synthetic_log("other", dict.fromkeys(ARMS, 0.5), rng, seeds=3)
+             if r.arm != "policy-hard"]  # fmt: skip
+    other = str(write_log(tmp_path / "other.jsonl", fewer))
+    assert run(log_paths[0], other, "-o", str(tmp_path / "r"), "--reps", "50") == 2
+    err = capsys.readouterr().err
+    assert "different task sets" in err and "--allow-different-tasks" in err
+    argv = (log_paths[0], other, "-o", str(tmp_path / "r"), "--reps", "50")
+    with pytest.warns(UserWarning, match="policy-hard"):
+        assert run(*argv, "--allow-different-tasks", "--no-progress") == 0
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["dropped_tasks"] == ["policy-hard"]
