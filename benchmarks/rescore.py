@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from agents.policy import Observation, Sample, SamplingParams
-from agents.rollout import collect_rollouts, derive_seed
+from agents.rollout import collect_rollouts, episode_seed
 from benchmarks.evaluate import ENV_ID
 from benchmarks.foreign_logs import IdTranslation, LoggedCall, LoggedConversation, LoggedTurn
 from benchmarks.outcomes import conversation_record, zero_usage
@@ -169,8 +169,8 @@ def rescore(
         logged: The log's records (``benchmarks.foreign_logs.read_log``).
         conversations: The tasks the log's conversation ids refer to.
         policy_name: The records' ``policy``.
-        seed: The records' ``seed``; attempt ``a`` rolls out with ``derive_seed(seed, a, 0)``,
-            as ``benchmarks.evaluate`` seeds a run's first chunk.
+        seed: The records' ``seed``; attempt ``a`` at task ``t`` resets with
+            ``episode_seed(seed, t, a)``, as ``benchmarks.evaluate`` seeds every episode.
         strict_upstream: Upstream's mock CRM exactly (as ``crm-gym replay --strict-upstream``).
         num_envs: Envs stepped in lockstep.
     """
@@ -228,16 +228,17 @@ def _run_attempt(
         strict_upstream=strict_upstream,
         max_steps=max(MIN_STEPS, most_calls + 1),
     )
-    chunk_seed = derive_seed(run["seed"], run["attempt"], 0)
-    options = [{"task_id": conversation.conversation_id} for _, conversation in pairs]
+    ids = [conversation.conversation_id for _, conversation in pairs]
+    seeds = [episode_seed(run["seed"], task_id, run["attempt"]) for task_id in ids]
+    options = [{"task_id": task_id} for task_id in ids]
     policy = LogPolicy({c.conversation_id: (item, c) for item, c in pairs})
     try:
-        trajectories = collect_rollouts(envs, policy, seed=chunk_seed, options=options)
+        trajectories = collect_rollouts(envs, policy, options=options, episode_seeds=seeds)
     finally:
         envs.close()
     return [
-        _record(pair, trajectory, {**run, "episode_seed": derive_seed(chunk_seed, index)})
-        for index, (pair, trajectory) in enumerate(zip(pairs, trajectories, strict=True))
+        _record(pair, trajectory, {**run, "episode_seed": seed})
+        for pair, trajectory, seed in zip(pairs, trajectories, seeds, strict=True)
     ]
 
 

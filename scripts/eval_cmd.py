@@ -60,7 +60,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     add("--strict-upstream", action="store_true",
         help="upstream's CRM mock exactly (crm_gym.crm.CrmApi(strict_upstream=True))")  # fmt: skip
     add("--no-progress", action="store_true", help="no progress bar on stderr")
-    add("--memory", default=None, metavar="PATH", help="guideline memory JSONL (agents.memory)")
+    add(
+        "--memory",
+        default=None,
+        metavar="DB",
+        help="guideline memory: a SQLite file or SQLAlchemy URL",
+    )
 
 
 def load_tasks(spec: str, arm: str | None = None) -> list[Any]:
