@@ -1,4 +1,4 @@
-"""The lock: README's install, CI and the refresh script use one constraints file and one extras list."""
+"""The lock: README's install, CI and the refresh script share one constraints file and extras."""
 
 from __future__ import annotations
 
