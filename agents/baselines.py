@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from agents.policy import Observation, Sample, SamplingParams, row_seed
+from agents.policy import Observation, Sample, SamplingParams, ScriptedPolicy, row_seed
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
@@ -39,22 +39,13 @@ KINDS = ("call", "answer", "broken", "unknown", "bad_arguments")
 KIND_WEIGHTS = (0.45, 0.2, 0.15, 0.1, 0.1)
 
 
-class ReplayPolicy:
+class ReplayPolicy(ScriptedPolicy):
     """The ground truth: the reference call of the current turn, then the reference reply.
 
     Reads ``info["reference"]`` (envs built with ``expose_reference=True``). The call is due
     when the transcript's last message is the user's (the turn has just started); after the
     tool's result it answers with the expected reply (or ``"Done."`` when there is none).
     """
-
-    def act(
-        self,
-        observations: Sequence[Observation],
-        n: int = 1,
-        sampling: SamplingParams | None = None,
-    ) -> list[list[Sample]]:
-        """The replayed action for each observation, ``n`` times."""
-        return [[Sample(self.action(observation))] * n for observation in observations]
 
     def action(self, observation: Observation) -> str:
         """The reference tool call if the turn has not made it yet, else the reference reply."""

@@ -113,3 +113,24 @@ class TokenPolicy(Policy, Protocol):
     ) -> list[int]:
         """Token ids of the env's ``messages`` (transcript entries) after a completion."""
         ...
+
+
+class ScriptedPolicy:
+    """A deterministic policy: ``action`` decides each observation's action; ``act`` repeats it.
+
+    The base of the scripted baselines (replay, a log's recorded calls, the reward audit's
+    policies): they differ only in ``action``.
+    """
+
+    def act(
+        self,
+        observations: Sequence[Observation],
+        n: int = 1,
+        sampling: SamplingParams | None = None,
+    ) -> list[list[Sample]]:
+        """The scripted action for each observation, ``n`` times."""
+        return [[Sample(self.action(observation))] * n for observation in observations]
+
+    def action(self, observation: Observation) -> str:
+        """The action due in this observation's episode."""
+        raise NotImplementedError

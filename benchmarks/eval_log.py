@@ -21,9 +21,7 @@ import os
 from pathlib import Path
 from typing import IO, Any, Iterable, Sequence
 
-from pydantic import ValidationError
-
-from benchmarks.records import ConversationRecord, first_problem
+from benchmarks.records import ConversationRecord, RecordError, parse_records
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import EvalLogError
 
@@ -58,17 +56,10 @@ def same_file(a: str | Path, b: str | Path) -> bool:
 
 def read_records(path: str | Path, lines: Iterable[bytes]) -> list[ConversationRecord]:
     """Every record of a log's lines; a line that is not one raises ``EvalLogError`` naming it."""
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(ConversationRecord.model_validate_json(line))
-        except ValidationError as exc:
-            raise EvalLogError(
-                f"{path}:{number}: not an evaluation record ({first_problem(exc)})"
-            ) from None
-    return records
+    try:
+        return parse_records(path, lines)
+    except RecordError as exc:
+        raise EvalLogError(str(exc)) from None
 
 
 class EvalLog:

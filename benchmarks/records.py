@@ -147,19 +147,25 @@ class RecordError(ValueError):
 
 def load_records(path: str | Path) -> list[ConversationRecord]:
     """Every record of a JSONL log; a bad line raises ``RecordError`` naming it."""
-    records = []
     with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                records.append(ConversationRecord.model_validate_json(line))
-            except ValidationError as exc:
-                raise RecordError(
-                    f"{path}:{number}: not an evaluation record ({first_problem(exc)})"
-                ) from None
+        records = parse_records(path, lines)
     if not records:
         raise RecordError(f"{path}: no records")
+    return records
+
+
+def parse_records(path: str | Path, lines: Iterable[str | bytes]) -> list[ConversationRecord]:
+    """The records of a log's lines (blank lines skipped); a bad line raises ``RecordError``."""
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(ConversationRecord.model_validate_json(line))
+        except ValidationError as exc:
+            raise RecordError(
+                f"{path}:{number}: not an evaluation record ({first_problem(exc)})"
+            ) from None
     return records
 
 

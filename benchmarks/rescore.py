@@ -35,7 +35,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
-from agents.policy import Observation, Sample, SamplingParams
+from agents.policy import Observation, ScriptedPolicy
 from agents.rollout import collect_rollouts, episode_seed
 from benchmarks.evaluate import ENV_ID
 from benchmarks.foreign_logs import IdTranslation, LoggedCall, LoggedConversation, LoggedTurn
@@ -89,7 +89,7 @@ class _Script:
         return to_json({"answer": self.ids.apply_text(reply or "")})
 
 
-class LogPolicy:
+class LogPolicy(ScriptedPolicy):
     """A ``Policy`` that replays recorded attempts; one episode per conversation id at a time.
 
     Needs envs built with ``expose_reference=True`` to learn ids from recorded expected arguments
@@ -99,15 +99,6 @@ class LogPolicy:
     def __init__(self, plan: Mapping[str, Pair]):
         self.plan = plan
         self._running: dict[str, _Script] = {}
-
-    def act(
-        self,
-        observations: Sequence[Observation],
-        n: int = 1,
-        sampling: SamplingParams | None = None,
-    ) -> list[list[Sample]]:
-        """The scripted action for each observation, ``n`` times."""
-        return [[Sample(self.action(observation))] * n for observation in observations]
 
     def action(self, observation: Observation) -> str:
         """The recorded action due now in this observation's episode."""
