@@ -15,16 +15,31 @@ A task needs ``n >= k``. ``pass_hat_k``/``pass_at_k`` raise ``ValueError`` when 
 attempts; ``summarize`` reports every ``k`` up to the largest ``n`` and, for a ``k`` above some
 task's ``n``, leaves those tasks out with a ``UserWarning`` (they would bias pass^k towards the
 tasks that were tried more often). With equal ``n`` everywhere pass^1 equals strict success.
+
+**Ceilings** (``ceilings``): the data caps some metrics below 1 for any agent. A conversation
+that plans a failure turn is never a strict success (upstream's rule), so strict success and
+pass^k cannot exceed the share of conversations without one (0.15 on the default generated
+tasks, where 85% plan a failure turn; 1.0 on the public 400, which plans none). The reward
+signal is 1.0 for a conversation without a success-path turn whatever the agent does, so its
+floor is their share (0.04 on the default generated tasks). Turn-level success and capability
+reach 1.0. Read a capped number against its ceiling:
+
+    python -m benchmarks.metrics --ceilings ../shared/arc/evaluation_400.jsonl
+    python -m benchmarks.metrics --ceilings generated      # or generated:N[:SEED]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
 import warnings
 from collections import Counter
 from math import comb
 from typing import Any, Iterable, Sequence
 
 from benchmarks.records import ConversationRecord, as_records, check_unique
+from crm_gym.data.conversation import Conversation
 
 Outcome = tuple[int, int]
 """``(n, c)``: attempts at one task and how many were strict successes."""
@@ -166,3 +181,81 @@ def _check_one_run(records: Sequence[ConversationRecord]) -> None:
                 f"records of several {field} values {sorted(values, key=str)}: summarize each apart"
             )
     check_unique(records)
+
+
+# ---- ceilings: the best each metric can be on a task set ----------------------------------------
+Plan = tuple[str, tuple[bool, ...], bool]
+"""``(task id, expect_success of each turn, runnable)`` of one conversation or attempt."""
+
+
+def ceilings(items: Iterable[Conversation | ConversationRecord]) -> dict[str, float]:
+    """The values a perfect agent reaches on these conversations (or attempts' records).
+
+    ``ceiling/...``: the best value of each metric; ``floor/reward_signal``: what an agent that
+    does nothing gets (conversations without a success-path turn score 1.0). A record that never
+    ran (``pre_execution_error``) counts as a failed attempt even for a perfect agent.
+
+    Example:
+        >>> from crm_gym.data.generator import generate
+        >>> ceilings(generate(20, 0))["ceiling/turn_level_success"]
+        1.0
+    """
+    plans = [_plan(item) for item in items]
+    if not plans:
+        raise ValueError("ceilings of no conversations")
+    strict = [ran and all(turns) for _, turns, ran in plans]
+    by_task: dict[str, list[bool]] = {}
+    for (task, _, _), ok in zip(plans, strict, strict=True):
+        by_task.setdefault(task, []).append(ok)
+    turns = sum(len(t) for _, t, _ in plans)
+    return {
+        "ceiling/strict_success": _share(strict),
+        "ceiling/pass_hat_k": _share([all(oks) for oks in by_task.values()]),
+        "ceiling/turn_level_success": sum(len(t) for _, t, ran in plans if ran) / turns,
+        "ceiling/capability": _share([ran for _, _, ran in plans]),
+        "ceiling/reward_signal": _share([ran for _, _, ran in plans]),
+        "floor/reward_signal": _share([ran and not any(t) for _, t, ran in plans]),
+        "share/planned_failure": _share([not all(t) for _, t, _ in plans]),
+    }
+
+
+def _plan(item: Conversation | ConversationRecord) -> Plan:
+    if isinstance(item, ConversationRecord):
+        turns = item.per_turn_results
+        ran = all(t.verification != "pre_execution_error" for t in turns)
+        return item.conversation_id, tuple(t.expect_success for t in turns), ran
+    return item.conversation_id, tuple(t.expect_success for t in item.turns), True
+
+
+def _share(flags: Sequence[bool]) -> float:
+    return sum(flags) / len(flags)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m benchmarks.metrics --ceilings TASKS``: a task set's ceilings as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.metrics", description=main.__doc__)
+    parser.add_argument(
+        "--ceilings",
+        required=True,
+        metavar="TASKS",
+        help="a JSONL task file or generated[:N[:SEED]] (as crm-gym eval --tasks)",
+    )
+    args = parser.parse_args(argv)
+    from scripts.eval_cmd import load_tasks
+
+    try:
+        conversations = load_tasks(args.ceilings)
+    except (ValueError, OSError) as exc:
+        print(f"python -m benchmarks.metrics: --ceilings {args.ceilings}: {exc}", file=sys.stderr)
+        return 2
+    result = {
+        "tasks": args.ceilings,
+        "conversations": len(conversations),
+        **ceilings(conversations),
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,21 +1,27 @@
 """Upstream's result records (SPEC-arc.md 4.3b) from one episode of ``ArcCrmConversation-v0``.
 
 How the env's turn outcome (``info["reward_components"]``) maps onto upstream's per-turn fields
-(SPEC-arc.md 4.1, 4.3b):
+(SPEC-arc.md 4.1, 4.3b).
 
-- success-path turn: ``tool_success`` = the expected tool was called with fully matching
-  arguments and executed without error (components ``tool``, ``arguments`` and ``execution`` all
-  1); verification ``exact_match``, else ``failed`` (``tool_not_found`` when the agent called a
-  tool the CRM lacks and never the expected one).
-- ``response_success``: the reference reply's reproducible facts (ids, values, counts; component
-  ``response``) are all in the agent's answer; when the reference reply states no such fact,
-  ``response_success = tool_success`` (upstream's rule for a turn without an expected reply).
-  Upstream's structured check (the reply equals the stored text) is unreachable for any agent,
-  since the text embeds run-specific ids; ours is its deterministic stand-in, so
-  ``success = tool_success and response_success`` equals the env's ``passed``.
-- expected-failure turn: ``tool_success`` = the expected tool was called and failed
-  (``expected_failure_diagnostic``; ``expected_error_mismatch`` when the error text is not the
-  expected one), ``unexpected_success`` when it succeeded; ``success`` is always false.
+Every turn's verdict is the env's ``passed`` (``info["reward_components"]["passed"]``, the one
+definition of "passed" that the binary reward, ``replay`` and these records share); the records
+add nothing to it:
+
+- success-path turn: ``success`` = ``passed``; ``tool_success`` = its call part (the expected
+  tool, fully matching arguments, executed without error: components ``tool``, ``arguments`` and
+  ``execution`` all 1), replies ignored as upstream's ``tool_success`` does; verification
+  ``exact_match``, else ``failed`` (``tool_not_found`` when the agent called a tool the CRM lacks
+  and never the expected one).
+- ``response_success``: the reply part of ``passed`` (the reference reply's reproducible facts,
+  component ``response``); when the reference reply states no such fact, ``response_success =
+  tool_success`` (upstream's rule for a turn without an expected reply). Upstream's structured
+  check (the reply equals the stored text) is unreachable for any agent, since the text embeds
+  run-specific ids; the facts are its deterministic stand-in.
+- expected-failure turn: ``tool_success`` = ``passed`` (the expected tool with matching arguments
+  failed with the expected error; under ``strict_upstream`` the env applies upstream's looser
+  rule, any failed call of the expected tool); verification ``expected_failure_diagnostic`` when
+  the expected tool failed at all (``expected_error_mismatch`` when not with the expected error),
+  ``unexpected_success`` when a call succeeded; ``success`` is always false, as upstream.
 - conversation: ``overall_success`` = every success-path turn succeeded and no turn expects a
   failure; ``reward_signal`` = the share of success-path turns that succeeded (1.0 with none);
   ``shaped_return`` = the env's return (the mean shaped turn reward).
@@ -107,22 +113,22 @@ def turn_record(
 ) -> TurnRecord:
     """Upstream's per-turn result of one turn (see the module docstring for the mapping)."""
     call = _shown_call(turn, actions)
-    exact = all(components.get(key) == 1.0 for key in ("tool", "arguments", "execution"))
+    passed = _passed(turn, components)
     fields: dict[str, Any] = {}
     if turn.expect_success:
-        tool_success, verification = exact, "exact_match" if exact else _failure_kind(actions)
-        response = components.get("response")
-        response_success = tool_success if response is None else response == 1.0
+        tool_success = call_passed(components)
+        verification = "exact_match" if tool_success else _failure_kind(actions)
+        response_success = _response_passed(components, tool_success, passed)
         if judge is not None:
             tool_success, response_success, verification = _judged(
                 judge, turn, call, actions, (tool_success, response_success, verification), fields
             )
-        success = tool_success and response_success
+        success = passed if judge is None else tool_success and response_success
     else:
-        failed = [c for c in actions.calls if c.name == turn.expected_tool and not c.ok]
-        tool_success = bool(failed)
+        failed = any(c.name == turn.expected_tool and not c.ok for c in actions.calls)
+        tool_success = passed
         verification = "expected_failure_diagnostic" if failed else _unexpected(actions)
-        fields["expected_error_mismatch"] = bool(failed) and components.get("execution") != 1.0
+        fields["expected_error_mismatch"] = failed and components.get("execution") != 1.0
         response_success = success = False
     return TurnRecord(
         turn_id=turn.turn_id,
@@ -145,6 +151,32 @@ def turn_record(
         agent_response_text=actions.answer,
         **fields,
     )
+
+
+def call_passed(components: dict[str, float]) -> bool:
+    """The call part of ``passed``: the expected tool, every argument, executed as expected."""
+    return all(components.get(key) == 1.0 for key in ("tool", "arguments", "execution"))
+
+
+def _passed(turn: Turn, components: dict[str, float]) -> bool:
+    """The env's verdict on the turn: the one definition of "passed" (``crm_gym`` scoring)."""
+    if "passed" not in components:
+        raise ValueError(
+            f"turn {turn.turn_id}: reward_components lack 'passed' (keys: {sorted(components)})"
+        )
+    return components["passed"] == 1.0
+
+
+def _response_passed(components: dict[str, float], call_ok: bool, passed: bool) -> bool:
+    """The reply part of ``passed``.
+
+    ``passed`` = call and reply, so after a passing call the reply's verdict is ``passed``
+    itself. After a failing call: false on a turn without facts (upstream's ``response_success =
+    tool_success``), else whether every fact was stated (``response == 1``).
+    """
+    if call_ok:
+        return passed
+    return components.get("response") == 1.0
 
 
 def _failure_kind(actions: TurnActions) -> str:

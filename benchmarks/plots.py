@@ -6,6 +6,8 @@ backend, which is then left alone. Every figure is closed after it is saved.
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -212,12 +214,43 @@ def _seed_table(report: dict[str, Any]) -> str:
         rows.append(
             [name, metrics[name]["metrics/num_conversations"], *(_number(v) for v in values)]
         )
+    rows += _ceiling_rows(report, keys)
     header = [
         "algorithm",
         "conversations",
         *(key.replace("_hat_", "^").replace("_at_", "@").replace("_", " ") for key in keys),
     ]
-    return "## Seed metrics (docs/arc-format.md, Scoring), last step\n\n" + _table(header, rows)
+    title = "## Seed metrics (docs/arc-format.md, Scoring), last step\n\n"
+    return title + _table(header, rows) + _ceiling_note(report)
+
+
+def _ceiling_rows(report: dict[str, Any], keys: Sequence[str]) -> list[list[Any]]:
+    """A perfect agent's values on each log's conversations (one row when the logs agree)."""
+    tops = report.get("ceilings") or {}
+    distinct = {json.dumps(top, sort_keys=True): name for name, top in tops.items()}
+    rows = []
+    for name in distinct.values():
+        top = tops[name]
+        label = "ceiling (perfect agent)" if len(distinct) == 1 else f"ceiling of {name}'s tasks"
+        ceiling_keys = [re.sub(r"pass_(hat|at)_\d+", "pass_hat_k", key) for key in keys]
+        rows.append([label, "", *(_number(top.get(f"ceiling/{key}")) for key in ceiling_keys)])
+    return rows
+
+
+def _ceiling_note(report: dict[str, Any]) -> str:
+    tops = list((report.get("ceilings") or {}).values())
+    if not tops:
+        return ""
+    planned = max(top["share/planned_failure"] for top in tops)
+    floor = max(top["floor/reward_signal"] for top in tops)
+    capped = report["options"]["score"] == "success" and planned > 0
+    return (
+        f"\n\nCeilings come from the data, not the agent: {planned:.0%} of the conversations plan "
+        "a failure turn, which is never a strict success, and a conversation without a "
+        f"success-path turn scores reward signal 1.0 whatever the agent does ({floor:.0%}: the "
+        "reward signal of an agent that does nothing). Read each number against its ceiling"
+        + (" (the aggregate scores above share strict success's)." if capped else ".")
+    )
 
 
 def _number(value: float | None) -> str:

@@ -10,6 +10,11 @@ num_tasks)``, rliable's input everywhere:
 - **score** of a cell: the mean over the cell's attempts of strict success (``overall_success``)
   or of the shaped return (``shaped_return``).
 
+**Ceilings**: ``ceilings`` holds, per algorithm, the best value each seed metric can reach on
+the conversations of its log (``benchmarks.metrics.ceilings``, read from the records' turn
+plans): a planned failure turn caps strict success and pass^k, and conversations without a
+success-path turn give the reward signal a floor. ``report.md`` prints them under the metrics.
+
 Logs of training checkpoints (records with ``step``) are scored at each algorithm's last step;
 every step gives a point of the sample-efficiency curve (IQM with CIs per step).
 
@@ -44,7 +49,7 @@ from typing import Any, Callable, Iterator, Literal, Sequence
 import numpy as np
 
 from benchmarks.eval_log import META_SUFFIX
-from benchmarks.metrics import summarize
+from benchmarks.metrics import ceilings, summarize
 from benchmarks.records import ConversationRecord, RecordError, check_unique, load_records
 
 REPORT_EXTRA = 'pip install "crm-gym[report]"'
@@ -334,6 +339,7 @@ def build_report(
         "dropped_tasks": dropped,
         "runs": {name: list(matrices[name].runs) for name in order},
         "seed_metrics": {name: summarize(finals[name]) for name in order},
+        "ceilings": {name: ceilings(finals[name]) for name in order},
         "per_task": {
             name: dict(zip(common, np.mean(scores[name], axis=0).tolist(), strict=True))
             for name in order

@@ -216,11 +216,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def print_summary(plan: EvalPlan, records: list[Any], output: str) -> None:
     """The seed's metrics; for a run directory, also its numbers beside the run's own."""
-    from benchmarks.metrics import summarize
+    from benchmarks.metrics import ceilings, summarize
 
-    summary = summarize(records)
+    summary, tops = summarize(records), ceilings(records)
     for key in ("strict_success", "turn_level_success", "capability", "reward_signal"):
-        print(f"{key:20s} {summary[f'metrics/{key}']:.4f}")
+        print(f"{key:20s} {summary[f'metrics/{key}']:.4f}  (ceiling {tops[f'ceiling/{key}']:.4f})")
+    floor = tops["floor/reward_signal"]
+    print(f"{'reward_signal floor':20s} {floor:.4f}  (what an agent doing nothing gets)")
     if plan.run is not None:
         from benchmarks.run_eval import run_numbers
 

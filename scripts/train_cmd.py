@@ -63,6 +63,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "num_eval_tasks": 100,
         "max_new_tokens": 512,
         "max_env_steps": 5,
+        "reward_mode": "shaped",  # dense credit for a pretrained model's partial calls
         "prompts_per_step": 16,
         "group_size": 8,
         "micro_batch_size": 4,
