@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any, Callable, Mapping
@@ -63,6 +64,11 @@ def pick(rng: np.random.Generator, items: list[Any]) -> Any:
     return items[int(rng.integers(len(items)))]
 
 
+def weird(rng: np.random.Generator) -> Any:
+    """One of ``WEIRD``, copied (mutating it later must not change the list)."""
+    return copy.deepcopy(pick(rng, WEIRD))
+
+
 def random_text(rng: np.random.Generator, size: int) -> str:
     """``size`` random code points (surrogates, controls and unassigned ones included)."""
     high = pick(rng, [0x80, 0x800, 0x10000, 0x110000])
@@ -73,7 +79,7 @@ def random_json(rng: np.random.Generator, depth: int = 0) -> Any:
     """A random JSON value: scalars, weird values, lists and objects up to four deep."""
     roll = int(rng.integers(10 if depth < 4 else 6))
     if roll == 0:
-        return pick(rng, WEIRD)
+        return weird(rng)
     if roll == 1:
         return int(rng.integers(-(2**62), 2**62)) * pick(rng, [1, 10**20])
     if roll == 2:
@@ -133,13 +139,13 @@ def mutated_call(rng: np.random.Generator, reference: dict[str, Any]) -> str:
         roll = rng.random()
         if roll < 0.5 or not arguments:
             key = pick(rng, [*arguments, "criteria", "updates", "extra", ""])
-            arguments[key] = pick(rng, WEIRD) if rng.random() < 0.7 else random_json(rng)
+            arguments[key] = weird(rng) if rng.random() < 0.7 else random_json(rng)
         elif roll < 0.7:
             del arguments[pick(rng, list(arguments))]
         elif roll < 0.85:
             name = pick(rng, [*TOOL_NAMES, name.upper(), f" {name} ", "", "drop_tables"])
         else:
-            arguments = random_json(rng) if rng.random() < 0.5 else pick(rng, WEIRD)
+            arguments = random_json(rng) if rng.random() < 0.5 else weird(rng)
     return call_text(rng, name, arguments)
 
 
