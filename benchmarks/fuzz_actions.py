@@ -320,12 +320,11 @@ def run(actions: int, names: list[str], seed: int, pg_dsn: str | None) -> dict[s
 
 
 def _line(name: str, tally: Tally) -> str:
-    summary = tally.summary()
     return (
         f"{name:>10}: {tally.actions:,} actions, {tally.exceptions} exceptions, "
-        f"{tally.violations} invariant violations, reward in [{summary['reward_min']}, "
-        f"{summary['reward_max']}], slowest parse {tally.slowest_parse_s * 1e3:.2f} ms "
-        f"({tally.slowest_parse_kind})"
+        f"{tally.violations} invariant violations, reward in "
+        f"[{tally.reward_min:.4g}, {tally.reward_max:.4g}], slowest parse "
+        f"{tally.slowest_parse_s * 1e3:.2f} ms ({tally.slowest_parse_kind})"
     )
 
 
