@@ -15,7 +15,9 @@ each store between ``ArcCrm-v0`` and ``ArcCrmConversation-v0`` (the built-in con
 - the CRM's invariants hold: records are their model under their own key, with finite numbers;
   foreign keys and document/note targets resolve; client emails are unique case-insensitively
   (and the memory store's email index agrees);
-- an action that ran no tool, a failed tool call, or a read-only tool left every record as it was.
+- an action that ran no tool, a failed tool call, or a read-only tool left every record as it was
+  (``outcomes`` counts the steps by what they did: answers, action errors, tool errors, reads,
+  writes).
 
 Parse times are taken with ``parse_action`` on each action apart from the step; ``1 MB`` times
 are ``parse_action`` on a 1,000,000-character text of each pathological pattern (refused as too
@@ -50,7 +52,7 @@ import numpy as np
 
 from benchmarks.fuzz_corpus import ONE_MB, PATTERNS, draw
 from benchmarks.postgres import ClusterUnavailable, throwaway_cluster
-from crm_gym.actions import ToolCall, _parse_text, parse_action
+from crm_gym.actions import FinalAnswer, ToolCall, _parse_text, parse_action
 from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, PRIMARY_KEYS
 from crm_gym.crm.store import MemoryStore, Store, make_store
 from crm_gym.crm.tools import READ_ONLY_TOOLS
@@ -81,6 +83,7 @@ class Tally:
     slowest_parse_s: float = 0.0
     slowest_parse_kind: str = ""
     kinds: Counter = field(default_factory=Counter)
+    outcomes: Counter = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 
     def note(self, what: str, kind: str, action: str, detail: str) -> None:
@@ -102,6 +105,7 @@ class Tally:
                 other.slowest_parse_kind,
             )
         self.kinds.update(other.kinds)
+        self.outcomes.update(other.outcomes)
         self.examples += other.examples[: MAX_EXAMPLES - len(self.examples)]
 
     def summary(self) -> dict[str, Any]:
@@ -119,6 +123,7 @@ class Tally:
             "slowest_parse_s": self.slowest_parse_s,
             "slowest_parse_kind": self.slowest_parse_kind,
             "kinds": dict(sorted(self.kinds.items())),
+            "outcomes": dict(sorted(self.outcomes.items())),
             "examples": self.examples,
         }
 
@@ -185,12 +190,19 @@ def step_problems(env: CrmEnvBase, result: tuple, turns: int) -> list[str]:
     return problems
 
 
-def may_write(action: str, observation: str) -> bool:
-    """Whether the step ran a mutating tool call that succeeded (else the CRM must not change)."""
+def step_outcome(action: str, observation: str) -> str:
+    """What the step did: ``answer``, ``action_error``, ``tool_error``, ``read`` or ``write``.
+
+    Only ``write`` (a mutating tool call that succeeded) may change the CRM.
+    """
     parsed = parse_action(action)
-    if not isinstance(parsed, ToolCall) or parsed.name in READ_ONLY_TOOLS:
-        return False
-    return not observation.startswith("Tool error (")
+    if isinstance(parsed, FinalAnswer):
+        return "answer"
+    if not isinstance(parsed, ToolCall):
+        return "action_error"
+    if observation.startswith("Tool error ("):
+        return "tool_error"
+    return "read" if parsed.name in READ_ONLY_TOOLS else "write"
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -216,8 +228,10 @@ def fuzz_env(env: CrmEnvBase, n: int, rng: np.random.Generator) -> Tally:
         observation, reward, terminated, truncated, info = result
         after = read_tables(env.api.store)
         problems = step_problems(env, result, turns) + crm_problems(after, env.api.store)
-        if after != before and not may_write(action, observation):
-            problems.append("the CRM changed on a step that wrote nothing")
+        outcome = step_outcome(action, observation)
+        tally.outcomes[outcome] += 1
+        if after != before and outcome != "write":
+            problems.append(f"the CRM changed on a step that wrote nothing ({outcome})")
         tally.reward_min, tally.reward_max = (
             min(tally.reward_min, reward),
             max(tally.reward_max, reward),

@@ -13,12 +13,13 @@ import sys
 import numpy as np
 import pytest
 
-from benchmarks.fuzz_actions import crm_problems, may_write, read_tables
+from benchmarks.fuzz_actions import crm_problems, read_tables, step_outcome
 from benchmarks.fuzz_corpus import KINDS, ONE_MB, draw
 from crm_gym.actions import MAX_ACTION_CHARS, format_tool_call
 from tests.crm.world import build_world
 from tests.envs.support import REPO
 
+CREATE = format_tool_call("create_new_client", {})
 REFERENCE = {"expected_tool": "client_search", "expected_arguments": {"name": "Acme"}}
 
 
@@ -37,6 +38,8 @@ def test_a_tiny_run_prints_counts_and_the_json_last():
     assert -0.5 <= result["reward_min"] <= result["reward_max"] <= 1.0
     assert -0.5 <= result["return_min"] <= result["return_max"] <= 1.0
     assert sum(result["kinds"].values()) == 300 and set(result["kinds"]) <= set(KINDS)
+    assert sum(result["outcomes"].values()) == 300
+    assert {"answer", "action_error", "tool_error", "read", "write"} == set(result["outcomes"])
     assert result["stores"]["memory"]["actions"] == 300 and list(result["stores"]) == ["memory"]
     assert 0 < result["slowest_parse_s"] < 60 and result["slowest_parse_kind"] in KINDS
     assert 0 < result["one_mb_parse_s"] and 0 < result["one_mb_scan_s"]
@@ -71,15 +74,15 @@ def test_the_checks_catch_dangling_references_duplicate_emails_and_nan():
 @pytest.mark.parametrize(
     ("action", "observation", "expected"),
     [
-        (format_tool_call("create_new_client", {}), "Tool result (create_new_client): {}", True),
-        (format_tool_call("create_new_client", {}), "Tool error (create_new_client): x", False),
-        (format_tool_call("client_search", {}), "Tool result (client_search): []", False),
-        ("Done.", "", False),
-        ("<tool>{", "Action error: ...", False),
+        (CREATE, "Tool result (create_new_client): {}", "write"),
+        (CREATE, "Tool error (create_new_client): x", "tool_error"),
+        (format_tool_call("client_search", {}), "Tool result (client_search): []", "read"),
+        ("Done.", "", "answer"),
+        ("<tool>{", "Action error: ...", "action_error"),
     ],
-)
-def test_only_successful_writes_may_change_the_crm(action, observation, expected):
-    assert may_write(action, observation) is expected
+)  # fmt: skip
+def test_steps_are_told_apart_by_what_they_did(action, observation, expected):
+    assert step_outcome(action, observation) == expected
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -147,7 +147,7 @@ def test_nothing_changes_before_a_tool_call_that_raises(env, monkeypatch):
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
 
-@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+@settings(max_examples=25, deadline=None, derandomize=True, database=None,
           suppress_health_check=SLOW_OK)  # fmt: skip
 @given(seed=st.integers(0, 2**32 - 1))
 def test_fuzzed_actions_never_raise_and_keep_the_crm_consistent(env, seed):
