@@ -123,7 +123,8 @@ class CrmEnvBase(gym.Env[str, str]):
 
         Never raises on any text: parsing and ``call_tool`` turn every agent mistake into an
         observation. Both run before the step count and the transcript change, so even an
-        unforeseen error in them would leave the episode as it was.
+        unforeseen error in them would leave those as they were (and a failed call writes no
+        record).
         """
         if self._scorer is None:
             raise ResetNeeded("call reset() before step(), and again after an episode ends")
