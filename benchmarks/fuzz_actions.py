@@ -91,6 +91,12 @@ class Tally:
         if len(self.examples) < MAX_EXAMPLES:
             self.examples.append(f"{what} [{kind}] {detail[:300]} | action: {action[:120]!r}")
 
+    def episode_return(self, total: float, bounds: tuple[float, float]) -> list[str]:
+        """Note an episode's return; the problem when it lies outside ``bounds``."""
+        self.return_min, self.return_max = min(self.return_min, total), max(self.return_max, total)
+        low, high = bounds
+        return [] if low - 1e-9 <= total <= high + 1e-9 else [f"return {total} outside {bounds}"]
+
     def merge(self, other: Tally) -> None:
         """Add ``other``'s counts and extremes to this tally."""
         for name in ("actions", "exceptions", "violations"):
@@ -238,13 +244,7 @@ def fuzz_env(env: CrmEnvBase, n: int, rng: np.random.Generator) -> Tally:
         )
         total += reward
         if terminated or truncated:
-            tally.return_min, tally.return_max = (
-                min(tally.return_min, total),
-                max(tally.return_max, total),
-            )
-            low, high = env.reward_config.bounds
-            if not low - 1e-9 <= total <= high + 1e-9:
-                problems.append(f"return {total} outside [{low}, {high}]")
+            problems += tally.episode_return(total, env.reward_config.bounds)
             _, info = env.reset(seed=int(rng.integers(2**31)))
             after, total = read_tables(env.api.store), 0.0
         if problems:
