@@ -120,14 +120,20 @@ class CrmEnvBase(gym.Env[str, str]):
 
     # ---- one action ---------------------------------------------------------------------------
     def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Apply one text action: a tool call, a final answer, or something unreadable."""
+        """Apply one text action: a tool call, a final answer, or something unreadable.
+
+        Never raises on any text: parsing and ``call_tool`` turn every agent mistake into an
+        observation. Both run before the step count and the transcript change, so even an
+        unforeseen error in them would leave those as they were (and a failed call writes no
+        record).
+        """
         if self._scorer is None:
             raise ResetNeeded("call reset() before step(), and again after an episode ends")
         scorer = self._scorer
-        scorer.steps += 1
-        text = action if isinstance(action, str) else repr(action)
-        self._say("assistant", text)
         parsed = parse_action(action)
+        executed = self._execute(parsed) if isinstance(parsed, ToolCall) else None
+        scorer.steps += 1
+        self._say("assistant", action if isinstance(action, str) else _shown(action))
         if isinstance(parsed, FinalAnswer):
             return self._finish_turn(parsed.text)
         if isinstance(parsed, ActionError):
@@ -135,15 +141,20 @@ class CrmEnvBase(gym.Env[str, str]):
             observation = self._say("user", f"Action error: {parsed.message}")
             extra: dict[str, Any] = {}
         else:
-            outcome = call_tool(self.api, parsed.name, parsed.arguments)
+            assert executed is not None  # every ToolCall was executed above
+            outcome, payload = executed
             scorer.record_call(parsed, outcome)
-            payload = to_json(outcome.payload)
             shown = self._tool_text(parsed, outcome, payload)
             observation = self._say("tool", shown, name=parsed.name)
             extra = {"tool_result": _result_info(outcome, payload)}
         if scorer.steps >= self.max_steps:
             return self._finish_turn(None, observation)
         return self._truncate(observation), 0.0, False, False, self._info(**extra)
+
+    def _execute(self, call: ToolCall) -> tuple[ToolResult, str]:
+        """Run the call (a failure writes nothing) and its payload's JSON text."""
+        outcome = call_tool(self.api, call.name, call.arguments)
+        return outcome, to_json(outcome.payload)
 
     def _tool_text(self, call: ToolCall, outcome: ToolResult, payload: str) -> str:
         if outcome.ok:
@@ -189,3 +200,15 @@ def _result_info(outcome: ToolResult, payload: str) -> dict[str, Any]:
     list, a summary, or nothing) is therefore its JSON text.
     """
     return {"name": outcome.name, "ok": outcome.ok, "payload": payload, "error": outcome.error}
+
+
+def _shown(action: Any) -> str:
+    """The transcript's text of a non-text action: its ``repr``, or its type when that fails.
+
+    ``repr`` raises ``ValueError`` on an int of over 4,300 digits and ``RecursionError`` on a
+    deeply nested container; the action is still an error observation, never an exception.
+    """
+    try:
+        return repr(action)
+    except (ValueError, RecursionError):
+        return f"<{type(action).__name__}>"

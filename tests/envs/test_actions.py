@@ -112,6 +112,7 @@ INVALID_JSON = "The tool call is not valid JSON: "
 NAME_EXPECTED = "Expecting property name enclosed in double quotes"
 NEEDS_FUNCTION = 'Each entry of "tool_calls" needs a "function" object.'
 TOOL_BLOCK = "A <tool> block must be closed with </tool> and hold one JSON object."
+TOO_DEEP = "The tool call is nested too deeply (at most 64 levels)."
 NEEDS_NAME = 'A tool call needs a "name" (the tool) and "arguments" (an object).'
 
 
@@ -156,9 +157,9 @@ def test_errors_say_what_to_fix(text, message):
 
 def test_deep_nesting_is_an_error_not_a_crash():
     deep = '{"name": "x", "arguments": ' + '{"a": ' * 5000 + "1" + "}" * 5001
-    assert parse_action(deep) == ActionError("The tool call is nested too deeply.")
+    assert parse_action(deep) == ActionError(TOO_DEEP)
     wrapped = '{"function": ' * 5000 + "{}" + "}" * 5000
-    assert parse_action(wrapped) == ActionError("The tool call is nested too deeply.")
+    assert parse_action(wrapped) == ActionError(TOO_DEEP)
 
 
 # ---- never raises --------------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 Three actions in four are tool calls drawn by ``tests/crm``'s ``tool_call()`` (real tool names,
 valid, near-miss or wild arguments, ids of the live CRM) in every accepted wrapper; the rest are
 random text (unicode included), JSON-like calls from a regex, real tool names with random JSON
-arguments, random JSON, 100 KB strings, SQL- and NUL-laden strings. After
+arguments, random JSON, 100 KB strings, SQL- and NUL-laden strings, integers of 4,000 and 5,000
+digits, NaN and infinities, nesting past the cap, and the texts that made the old regexes
+backtrack. After
 every step: the observation is a ``str`` in the observation space, the reward lies within
 ``RewardConfig().bounds`` (for ``ConversationEnv``, those bounds over the number of turns, and
 the return within the bounds), and the CRM's invariants hold (foreign keys resolve; client
@@ -57,6 +59,12 @@ NASTY = [
     "\ud800",  # a lone surrogate, as JSON can carry
     "null",
     "NaN",
+    '{"name": "create_quote", "arguments": {"amount": ' + "9" * 5_000 + "}}",  # > 4,300 digits
+    '{"name": "create_quote", "arguments": {"amount": ' + "9" * 4_000 + "}}",  # reaches the tool
+    '{"name": "opportunity_search", "arguments": {"amount": NaN, "probability": -Infinity}}',
+    '{"name": "client_search", "arguments": {"criteria": ' + '{"a": ' * 70 + "1" + "}" * 71,
+    "<tool>" + " " * 100_000,  # cubic for the old regexes
+    "```" + "\n" * 40_000 + "x",  # quadratic for the old regexes
 ]
 IDS = [ACME, DEAL, ACME.upper(), f" {DEAL} ", "00000000-0000-4000-8000-000000000000", ""]
 EMAILS = [ACME_EMAIL, ACME_EMAIL.upper(), "new@globex.example", "bad"]
