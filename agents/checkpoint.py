@@ -1,11 +1,12 @@
 """Training checkpoints: everything a GRPO run needs to resume exactly where it stopped.
 
 A checkpoint is a directory: the policy in Hugging Face format (``model/``, loadable by
-``from_pretrained`` and by vLLM), ``state.pt`` with the optimizer, LR scheduler, curriculum,
-the RNG states (Python, numpy, torch CPU and CUDA) and the step, and ``manifest.json`` (the step
-and every file's size). The loop derives every sampling seed from ``(seed, step)``, so the RNG
-states matter only for code that draws from the global RNGs (dropout, a library's own sampling);
-they are saved anyway, to be safe.
+``from_pretrained`` and by vLLM; with LoRA the merged weights, and the adapter itself in
+``adapter/``, which is what a resume loads), ``state.pt`` with the optimizer, LR scheduler,
+curriculum, the RNG states (Python, numpy, torch CPU and CUDA) and the step, and
+``manifest.json`` (the step and every file's size). The loop derives every sampling seed from
+``(seed, step)``, so the RNG states matter only for code that draws from the global RNGs
+(dropout, a library's own sampling); they are saved anyway, to be safe.
 
 Crash safety: a checkpoint is written in full to ``checkpoint.new/`` (every file fsynced, then
 ``manifest.json`` written last), then swapped in: ``checkpoint/`` is renamed ``checkpoint.old/``,
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.lora import is_lora, load_adapter, save_adapter, save_merged
 from crm_gym.errors import CheckpointError
 
 STATE_FILE = "state.pt"
@@ -68,8 +70,12 @@ def save_checkpoint(
     path = Path(path)
     new = _sibling(path, "new")
     _remove(new)  # a half-written one a kill left
-    model.save_pretrained(new / "model")
-    tokenizer.save_pretrained(new / "model")
+    if is_lora(model):
+        save_adapter(model, new / "adapter")
+        save_merged(model, tokenizer, new / "model")
+    else:
+        model.save_pretrained(new / "model")
+        tokenizer.save_pretrained(new / "model")
     state = {
         "step": step,
         "optimizer": optimizer.state_dict(),
@@ -112,7 +118,10 @@ def load_checkpoint(
     """
     path = Path(path)
     verify_checkpoint(path)
-    model.load_state_dict(load_pretrained(path / "model").state_dict())
+    if is_lora(model):  # the base is the caller's (``initial/``): the adapter alone is loaded
+        load_adapter(model, path / "adapter")
+    else:
+        model.load_state_dict(load_pretrained(path / "model").state_dict())
     state = _load_state(path / STATE_FILE)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
