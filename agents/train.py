@@ -167,6 +167,7 @@ def train(args: Args) -> dict[str, Any]:
                               accelerator.num_processes)  # fmt: skip
         num_micro_batches = -(-len(row_tokens) // args.micro_batch_size)  # global, for the mean
         ref_logprobs = _reference_logprobs(reference, batch, parts, args.temperature)
+        torch.manual_seed(derive_seed(args.seed, step, 3))  # dropout (lora_dropout) masks
         model.train()
         loss_parts: list[tuple[Any, dict[str, float]]] = []
         mismatch: list[tuple[Any, dict[str, float]]] = []

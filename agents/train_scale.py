@@ -59,13 +59,22 @@ def prepare_for_training(args: Args, model: Any, *, seed: int) -> Any:
     if args.gradient_checkpointing:
         # non-reentrant: checks its recomputation, and needs no input that requires grad (the
         # embeddings are frozen under LoRA); a cache is useless when every forward is recomputed
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_checkpointing(model)
         model.config.use_cache = False
     if args.lora_rank:
         model = add_lora(model, rank=args.lora_rank, alpha=args.lora_alpha,
                          dropout=args.lora_dropout, target_modules=args.lora_target_modules,
                          seed=seed)  # fmt: skip
     return model
+
+
+def enable_checkpointing(model: Any) -> None:
+    """Transformers' activation checkpointing, non-reentrant, under its 5.x or 4.x name."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
+        model.activation_checkpointing_enable(kwargs)
+    else:
+        model.gradient_checkpointing_enable(kwargs)
 
 
 def make_optimizer(args: Args, model: Any) -> Any:
