@@ -65,20 +65,26 @@ def save_checkpoint(
     curriculum: Any,
     step: int,
     extra: dict[str, Any] | None = None,
+    model_state: dict[str, Any] | None = None,
+    optimizer_state: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the checkpoint directory ``path``, replacing the old one only once complete."""
+    """Write the checkpoint directory ``path``, replacing the old one only once complete.
+
+    ``model_state`` and ``optimizer_state``: the full states gathered from FSDP shards (the
+    model's and optimizer's own ``state_dict()`` otherwise).
+    """
     path = Path(path)
     new = _sibling(path, "new")
     _remove(new)  # a half-written one a kill left
     if is_lora(model):
-        save_adapter(model, new / "adapter")
-        save_merged(model, tokenizer, new / "model")
+        save_adapter(model, new / "adapter", model_state)
+        save_merged(model, tokenizer, new / "model", model_state)
     else:
-        model.save_pretrained(new / "model")
+        model.save_pretrained(new / "model", state_dict=model_state)
         tokenizer.save_pretrained(new / "model")
     state = {
         "step": step,
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer_state is None else optimizer_state,
         "scheduler": scheduler.state_dict(),
         "curriculum": curriculum.state_dict(),
         "rng": rng_states(),
@@ -111,7 +117,9 @@ def recover_checkpoint(path: str | Path) -> None:
 def load_checkpoint(
     path: str | Path, *, model: Any, optimizer: Any, scheduler: Any, curriculum: Any
 ) -> dict[str, Any]:
-    """Load a checkpoint into the given objects; returns its ``step`` and ``extra``.
+    """Load a checkpoint into the given objects; returns its ``step``, ``extra`` and ``optimizer``.
+
+    ``optimizer=None`` leaves the optimizer state to the caller (FSDP loads it once sharded).
 
     Raises:
         CheckpointError: a file is missing, truncated or corrupt (the message names it).
@@ -123,11 +131,12 @@ def load_checkpoint(
     else:
         model.load_state_dict(load_pretrained(path / "model").state_dict())
     state = _load_state(path / STATE_FILE)
-    optimizer.load_state_dict(state["optimizer"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     curriculum.load_state_dict(state["curriculum"])
     set_rng_states(state["rng"])
-    return {"step": int(state["step"]), "extra": state["extra"]}
+    return {"step": int(state["step"]), "extra": state["extra"], "optimizer": state["optimizer"]}
 
 
 def has_checkpoint(path: str | Path) -> bool:

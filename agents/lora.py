@@ -67,9 +67,12 @@ def is_lora(model: Any) -> bool:
     return hasattr(model, "peft_config") and hasattr(model, "disable_adapter")
 
 
-def merged_state_dict(model: Any) -> dict[str, Any]:
-    """The base model's weights with the adapters merged in, under the base's names."""
-    return merge_lora(model.state_dict(), lora_scaling(model))
+def merged_state_dict(model: Any, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The base model's weights with the adapters merged in, under the base's names.
+
+    ``state``: the model's full state dict, when it is gathered from FSDP shards.
+    """
+    return merge_lora(model.state_dict() if state is None else state, lora_scaling(model))
 
 
 def lora_scaling(model: Any) -> float:
@@ -98,16 +101,18 @@ def merge_lora(state: dict[str, Any], scaling: float) -> dict[str, Any]:
     return merged
 
 
-def save_merged(model: Any, tokenizer: Any, path: str | Path) -> None:
+def save_merged(
+    model: Any, tokenizer: Any, path: str | Path, state: dict[str, Any] | None = None
+) -> None:
     """A Hugging Face directory of the merged weights (for vLLM and ``from_pretrained``)."""
     base = model.get_base_model()
-    base.save_pretrained(path, state_dict=merged_state_dict(model))
+    base.save_pretrained(path, state_dict=merged_state_dict(model, state))
     tokenizer.save_pretrained(path)
 
 
-def save_adapter(model: Any, path: str | Path) -> None:
+def save_adapter(model: Any, path: str | Path, state: dict[str, Any] | None = None) -> None:
     """Write peft's adapter directory: ``adapter_config.json`` and the adapter weights."""
-    model.save_pretrained(path)
+    model.save_pretrained(path, state_dict=state)
 
 
 def load_adapter(model: Any, path: str | Path) -> None:

@@ -81,8 +81,10 @@ from agents.train_scale import (
     check_fsdp_batches,
     engine_state,
     fsdp_plugin,
+    load_sharded_optimizer,
     make_optimizer,
     prepare_for_training,
+    sharded_states,
 )
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
@@ -96,6 +98,7 @@ def train(args: Args) -> dict[str, Any]:
     checkpoint = out / "checkpoint"
     resuming = args.resume and has_checkpoint(checkpoint)
     shard = shard_rows(args.prompts_per_step, args.group_size, accelerator)
+    check_fsdp_batches(args, shard, accelerator)
     model, tokenizer = _load_model(args, out, accelerator, resuming)
     model.to(accelerator.device)
     train_tasks, eval_tasks = split_tasks(
@@ -110,26 +113,28 @@ def train(args: Args) -> dict[str, Any]:
                        [first_turn(c) for c in eval_tasks])  # fmt: skip
     sampler = rollout_policy(policy, accelerator)  # seeds this process's rows as W = 1 does
     curriculum = _curriculum(args, sorted(by_arm))
-    start_step, extra = 0, {}
+    start_step, extra, sharded_optimizer = 0, {}, None
     if not resuming:  # every process runs the (deterministic) warm start; the main one evaluates
         extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, evaluate)
         _save_initial(model, out, accelerator)
-    model = prepare_for_training(args, model, seed=_base_seed(args))  # LoRA, checkpointing
+    model = prepare_for_training(args, model, seed=args.seed)  # LoRA, checkpointing
     optimizer = make_optimizer(args, model)
     scheduler = _scheduler(args, optimizer)
-    if resuming:
-        loaded = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                                 scheduler=scheduler, curriculum=curriculum)  # fmt: skip
+    if resuming:  # under FSDP the optimizer's (gathered) state is loaded once it is sharded
+        loaded = load_checkpoint(checkpoint, model=model, curriculum=curriculum,
+                                 optimizer=None if args.fsdp else optimizer,
+                                 scheduler=scheduler)  # fmt: skip
         start_step, extra = loaded["step"], loaded["extra"]
+        sharded_optimizer = loaded["optimizer"] if args.fsdp else None
     if args.backend == "vllm":  # the engine loaded args.model: give it the resumed weights
         policy.sync_weights(engine_state(accelerator, model))
     reference = _reference(args, out, accelerator.device, model)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    load_sharded_optimizer(model, optimizer, sharded_optimizer)  # FSDP resumes only
     log = MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
     progress = _progress(args, start_step, accelerator.is_main_process)
     pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
     G = args.group_size
-    check_fsdp_batches(args, shard, accelerator)
     last_eval = extra.get("eval", {})
     last_tasks = extra.get("eval_tasks", extra.get("eval_tasks_before", {}))
     for step in range(start_step, args.steps):
@@ -214,12 +219,15 @@ def train(args: Args) -> dict[str, Any]:
         progress.update(1)
         progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
         done = step + 1 == args.steps or step + 1 == args.stop_at_step
-        if ((step + 1) % args.save_every == 0 or done) and accelerator.is_main_process:
+        saving = (step + 1) % args.save_every == 0 or done
+        gathered = sharded_states(accelerator, model, optimizer) if saving else {}  # FSDP
+        if saving and accelerator.is_main_process:
             log.sync()  # the rows on disk before the checkpoint that says their steps are done
             save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
                             optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
                             step=step + 1, extra={**extra, "eval": last_eval,
-                                                  "eval_tasks": last_tasks})  # fmt: skip
+                                                  "eval_tasks": last_tasks},
+                            **gathered)  # fmt: skip
         if step + 1 == args.stop_at_step:
             break
     progress.close()

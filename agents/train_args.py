@@ -98,6 +98,10 @@ class Args:
         if self.backend == "vllm" and self.warm_start_steps:  # it trains the HF model in place
             raise ConfigError(f"warm_start_steps={self.warm_start_steps} needs backend='hf', "
                               "got backend='vllm' (set warm_start_steps=0)")  # fmt: skip
+        if self.fsdp and self.backend != "vllm":  # HF generation: uneven gathers would hang
+            raise ConfigError("fsdp=true needs backend='vllm', got backend='hf': sharded "
+                              "layers are gathered by every process at once, and HF generation "
+                              "runs a different number of forward passes on each")  # fmt: skip
         if self.lora_rank and not self.lora_target_modules:
             raise ConfigError(f"lora_rank={self.lora_rank} needs lora_target_modules, got ()")
 

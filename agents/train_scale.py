@@ -120,6 +120,30 @@ def full_state(accelerator: Any, model: Any) -> dict[str, Any]:
     return accelerator.unwrap_model(model).state_dict()
 
 
+def sharded_states(accelerator: Any, model: Any, optimizer: Any) -> dict[str, Any]:
+    """Under FSDP, the full model and optimizer states for a checkpoint (else ``{}``).
+
+    Every process must call it (it gathers the shards); the main process receives them.
+    """
+    if not getattr(accelerator, "is_fsdp2", False):
+        return {}
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_state_dict
+
+    options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+    model_state, optimizer_state = get_state_dict(model, optimizer.optimizer, options=options)
+    return {"model_state": model_state, "optimizer_state": optimizer_state}
+
+
+def load_sharded_optimizer(model: Any, optimizer: Any, state: dict[str, Any] | None) -> None:
+    """Load a gathered optimizer state (``sharded_states``) into an FSDP-sharded optimizer."""
+    if state is None:
+        return
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    options = StateDictOptions(full_state_dict=True)
+    set_optimizer_state_dict(model, optimizer.optimizer, state, options=options)
+
+
 def engine_state(accelerator: Any, model: Any) -> dict[str, Any]:
     """What the vLLM engine loads: the full weights, LoRA adapters merged in."""
     state = full_state(accelerator, model)

@@ -239,6 +239,7 @@ def test_memory_options_are_checked_for_library_callers() -> None:
         ({"lora_rank": 8, "lora_target_modules": []}, r"lora_rank=8 needs lora_target_modules"),
         ({"optimizer": "sgd"}, "optimizer must be one of 'adamw', 'adamw_8bit', got 'sgd'"),
         ({"gradient_checkpointing": 1}, "gradient_checkpointing must be true or false, got 1"),
+        ({"fsdp": True}, "fsdp=true needs backend='vllm', got backend='hf'"),
     ]:
         with pytest.raises(ConfigError, match=message):
             Args(**bad)
@@ -253,7 +254,7 @@ def test_memory_options_are_checked_for_library_callers() -> None:
 )
 def test_gpu_only_options_say_so_on_the_cpu(option, named, tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)
-    assert _train(tmp_path / "run", "--set", option) == 2
+    assert _train(tmp_path / "run", "--set", option, "--set", 'backend="vllm"') == 2
     assert named in _error_line(capsys)
     assert not (tmp_path / "run").exists()  # refused before the run directory is made
 
