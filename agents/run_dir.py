@@ -2,7 +2,8 @@
 
 The layout (what ``crm-gym eval --policy RUN_DIR`` reads): ``args.json`` (the run's ``Args``),
 ``metrics.jsonl`` (one row per GRPO step), ``tiny-model/`` (the ``"tiny"`` base model),
-``initial/`` (the policy GRPO started from), ``checkpoint/`` (``agents.checkpoint``),
+``initial/`` (the policy GRPO started from; with LoRA the base the adapters sit on),
+``checkpoint/`` (``agents.checkpoint``),
 ``reward_curve.png`` and ``tensorboard/``.
 
 Resuming compares the call's ``Args`` with ``args.json`` and refuses any difference outside

@@ -25,6 +25,8 @@ Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
   the trainer's for the HF backend up to float noise; TRL recomputes them);
 - a task is the first turn of a generated conversation; the reward is the env's, unchanged;
 - the KL reference is the policy at the start of GRPO (after the warm start), kept in memory;
+  with LoRA it is the policy with its adapters switched off (``agents.lora``), no second copy;
+- LoRA, gradient checkpointing, FSDP and 8-bit Adam are set up in ``agents.train_scale``;
 - every seed is derived from ``(seed, step)``, so a resumed run draws what the unkilled run drew;
   ``data_seed`` (tasks, held-out split and sampling) and ``base_seed`` (the tiny model's weights,
   the warm start) default to ``seed`` and can be fixed apart from it, so that runs of several
