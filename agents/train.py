@@ -81,6 +81,7 @@ from agents.train_parallel import (
 from agents.train_scale import (
     check_devices,
     check_fsdp_batches,
+    check_lora_targets,
     engine_state,
     fsdp_plugin,
     load_sharded_optimizer,
@@ -102,6 +103,7 @@ def train(args: Args) -> dict[str, Any]:
     shard = shard_rows(args.prompts_per_step, args.group_size, accelerator)
     check_fsdp_batches(args, shard, accelerator)
     model, tokenizer = _load_model(args, out, accelerator, resuming)
+    check_lora_targets(args, model)
     model.to(accelerator.device)
     train_tasks, eval_tasks = split_tasks(
         task_family(args.task_family, args.num_conversations, _data_seed(args)),

@@ -54,6 +54,20 @@ def check_fsdp_batches(args: Args, shard: slice, accelerator: Any) -> None:
                           "group_size)")  # fmt: skip
 
 
+def check_lora_targets(args: Args, model: Any) -> None:
+    """Refuse LoRA targets that name no linear layer of the model (peft only minds none at all)."""
+    import torch
+
+    if not args.lora_rank:
+        return
+    linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                     if isinstance(module, torch.nn.Linear)})  # fmt: skip
+    missing = [name for name in args.lora_target_modules if name not in linear]
+    if missing:
+        raise ConfigError(f"lora_target_modules: {missing} name no linear layer of {args.model} "
+                          f"(its linear layers: {linear})")  # fmt: skip
+
+
 def prepare_for_training(args: Args, model: Any, *, seed: int) -> Any:
     """``model`` with gradient checkpointing and LoRA adapters, as ``args`` asks."""
     if args.gradient_checkpointing:

@@ -16,7 +16,7 @@ from agents.lora import add_lora, merge_lora, merged_state_dict, save_merged
 from agents.tiny import build_tiny_model
 from agents.train import Args, train
 from agents.train_scale import enable_checkpointing
-from crm_gym.errors import RunDirError
+from crm_gym.errors import ConfigError, RunDirError
 from tests.training.data_parallel_run import noisy_rollouts
 
 pytest.importorskip("peft", reason='LoRA needs peft: pip install "crm-gym[train]"')
@@ -121,6 +121,14 @@ def test_a_resume_with_other_lora_settings_is_refused(tmp_path) -> None:
     train(Args(output_dir=str(tmp_path), stop_at_step=1, **LORA, **common))
     with pytest.raises(RunDirError, match="lora_rank=4.*lora_rank=8"):
         train(Args(output_dir=str(tmp_path), **(LORA | {"lora_rank": 8}), **common))
+
+
+def test_lora_targets_must_name_linear_layers(tmp_path) -> None:
+    args = Args(output_dir=str(tmp_path), lora_rank=4, lora_target_modules=("q_proj", "c_attn"),
+                **TINY)  # fmt: skip
+    named = r"\['c_attn'\] name no linear layer of tiny \(its linear layers: \['down_proj', "
+    with pytest.raises(ConfigError, match=named):
+        train(args)
 
 
 def test_gradient_checkpointing_gives_the_same_loss_and_gradients(tiny_dir) -> None:
