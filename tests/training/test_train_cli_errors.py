@@ -266,3 +266,18 @@ def test_lora_settings_round_trip_through_args_json(tmp_path) -> None:
     check_resume(tmp_path, args)  # the stored JSON list is the same tuple
     with pytest.raises(RunDirError, match=r"lora_target_modules=\['q_proj'\]"):
         check_resume(tmp_path, Args(output_dir=str(tmp_path), lora_rank=4))
+
+
+def test_the_8bit_optimizer_names_its_extra_when_bitsandbytes_is_missing(monkeypatch) -> None:
+    import torch
+
+    from agents.train_scale import make_optimizer
+
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # `import bitsandbytes` fails
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ImportError, match=r'needs bitsandbytes: pip install "crm-gym\[bnb\]"'):
+        make_optimizer(Args(optimizer="adamw_8bit"), model)
+    model.bias.requires_grad_(False)  # frozen (LoRA's base): not the optimizer's
+    adamw = make_optimizer(Args(lr=0.5), model)
+    assert isinstance(adamw, torch.optim.AdamW) and adamw.defaults["lr"] == 0.5
+    assert adamw.param_groups[0]["params"] == [model.weight]
