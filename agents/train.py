@@ -217,6 +217,7 @@ def train(args: Args) -> dict[str, Any]:
             "perf/tokens_per_s": tokens / seconds,
         }
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            model.eval()  # dropout (lora_dropout) off, as `crm-gym eval` runs the model
             last_eval, last_tasks = evaluate()
             metrics |= last_eval
         log.write(metrics)
