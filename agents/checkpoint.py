@@ -1,11 +1,12 @@
 """Training checkpoints: everything a GRPO run needs to resume exactly where it stopped.
 
 A checkpoint is a directory: the policy in Hugging Face format (``model/``, loadable by
-``from_pretrained`` and by vLLM), ``state.pt`` with the optimizer, LR scheduler, curriculum,
-the RNG states (Python, numpy, torch CPU and CUDA) and the step, and ``manifest.json`` (the step
-and every file's size). The loop derives every sampling seed from ``(seed, step)``, so the RNG
-states matter only for code that draws from the global RNGs (dropout, a library's own sampling);
-they are saved anyway, to be safe.
+``from_pretrained`` and by vLLM; with LoRA the merged weights, and the adapter itself in
+``adapter/``, which is what a resume loads), ``state.pt`` with the optimizer, LR scheduler,
+curriculum, the RNG states (Python, numpy, torch CPU and CUDA) and the step, and
+``manifest.json`` (the step and every file's size). The loop derives every sampling seed from
+``(seed, step)``, so the RNG states matter only for code that draws from the global RNGs
+(dropout, a library's own sampling); they are saved anyway, to be safe.
 
 Crash safety: a checkpoint is written in full to ``checkpoint.new/`` (every file fsynced, then
 ``manifest.json`` written last), then swapped in: ``checkpoint/`` is renamed ``checkpoint.old/``,
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from agents.lora import is_lora, load_adapter, save_adapter, save_merged
 from crm_gym.errors import CheckpointError
 
 STATE_FILE = "state.pt"
@@ -63,16 +65,26 @@ def save_checkpoint(
     curriculum: Any,
     step: int,
     extra: dict[str, Any] | None = None,
+    model_state: dict[str, Any] | None = None,
+    optimizer_state: dict[str, Any] | None = None,
 ) -> Path:
-    """Write the checkpoint directory ``path``, replacing the old one only once complete."""
+    """Write the checkpoint directory ``path``, replacing the old one only once complete.
+
+    ``model_state`` and ``optimizer_state``: the full states gathered from FSDP shards (the
+    model's and optimizer's own ``state_dict()`` otherwise).
+    """
     path = Path(path)
     new = _sibling(path, "new")
     _remove(new)  # a half-written one a kill left
-    model.save_pretrained(new / "model")
-    tokenizer.save_pretrained(new / "model")
+    if is_lora(model):
+        save_adapter(model, new / "adapter", model_state)
+        save_merged(model, tokenizer, new / "model", model_state)
+    else:
+        model.save_pretrained(new / "model", state_dict=model_state)
+        tokenizer.save_pretrained(new / "model")
     state = {
         "step": step,
-        "optimizer": optimizer.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer_state is None else optimizer_state,
         "scheduler": scheduler.state_dict(),
         "curriculum": curriculum.state_dict(),
         "rng": rng_states(),
@@ -105,20 +117,26 @@ def recover_checkpoint(path: str | Path) -> None:
 def load_checkpoint(
     path: str | Path, *, model: Any, optimizer: Any, scheduler: Any, curriculum: Any
 ) -> dict[str, Any]:
-    """Load a checkpoint into the given objects; returns its ``step`` and ``extra``.
+    """Load a checkpoint into the given objects; returns its ``step``, ``extra`` and ``optimizer``.
+
+    ``optimizer=None`` leaves the optimizer state to the caller (FSDP loads it once sharded).
 
     Raises:
         CheckpointError: a file is missing, truncated or corrupt (the message names it).
     """
     path = Path(path)
     verify_checkpoint(path)
-    model.load_state_dict(load_pretrained(path / "model").state_dict())
+    if is_lora(model):  # the base is the caller's (``initial/``): the adapter alone is loaded
+        load_adapter(model, path / "adapter")
+    else:
+        model.load_state_dict(load_pretrained(path / "model").state_dict())
     state = _load_state(path / STATE_FILE)
-    optimizer.load_state_dict(state["optimizer"])
+    if optimizer is not None:
+        optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     curriculum.load_state_dict(state["curriculum"])
     set_rng_states(state["rng"])
-    return {"step": int(state["step"]), "extra": state["extra"]}
+    return {"step": int(state["step"]), "extra": state["extra"], "optimizer": state["optimizer"]}
 
 
 def has_checkpoint(path: str | Path) -> bool:

@@ -127,6 +127,8 @@ def build_policy(spec: PolicySpec, *, seed: int, num_envs: int, api_base: str | 
         from agents.hf import HFPolicy
 
         path = model_dir(Path(spec.value)) if spec.kind == "run" else spec.value
+        if spec.kind == "run" and lora_run(Path(spec.value), Path(path)):
+            return _adapter_policy(Path(spec.value), Path(path), prompt_style)
         return HFPolicy(path, prompt_style=prompt_style)  # type: ignore[arg-type]
     if spec.kind == "vllm":
         from agents.vllm import VllmPolicy
@@ -164,6 +166,29 @@ def load_class_policy(spec: str) -> Any:
             f"--policy {spec}: {attribute} has no act(observations, n, sampling) method"
         )
     return policy
+
+
+def lora_run(run: Path, model: Path) -> bool:
+    """Whether ``model`` is a LoRA run's merged checkpoint, its adapter and base beside it."""
+    adapter = model.parent / "adapter" / "adapter_config.json"
+    merged = model == run / "checkpoint" / "model"
+    return merged and adapter.is_file() and (run / "initial").is_dir()
+
+
+def _adapter_policy(run: Path, model: Path, prompt_style: str) -> Any:
+    """The run's base (``initial/``) with its adapter on it, unmerged: the trainer's own forward.
+
+    The merged weights in ``checkpoint/model`` give the same logits up to float rounding, which
+    could flip a sampled token; this reproduces the run's held-out evaluation exactly.
+    """
+    from transformers import AutoTokenizer
+
+    from agents.hf import HFPolicy
+    from agents.lora import adapter_model
+
+    policy = adapter_model(run / "initial", model.parent / "adapter")
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    return HFPolicy(policy, tokenizer, prompt_style=prompt_style)  # type: ignore[arg-type]
 
 
 def model_dir(run: Path) -> Path:

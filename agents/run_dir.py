@@ -2,7 +2,8 @@
 
 The layout (what ``crm-gym eval --policy RUN_DIR`` reads): ``args.json`` (the run's ``Args``),
 ``metrics.jsonl`` (one row per GRPO step), ``tiny-model/`` (the ``"tiny"`` base model),
-``initial/`` (the policy GRPO started from), ``checkpoint/`` (``agents.checkpoint``),
+``initial/`` (the policy GRPO started from; with LoRA the base the adapters sit on),
+``checkpoint/`` (``agents.checkpoint``),
 ``reward_curve.png`` and ``tensorboard/``.
 
 Resuming compares the call's ``Args`` with ``args.json`` and refuses any difference outside
@@ -48,7 +49,9 @@ def check_resume(out: Path, args: Args) -> None:
         return
     made = any((out / name).exists() for name in _RUN_FILES) or _has_rows(out / "metrics.jsonl")
     stored = read_args(out) if made else None
-    differ = {} if stored is None else _differences(stored, asdict(args))
+    # compared as args.json holds them (a tuple is a JSON list)
+    current = json.loads(json.dumps(asdict(args)))
+    differ = {} if stored is None else _differences(stored, current)
     if differ:
         was = ", ".join(f"{name}={old!r}" for name, (old, _) in differ.items())
         now = ", ".join(f"{name}={new!r}" for name, (_, new) in differ.items())
@@ -63,7 +66,7 @@ def check_resume(out: Path, args: Args) -> None:
 
 def _differences(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{field: (stored, current)}`` of the identity fields that differ (absent: the default)."""
-    defaults = {field.name: field.default for field in fields(Args)}
+    defaults = json.loads(json.dumps({field.name: field.default for field in fields(Args)}))
     pairs = {name: (stored.get(name, defaults[name]), value) for name, value in current.items()}
     return {name: pair for name, pair in pairs.items()
             if name not in RESUMABLE and pair[0] != pair[1]}  # fmt: skip

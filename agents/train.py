@@ -25,6 +25,8 @@ Simplifications, stated as nanochat's ``chat_rl.py`` states its own:
   the trainer's for the HF backend up to float noise; TRL recomputes them);
 - a task is the first turn of a generated conversation; the reward is the env's, unchanged;
 - the KL reference is the policy at the start of GRPO (after the warm start), kept in memory;
+  with LoRA it is the policy with its adapters switched off (``agents.lora``), no second copy;
+- LoRA, gradient checkpointing, FSDP and 8-bit Adam are set up in ``agents.train_scale``;
 - every seed is derived from ``(seed, step)``, so a resumed run draws what the unkilled run drew;
   ``data_seed`` (tasks, held-out split and sampling) and ``base_seed`` (the tiny model's weights,
   the warm start) default to ``seed`` and can be fixed apart from it, so that runs of several
@@ -51,6 +53,7 @@ from agents.checkpoint import (
 )
 from agents.grpo import group_advantages, grpo_loss, masked_mean
 from agents.logprobs import token_logprobs
+from agents.lora import is_lora
 from agents.policy import SamplingParams
 from agents.rollout import collect_rollouts, derive_seed
 from agents.run_dir import MetricsLog, check_resume, clear_run, write_args
@@ -75,16 +78,32 @@ from agents.train_parallel import (
     rollout_policy,
     shard_rows,
 )
+from agents.train_scale import (
+    check_devices,
+    check_fsdp_batches,
+    check_lora_targets,
+    engine_state,
+    fsdp_plugin,
+    load_sharded_optimizer,
+    make_optimizer,
+    prepare_for_training,
+    sharded_states,
+)
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
 
 def train(args: Args) -> dict[str, Any]:
     """Run GRPO; returns the summary (eval rewards before/after, steps, seconds, checkpoint)."""
     started = time.perf_counter()
+    check_devices(args, torch.cuda.is_available())
     accelerator = _accelerator(args)
     out = _output_dir(args, accelerator)
+    checkpoint = out / "checkpoint"
+    resuming = args.resume and has_checkpoint(checkpoint)
     shard = shard_rows(args.prompts_per_step, args.group_size, accelerator)
-    model, tokenizer = _load_model(args, out, accelerator)
+    check_fsdp_batches(args, shard, accelerator)
+    model, tokenizer = _load_model(args, out, accelerator, resuming)
+    check_lora_targets(args, model)
     model.to(accelerator.device)
     train_tasks, eval_tasks = split_tasks(
         task_family(args.task_family, args.num_conversations, _data_seed(args)),
@@ -98,20 +117,24 @@ def train(args: Args) -> dict[str, Any]:
                        [first_turn(c) for c in eval_tasks])  # fmt: skip
     sampler = rollout_policy(policy, accelerator)  # seeds this process's rows as W = 1 does
     curriculum = _curriculum(args, sorted(by_arm))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    scheduler = _scheduler(args, optimizer)
-    checkpoint, start_step, extra = out / "checkpoint", 0, {}
-    if args.resume and has_checkpoint(checkpoint):
-        loaded = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                                 scheduler=scheduler, curriculum=curriculum)  # fmt: skip
-        start_step, extra = loaded["step"], loaded["extra"]
-    else:  # every process runs the (deterministic) warm start; the main one evaluates
+    start_step, extra, sharded_optimizer = 0, {}, None
+    if not resuming:  # every process runs the (deterministic) warm start; the main one evaluates
         extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, evaluate)
         _save_initial(model, out, accelerator)
+    model = prepare_for_training(args, model, seed=args.seed)  # LoRA, checkpointing
+    optimizer = make_optimizer(args, model)
+    scheduler = _scheduler(args, optimizer)
+    if resuming:  # under FSDP the optimizer's (gathered) state is loaded once it is sharded
+        loaded = load_checkpoint(checkpoint, model=model, curriculum=curriculum,
+                                 optimizer=None if args.fsdp else optimizer,
+                                 scheduler=scheduler)  # fmt: skip
+        start_step, extra = loaded["step"], loaded["extra"]
+        sharded_optimizer = loaded["optimizer"] if args.fsdp else None
     if args.backend == "vllm":  # the engine loaded args.model: give it the resumed weights
-        policy.sync_weights(model.state_dict())
-    reference = _reference(args, out, accelerator.device)
+        policy.sync_weights(engine_state(accelerator, model))
+    reference = _reference(args, out, accelerator.device, model)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    load_sharded_optimizer(model, optimizer, sharded_optimizer)  # FSDP resumes only
     log = MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
     progress = _progress(args, start_step, accelerator.is_main_process)
     pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
@@ -153,6 +176,7 @@ def train(args: Args) -> dict[str, Any]:
                               accelerator.num_processes)  # fmt: skip
         num_micro_batches = -(-len(row_tokens) // args.micro_batch_size)  # global, for the mean
         ref_logprobs = _reference_logprobs(reference, batch, parts, args.temperature)
+        torch.manual_seed(derive_seed(args.seed, step, 3))  # dropout (lora_dropout) masks
         model.train()
         loss_parts: list[tuple[Any, dict[str, float]]] = []
         mismatch: list[tuple[Any, dict[str, float]]] = []
@@ -177,7 +201,7 @@ def train(args: Args) -> dict[str, Any]:
             optimizer.step()
             scheduler.step()
         if args.backend == "vllm":
-            policy.sync_weights(accelerator.unwrap_model(model).state_dict())
+            policy.sync_weights(engine_state(accelerator, model))
         # ------------------------------------------------------------------ logging
         seconds = time.perf_counter() - tick
         tokens = int(num_items)
@@ -193,18 +217,22 @@ def train(args: Args) -> dict[str, Any]:
             "perf/tokens_per_s": tokens / seconds,
         }
         if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            model.eval()  # dropout (lora_dropout) off, as `crm-gym eval` runs the model
             last_eval, last_tasks = evaluate()
             metrics |= last_eval
         log.write(metrics)
         progress.update(1)
         progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
         done = step + 1 == args.steps or step + 1 == args.stop_at_step
-        if ((step + 1) % args.save_every == 0 or done) and accelerator.is_main_process:
+        saving = (step + 1) % args.save_every == 0 or done
+        gathered = sharded_states(accelerator, model, optimizer) if saving else {}  # FSDP
+        if saving and accelerator.is_main_process:
             log.sync()  # the rows on disk before the checkpoint that says their steps are done
             save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
                             optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
                             step=step + 1, extra={**extra, "eval": last_eval,
-                                                  "eval_tasks": last_tasks})  # fmt: skip
+                                                  "eval_tasks": last_tasks},
+                            **gathered)  # fmt: skip
         if step + 1 == args.stop_at_step:
             break
     progress.close()
@@ -287,11 +315,16 @@ def _accelerator(args: Args) -> Any:
     # no dataloader is prepared: split_batches only makes the prepared scheduler step once per
     # optimizer step (by default it steps once per process, for per-process dataloaders)
     return Accelerator(mixed_precision=args.mixed_precision, cpu=not torch.cuda.is_available(),
-                       dataloader_config=DataLoaderConfiguration(split_batches=True))  # fmt: skip
+                       dataloader_config=DataLoaderConfiguration(split_batches=True),
+                       fsdp_plugin=fsdp_plugin(args))  # fmt: skip
 
 
-def _load_model(args: Args, out: Path, accelerator: Any) -> tuple[Any, Any]:
-    """The model and tokenizer: built offline for ``"tiny"`` (by the main process), else loaded."""
+def _load_model(args: Args, out: Path, accelerator: Any, resuming: bool) -> tuple[Any, Any]:
+    """The model and tokenizer: built offline for ``"tiny"`` (by the main process), else loaded.
+
+    A LoRA run resumes on ``initial/`` (the base after the warm start; the checkpoint holds the
+    adapters alone); a full fine-tune loads the checkpoint's weights over ``args.model``.
+    """
     from transformers import AutoTokenizer
 
     path: str | Path = args.model
@@ -302,7 +335,8 @@ def _load_model(args: Args, out: Path, accelerator: Any) -> tuple[Any, Any]:
         if accelerator.is_main_process and not (path / "config.json").exists():
             build_tiny_model(path, seed=_base_seed(args))
         accelerator.wait_for_everyone()
-    return load_pretrained(path), AutoTokenizer.from_pretrained(path)
+    weights = out / "initial" if resuming and args.lora_rank else path
+    return load_pretrained(weights), AutoTokenizer.from_pretrained(path)
 
 
 def _tasks_by_arm(conversations: list[Any]) -> dict[str, list[str]]:
@@ -409,10 +443,16 @@ def _base_seed(args: Args) -> int:
     return args.seed if args.base_seed is None else args.base_seed
 
 
-def _reference(args: Args, out: Path, device: Any) -> Any:
-    """The frozen KL reference (the policy GRPO started from), only when ``beta != 0``."""
+def _reference(args: Args, out: Path, device: Any, model: Any) -> Any:
+    """The frozen KL reference (the policy GRPO started from), only when ``beta != 0``.
+
+    With LoRA it is the policy itself, its adapters switched off while it scores
+    (``_reference_logprobs``): the base weights are not held twice.
+    """
     if args.beta == 0:
         return None
+    if is_lora(model):
+        return model
     reference = load_pretrained(out / "initial").to(device).eval()
     return reference.requires_grad_(False)
 
@@ -422,7 +462,8 @@ def _reference_logprobs(
 ) -> Any:
     if reference is None:
         return None
-    with torch.no_grad():
+    adapters_off = reference.disable_adapter() if is_lora(reference) else nullcontext()
+    with torch.no_grad(), adapters_off:
         logprobs = [
             token_logprobs(reference, batch["input_ids"][p.rows], batch["attention_mask"][p.rows],
                            batch["action_mask"][p.rows], temperature)

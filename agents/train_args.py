@@ -19,6 +19,8 @@ from crm_gym.errors import ConfigError
 
 LossType = Literal["grpo", "bnpo", "dr_grpo", "dapo"]
 RewardScale = Literal["group", "batch", "none"]
+# every linear layer of a Llama / Qwen decoder block: attention and MLP
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
 @dataclass
@@ -67,6 +69,15 @@ class Args:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    optimizer: Literal["adamw", "adamw_8bit"] = "adamw"  # adamw_8bit: bitsandbytes, GPU only
+    # memory (docs/training.md): LoRA adapters (peft; lora_rank 0: full fine-tuning),
+    # activation recomputation, parameters sharded over the processes (accelerate's FSDP)
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    lora_target_modules: tuple[str, ...] = LORA_TARGETS
+    gradient_checkpointing: bool = False
+    fsdp: bool = False
     # curriculum
     curriculum: Literal["bandit", "uniform"] = "bandit"
     curriculum_alpha: float = 0.3
@@ -87,6 +98,12 @@ class Args:
         if self.backend == "vllm" and self.warm_start_steps:  # it trains the HF model in place
             raise ConfigError(f"warm_start_steps={self.warm_start_steps} needs backend='hf', "
                               "got backend='vllm' (set warm_start_steps=0)")  # fmt: skip
+        if self.fsdp and self.backend != "vllm":  # HF generation: uneven gathers would hang
+            raise ConfigError("fsdp=true needs backend='vllm', got backend='hf': sharded "
+                              "layers are gathered by every process at once, and HF generation "
+                              "runs a different number of forward passes on each")  # fmt: skip
+        if self.lora_rank and not self.lora_target_modules:
+            raise ConfigError(f"lora_rank={self.lora_rank} needs lora_target_modules, got ()")
 
 
 # the least value of a numeric field (None, where a field allows it, is always fine)
@@ -98,10 +115,12 @@ _AT_LEAST: dict[str, int] = {
     "max_env_steps": 1, "num_conversations": 2, "num_eval_tasks": 1, "eval_samples": 1,
     "eval_every": 1, "save_every": 1, "warm_start_steps": 0, "warm_start_batch_size": 1,
     "warmup_steps": 0, "num_threads": 1, "stop_at_step": 1,
-    "beta": 0, "eps_low": 0, "eps_high": 0, "weight_decay": 0,
+    "beta": 0, "eps_low": 0, "eps_high": 0, "weight_decay": 0, "lora_rank": 0,
 }  # fmt: skip
-_POSITIVE = {"lr", "warm_start_lr", "temperature", "max_grad_norm", "curriculum_tau"}
+_POSITIVE = {"lr", "warm_start_lr", "temperature", "max_grad_norm", "curriculum_tau",
+             "lora_alpha"}  # fmt: skip
 _UNIT = {"top_p", "vllm_gpu_memory_utilization", "curriculum_alpha"}  # in (0, 1]
+_BELOW_ONE = {"lora_dropout"}  # in [0, 1)
 
 
 def check_setting(name: str, value: Any) -> Any:
@@ -134,13 +153,21 @@ def _typed(name: str, value: Any, hint: Any) -> Any:
             return value
         if kind in (int, float) and type(value) is int or (kind is float and type(value) is float):
             return kind(value)
+        if get_origin(kind) is tuple and _strings(value):  # a TOML or JSON list too
+            return tuple(value)
     wanted = " or ".join(_describe(kind) for kind in allowed)
     raise ConfigError(f"{name} must be {wanted}, got {value!r}")
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(type(item) is str for item in value)
 
 
 def _describe(kind: Any) -> str:
     if get_origin(kind) is Literal:
         return "one of " + ", ".join(repr(choice) for choice in get_args(kind))
+    if get_origin(kind) is tuple:
+        return "a list of strings"
     names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
     return names.get(kind, "null")
 
@@ -155,3 +182,5 @@ def _check_range(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be > 0, got {value!r}")
     if name in _UNIT and not 0 < value <= 1:
         raise ConfigError(f"{name} must be in (0, 1], got {value!r}")
+    if name in _BELOW_ONE and not 0 <= value < 1:
+        raise ConfigError(f"{name} must be in [0, 1), got {value!r}")

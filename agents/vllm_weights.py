@@ -26,7 +26,7 @@ def engine_weight_name(name: str) -> str | None:
     Strips what wrappers add (DDP ``module.``, ``torch.compile``'s ``_orig_mod.``, FSDP and
     checkpointing segments, PEFT's ``base_model.model.`` and ``.base_layer``); ``None`` for
     buffers the engine computes itself (rotary ``inv_freq``). LoRA weights raise: merge them
-    into the base weights first (``merge_and_unload()``).
+    into the base weights first (``agents.lora.merged_state_dict``, out of place).
 
     Example:
         >>> engine_weight_name("module._orig_mod.model.layers.0.mlp.up_proj.weight")

@@ -181,7 +181,7 @@ def cmd_train(options: argparse.Namespace) -> int:
               "trajectories, before GRPO (eval_reward_before is measured after it)")  # fmt: skip
     try:
         summary = train(args)
-    except RunDirError as exc:
+    except (RunDirError, ConfigError, ImportError) as exc:  # ConfigError: a device need (fsdp)
         return _fail(exc, 2)
     except CheckpointError as exc:
         return _fail(exc, 1)

@@ -117,3 +117,35 @@ def test_load_weights_on_older_vllm_through_the_driver_worker(wrapped: bool) -> 
 def test_load_weights_without_a_known_path_says_so() -> None:
     with pytest.raises(RuntimeError, match="neither LLM.apply_model nor a driver worker"):
         load_weights_into_engine(SimpleNamespace(), [("x", 1)], packed=False)
+
+
+def test_a_lora_policy_syncs_its_merged_weights(tiny_path: Any) -> None:
+    """LoRA: the engine gets ``W + scale B A`` under the base names, the model is unchanged."""
+    import copy
+
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("peft", reason='LoRA needs peft: pip install "crm-gym[train]"')
+    from transformers import AutoModelForCausalLM
+
+    from agents.lora import add_lora
+    from agents.train_scale import engine_state
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_path)
+    expected_names = {name for name, _ in base.named_parameters()}
+    model = add_lora(base, rank=2, alpha=4.0, seed=0)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.fill_(0.01)
+    before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    accelerator = SimpleNamespace(unwrap_model=lambda m: m, is_fsdp2=False)
+    llm = FakeLLM()
+    load_weights_into_engine(llm, engine_weights(engine_state(accelerator, model)), packed=True)
+    (loaded,) = llm.loaded
+    assert {name for name, _ in loaded} == expected_names  # no lora_*, the tied head once
+    merged = copy.deepcopy(model).merge_and_unload().state_dict()
+    for name, tensor in loaded:
+        torch.testing.assert_close(tensor, merged[name], rtol=0, atol=1e-6)
+    q = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.equal(dict(loaded)[q], before[f"base_model.model.{q[:-7]}.base_layer.weight"])
+    assert all(torch.equal(before[n], t) for n, t in model.state_dict().items())

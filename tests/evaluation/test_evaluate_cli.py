@@ -183,10 +183,15 @@ def test_eval_hf_model_directory(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_eval_of_a_training_run_gives_the_numbers_it_reported(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("lora_rank", [0, 4])  # 4: the base (initial/) with the run's adapter
+def test_eval_of_a_training_run_gives_the_numbers_it_reported(
+    lora_rank, tmp_path, monkeypatch, capsys
+):
     pytest.importorskip(
         "transformers", reason='needs the train extra: pip install "crm-gym[train]"'
     )
+    if lora_rank:
+        pytest.importorskip("peft", reason='LoRA needs peft: pip install "crm-gym[train]"')
     from agents.train import Args, train
     from benchmarks.run_eval import REPORTED, TrainedRun, run_numbers
 
@@ -195,10 +200,14 @@ def test_eval_of_a_training_run_gives_the_numbers_it_reported(tmp_path, monkeypa
     train(Args(output_dir=str(run_dir), steps=2, eval_every=2, save_every=2, num_threads=1,
                max_new_tokens=8, max_env_steps=1, prompts_per_step=2, group_size=4,
                num_conversations=120, num_eval_tasks=3, eval_samples=4, warm_start_steps=20,
-               lr=1e-2, progress=False))  # fmt: skip
+               lr=1e-2, progress=False, lora_rank=lora_rank))  # fmt: skip
     run = TrainedRun.read(run_dir)
     reported = run.reported()
     assert run.step == 2 and reported is not None
+    from agents.policy_spec import lora_run, model_dir
+
+    resolved = run_dir.resolve()  # the adapter on the base, not the merged weights, is evaluated
+    assert lora_run(resolved, model_dir(resolved)) == bool(lora_rank)
     log = tmp_path / "run.jsonl"
     for num_envs in ("5", "2"):  # batching changes nothing; the second finds all done
         assert _eval("--policy", str(run_dir), "-o", str(log), "--num-envs", num_envs) == 0

@@ -226,3 +226,58 @@ def test_a_kill_inside_the_checkpoint_swap_resumes_at_its_step(tmp_path, monkeyp
     assert _steps(tmp_path) == [1, 2, 3, 4, 5, 6] and summary["steps"] == 6
     with pytest.raises(RunDirError, match="seed=0.*seed=1"):
         train(Args(**(vars(args) | {"steps": 7, "seed": 1})))
+
+
+def test_memory_options_are_checked_for_library_callers() -> None:
+    args = Args(lora_target_modules=["q_proj", "up_proj"])  # a TOML or JSON list
+    assert args.lora_target_modules == ("q_proj", "up_proj")
+    for bad, message in [
+        ({"lora_rank": -1}, "lora_rank must be >= 0, got -1"),
+        ({"lora_alpha": 0}, "lora_alpha must be > 0, got 0.0"),
+        ({"lora_dropout": 1.0}, r"lora_dropout must be in \[0, 1\), got 1.0"),
+        ({"lora_target_modules": "q_proj"}, "lora_target_modules must be a list of strings"),
+        ({"lora_rank": 8, "lora_target_modules": []}, r"lora_rank=8 needs lora_target_modules"),
+        ({"optimizer": "sgd"}, "optimizer must be one of 'adamw', 'adamw_8bit', got 'sgd'"),
+        ({"gradient_checkpointing": 1}, "gradient_checkpointing must be true or false, got 1"),
+        ({"fsdp": True}, "fsdp=true needs backend='vllm', got backend='hf'"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            Args(**bad)
+
+
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ('optimizer="adamw_8bit"', "optimizer='adamw_8bit' needs a CUDA GPU"),
+        ("fsdp=true", "fsdp=true needs CUDA GPUs"),
+    ],
+)
+def test_gpu_only_options_say_so_on_the_cpu(option, named, tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert _train(tmp_path / "run", "--set", option, "--set", 'backend="vllm"') == 2
+    assert named in _error_line(capsys)
+    assert not (tmp_path / "run").exists()  # refused before the run directory is made
+
+
+def test_lora_settings_round_trip_through_args_json(tmp_path) -> None:
+    args = Args(output_dir=str(tmp_path), lora_rank=4, lora_target_modules=("q_proj",))
+    write_args(tmp_path, args)
+    (tmp_path / "initial").mkdir()  # a run was made: the resume check compares
+    check_resume(tmp_path, args)  # the stored JSON list is the same tuple
+    with pytest.raises(RunDirError, match=r"lora_target_modules=\['q_proj'\]"):
+        check_resume(tmp_path, Args(output_dir=str(tmp_path), lora_rank=4))
+
+
+def test_the_8bit_optimizer_names_its_extra_when_bitsandbytes_is_missing(monkeypatch) -> None:
+    import torch
+
+    from agents.train_scale import make_optimizer
+
+    monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # `import bitsandbytes` fails
+    model = torch.nn.Linear(2, 2)
+    with pytest.raises(ImportError, match=r'needs bitsandbytes: pip install "crm-gym\[bnb\]"'):
+        make_optimizer(Args(optimizer="adamw_8bit"), model)
+    model.bias.requires_grad_(False)  # frozen (LoRA's base): not the optimizer's
+    adamw = make_optimizer(Args(lr=0.5), model)
+    assert isinstance(adamw, torch.optim.AdamW) and adamw.defaults["lr"] == 0.5
+    assert adamw.param_groups[0]["params"] == [model.weight]
