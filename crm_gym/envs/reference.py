@@ -25,7 +25,7 @@ from crm_gym.crm.tools import call_tool
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.replay import new_episode
 from crm_gym.data.templates import reference_payload, referenced_turns, resolve
-from crm_gym.envs.facts import reply_facts
+from crm_gym.scoring.facts import ReplyFacts, reply_facts
 from crm_gym.envs.readonly import Record, read_only
 
 
@@ -83,6 +83,12 @@ class TurnReference:
             for key, value in payload.items()
             if key.endswith("_id") and isinstance(value, str)
         )
+
+
+    @cached_property
+    def reply(self) -> ReplyFacts:
+        """The reply's facts with the id fields that map them to another run's ids."""
+        return ReplyFacts(self.facts, self.id_fields)
 
 
 def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> Record:

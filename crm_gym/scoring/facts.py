@@ -1,0 +1,153 @@
+"""Reproducible facts of an expected reply, and how well an answer states them (recall and precision).
+
+Upstream compared replies to texts that embed another run's ids and database timestamps, so no
+agent could match them without a judge. A fact here is a value that the reference run actually
+produced (a field of the tool's payload, or the expected error text) and that the expected reply
+states. An answer is scored by F1: recall is the share of facts it states (ids mapped to this
+run's ids); precision is the share of its claims that are facts, where a claim is a value of the
+agent's own successful payloads this turn that the answer states. Echoing the request states no
+claim, and a dump of a whole result states many claims that are not facts, so neither pays.
+
+"States" is one rule for facts and claims: the value's text appears in the answer (case
+ignored), or the value is a number that appears among the answer's numbers ("$120,000" states
+120000.0). Values shorter than two characters never count.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from crm_gym.data.conversation import Turn
+from crm_gym.data.templates import reference_payload
+
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?\d[\d,]*(?:\.\d+)?")
+"""A number as written in text; not the digits inside a word such as ``Q4``."""
+_NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
+MIN_FACT_CHARS = 2
+PRECISION_TO_PASS = 0.5
+"""A passing reply states every fact, and at least half of what it states from results are facts."""
+
+
+@dataclass(frozen=True)
+class ResponseScore:
+    """How an answer states the reference reply's facts."""
+
+    recall: float
+    """Facts stated / facts."""
+    precision: float
+    """Claims that are facts / claims (1.0 without claims)."""
+
+    @property
+    def f1(self) -> float:
+        """The harmonic mean of precision and recall (0 when both are 0)."""
+        total = self.precision + self.recall
+        return 2 * self.precision * self.recall / total if total else 0.0
+
+    @property
+    def passes(self) -> bool:
+        """Every fact stated, and at least half the claims are facts."""
+        return self.recall == 1.0 and self.precision >= PRECISION_TO_PASS
+
+
+@dataclass(frozen=True)
+class ReplyFacts:
+    """A reference reply's facts, and the reference payload's ``*_id`` fields that map them."""
+
+    facts: tuple[str, ...]
+    id_fields: tuple[tuple[str, str], ...] = ()
+
+
+class _Text:
+    """An answer (or reply), ready for "does it state this value" questions."""
+
+    def __init__(self, text: str):
+        self.lowered = text.lower()
+        self._text = text
+        self._numbers: set[float] | None = None
+
+    def states(self, value: str) -> bool:
+        if len(value) < MIN_FACT_CHARS:
+            return False
+        if value.lower() in self.lowered:
+            return True
+        if not _NUMERIC.fullmatch(value):
+            return False
+        if self._numbers is None:
+            self._numbers = {_to_float(match) for match in _NUMBER.findall(self._text)}
+        return float(value) in self._numbers
+
+
+def reply_facts(turn: Turn, payload: Any, error: str | None) -> tuple[str, ...]:
+    """The payload values (and expected error text) that the turn's expected reply states."""
+    expected = turn.expected_response
+    if expected is None or not expected.text:
+        return ()
+    text = _Text(expected.text)
+    candidates = scalars(payload)
+    if error is not None and turn.expected_error_substring:
+        candidates.append(turn.expected_error_substring)
+    return tuple(dict.fromkeys(value for value in candidates if text.states(value)))
+
+
+def scalars(value: Any) -> list[str]:
+    """Every scalar in ``value`` as text, depth first (booleans and None are no facts)."""
+    out: list[str] = []
+    _scalars(value, out)
+    return out
+
+
+def _scalars(value: Any, out: list[str]) -> None:
+    if isinstance(value, (dict, list, tuple)):
+        for item in value.values() if isinstance(value, dict) else value:
+            _scalars(item, out)
+    elif value is not None and not isinstance(value, bool):
+        out.append(str(value))
+
+
+def response_score(
+    answer: str,
+    facts: tuple[str, ...],
+    id_map: Mapping[str, str],
+    payloads: Iterable[Any] = (),
+) -> ResponseScore | None:
+    """Recall and precision of ``answer`` (None when the reply states no reproducible fact).
+
+    Args:
+        answer: the agent's final answer of the turn.
+        facts: the reference reply's facts (``reply_facts``), in the reference run's ids.
+        id_map: reference ids -> this run's ids.
+        payloads: the payloads of the agent's successful calls in this turn (its claims' source).
+    """
+    if not facts:
+        return None
+    text = _Text(answer)
+    mapped = [id_map.get(fact, fact) for fact in facts]
+    recall = sum(text.states(fact) for fact in mapped) / len(mapped)
+    claims = {_key(value) for payload in payloads for value in scalars(payload) if text.states(value)}
+    if not claims:
+        return ResponseScore(recall, 1.0)
+    fact_keys = {_key(fact) for fact in mapped}
+    return ResponseScore(recall, len(claims & fact_keys) / len(claims))
+
+
+def id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, str]:
+    """Reference ids -> this run's ids, read from the two payloads' ``*_id`` fields.
+
+    ``reference_ids``: the reference payload's ``(field, id)`` pairs; ``ours``: this run's payload.
+    """
+    if not reference_ids or ours is None:
+        return {}
+    ours = reference_payload(ours)
+    return {value: ours[key] for key, value in reference_ids if isinstance(ours.get(key), str)}
+
+
+def _key(value: str) -> str | float:
+    """The normal form facts and claims compare in: numbers as numbers, text without case."""
+    return float(value) if _NUMERIC.fullmatch(value) else value.lower()
+
+
+def _to_float(text: str) -> float:
+    return float(text.replace(",", ""))
