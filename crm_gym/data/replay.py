@@ -17,7 +17,14 @@ from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.seeding import seed_conversation
 from crm_gym.data.templates import reference_payload, resolve
 from crm_gym.errors import SeedingError
-from crm_gym.scoring.facts import ReplyFacts, id_map, reply_facts, response_score
+from crm_gym.scoring.facts import (
+    ReplyFacts,
+    id_fields,
+    id_map,
+    reply_facts,
+    response_score,
+    unstated_ids,
+)
 from crm_gym.scoring.matching import arguments_match, error_matches, response_matches
 from crm_gym.scoring.reward import turn_passed
 
@@ -148,13 +155,15 @@ def score_turn(
 def _passed(
     turn: Turn, tool_success: bool, outcome: ToolResult, reply: str | None, ref: ReplyFacts | None
 ) -> bool:
-    """``turn_passed`` of a success turn (``tool_success``: the expected tool, every argument, ok)."""
+    """``turn_passed`` of a success turn (``tool_success``: expected tool, all arguments, ok)."""
     if not tool_success:
         return False
     if ref is None:  # the call is the ground truth: its run is the reference run
-        ref = ReplyFacts(reply_facts(turn, outcome.payload, outcome.error))
+        facts = reply_facts(turn, outcome.payload, outcome.error)
+        ref = ReplyFacts(facts, id_fields(outcome.payload))
     ids = id_map(ref.id_fields, outcome.payload)
-    response = response_score(reply or "", ref.facts, ids, [outcome.payload])
+    neutral = unstated_ids(ref.id_fields, ref.facts, outcome.payload)
+    response = response_score(reply or "", ref.facts, ids, [outcome.payload], neutral)
     return turn_passed(True, True, 1.0, True, response)
 
 

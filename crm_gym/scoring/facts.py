@@ -1,4 +1,4 @@
-"""Reproducible facts of an expected reply, and how well an answer states them (recall and precision).
+"""Reproducible facts of an expected reply, and how well an answer states them (recall, precision).
 
 Upstream compared replies to texts that embed another run's ids and database timestamps, so no
 agent could match them without a judge. A fact here is a value that the reference run actually
@@ -112,6 +112,7 @@ def response_score(
     facts: tuple[str, ...],
     id_map: Mapping[str, str],
     payloads: Iterable[Any] = (),
+    neutral: frozenset[str] = frozenset(),
 ) -> ResponseScore | None:
     """Recall and precision of ``answer`` (None when the reply states no reproducible fact).
 
@@ -120,17 +121,52 @@ def response_score(
         facts: the reference reply's facts (``reply_facts``), in the reference run's ids.
         id_map: reference ids -> this run's ids.
         payloads: the payloads of the agent's successful calls in this turn (its claims' source).
+        neutral: values that count as no claim (``unstated_ids``).
     """
     if not facts:
         return None
     text = _Text(answer)
     mapped = [id_map.get(fact, fact) for fact in facts]
     recall = sum(text.states(fact) for fact in mapped) / len(mapped)
-    claims = {_key(value) for payload in payloads for value in scalars(payload) if text.states(value)}
+    claims = {
+        _key(value) for payload in payloads for value in scalars(payload) if text.states(value)
+    }
+    claims -= {_key(value) for value in neutral}
     if not claims:
         return ResponseScore(recall, 1.0)
     fact_keys = {_key(fact) for fact in mapped}
     return ResponseScore(recall, len(claims & fact_keys) / len(claims))
+
+
+def id_fields(payload: Any) -> tuple[tuple[str, str], ...]:
+    """A payload's ``*_id`` fields that hold text: what maps its ids to another run's."""
+    payload = reference_payload(payload) if payload is not None else {}
+    if not isinstance(payload, dict):
+        return ()
+    return tuple(
+        (key, value)
+        for key, value in payload.items()
+        if key.endswith("_id") and isinstance(value, str)
+    )
+
+
+def unstated_ids(
+    reference_ids: tuple[tuple[str, str], ...], facts: tuple[str, ...], ours: Any
+) -> frozenset[str]:
+    """This run's ids in the ``*_id`` fields whose reference id the reply does not state.
+
+    Upstream's replies state the ids of another run, which are then no facts; this run's id in
+    such a field is true, so an answer that states it makes neither a fact nor a wrong claim.
+    """
+    if not reference_ids or ours is None:
+        return frozenset()
+    ours = reference_payload(ours)
+    stated = set(facts)
+    return frozenset(
+        ours[key]
+        for key, value in reference_ids
+        if value not in stated and isinstance(ours.get(key), str)
+    )
 
 
 def id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, str]:

@@ -1,5 +1,8 @@
-"""Scoring one turn of an episode: the agent's calls, the CRM after them and its answer, against
-the reference turn (what ``TurnEvidence`` and ``turn_passed`` need)."""
+"""Scoring one turn of an episode: the agent's calls, the CRM and its answer against the reference.
+
+``TurnScorer`` collects what the agent did and reduces it to ``TurnEvidence`` (``passed`` from
+``turn_passed``), which ``turn_reward`` turns into the reward.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from crm_gym.crm.tools import READ_ONLY_TOOLS, ToolResult, comparison_arguments
 from crm_gym.data.templates import reference_payload
 from crm_gym.envs.readonly import Record
 from crm_gym.envs.reference import TurnReference, reference_record
-from crm_gym.scoring.facts import id_map, response_score
+from crm_gym.scoring.facts import ResponseScore, id_map, response_score, unstated_ids
 from crm_gym.scoring.matching import argument_score, error_matches
 from crm_gym.scoring.reward import TurnEvidence, turn_passed
 
@@ -103,9 +106,7 @@ class TurnScorer:
         chosen, args_score = self.chosen_call()
         executed = self.executed_as_expected(chosen)
         state = canonical_state(store, known_ids, self.state_cache) == target
-        ids = id_map(self.reference.id_fields, chosen.payload if chosen is not None else None)
-        payloads = [outcome.payload for _, outcome in self.calls if outcome.ok]
-        response = response_score(answer or "", self.reference.facts, ids, payloads)
+        response = self._response(answer, chosen.payload if chosen is not None else None)
         passed = turn_passed(
             self.reference.turn.expect_success,
             chosen is not None,
@@ -127,6 +128,14 @@ class TurnScorer:
             side_effect=not state and self._wrote(),
             answered=answer is not None,
         )
+
+    def _response(self, answer: str | None, chosen_payload: Any) -> ResponseScore | None:
+        """The answer's recall and precision; claims come from every successful call's payload."""
+        reference = self.reference
+        ids = id_map(reference.id_fields, chosen_payload)
+        neutral = unstated_ids(reference.id_fields, reference.facts, chosen_payload)
+        payloads = [outcome.payload for _, outcome in self.calls if outcome.ok]
+        return response_score(answer or "", reference.facts, ids, payloads, neutral)
 
     def _wrote(self) -> bool:
         """Some call of a tool that writes succeeded in this turn."""

@@ -15,8 +15,13 @@ from crm_gym.data.conversation import Conversation, ExpectedResponse, Turn
 from crm_gym.data.examples import builtin_path
 from crm_gym.data.loading import load_conversations
 from crm_gym.data.replay import EpisodeState, new_episode, replay, score_turn, summarize
-from crm_gym.scoring.matching import arguments_match, error_matches, normalize_reply, response_matches
 from crm_gym.data.templates import referenced_turns
+from crm_gym.scoring.matching import (
+    arguments_match,
+    error_matches,
+    normalize_reply,
+    response_matches,
+)
 
 
 @pytest.fixture(scope="module")

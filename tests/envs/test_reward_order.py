@@ -29,8 +29,9 @@ def strictly_increasing(values: list[float]) -> bool:
 
 # ---- hand-built evidence -------------------------------------------------------------------------
 def turn(tool=0.0, arguments=0.0, execution=0.0, state=0.0, response=0.0, **extra) -> float:
-    evidence = TurnEvidence(tool, arguments, execution, state, response,
-                            extra.get("malformed", 0), 0, False, extra.get("side_effect", False))  # fmt: skip
+    malformed, side_effect = extra.get("malformed", 0), extra.get("side_effect", False)
+    evidence = TurnEvidence(tool, arguments, execution, state, response, malformed, 0, False,
+                            side_effect)  # fmt: skip
     return turn_reward(evidence, CONFIG)[0]
 
 
@@ -90,8 +91,12 @@ def test_an_immediate_answer_earns_nothing_on_any_hand_made_turn(tasks):
 
 
 def test_an_empty_call_of_the_expected_tool_earns_the_tool_weight(tasks):
-    cases = {"HAND-deal#1": "opportunity_search", "HAND-deal#2": "modify_opportunity",
-             "HAND-new-client#1": "create_new_client", "HAND-duplicate#1": "create_new_client"}  # fmt: skip
+    cases = {
+        "HAND-deal#1": "opportunity_search",
+        "HAND-deal#2": "modify_opportunity",
+        "HAND-new-client#1": "create_new_client",
+        "HAND-duplicate#1": "create_new_client",
+    }
     for task, tool in cases.items():
         reward, components = play(tasks, task, [format_tool_call(tool, {}), "Done."])
         assert components["arguments"] == 0.0, task
@@ -102,7 +107,9 @@ def test_an_empty_call_of_the_expected_tool_earns_the_tool_weight(tasks):
 
 
 def test_an_empty_call_where_nothing_is_expected_is_the_right_call(tasks):
-    reward, components = play(tasks, "HAND-mixed#1", [format_tool_call("summarize_counts", {}), "ok"])
+    reward, components = play(
+        tasks, "HAND-mixed#1", [format_tool_call("summarize_counts", {}), "ok"]
+    )
     assert components["arguments"] == 1.0 and reward == 1.0
 
 
@@ -115,10 +122,10 @@ def test_a_dump_of_every_result_value_does_not_get_the_full_response(tasks):
     assert json.loads(dump)[0]["name"] == "Q4 Sales Opportunity"
     _, reward, _, _, info = env.step(dump)
     components = info["reward_components"]
-    # three facts (name, amount, probability) among six claims: precision 1/2, F1 2/3; that is
-    # still the pass threshold's precision: a dump passes only while half of it is facts
-    assert components["response"] == pytest.approx(2 / 3)
-    assert reward == pytest.approx(1.0 - 0.2 / 3)
+    # three facts (name, amount, probability) among four claims (and the stage; the ids are
+    # neutral, the reference reply stating none of them): precision 3/4, F1 6/7
+    assert components["response"] == pytest.approx(6 / 7)
+    assert reward == pytest.approx(1.0 - 0.2 / 7)
 
 
 def test_a_write_on_a_read_only_turn_costs_the_side_effect_penalty(tasks):
@@ -126,8 +133,8 @@ def test_a_write_on_a_read_only_turn_costs_the_side_effect_penalty(tasks):
     write = format_tool_call("create_new_client", new_client)
     reward, components = play(tasks, "HAND-deal#1", [write, "Done."])
     assert components["side_effect"] == -0.1 and reward == pytest.approx(-0.1)
-    search = format_tool_call("opportunity_search",
-                              {"criteria": {"client_id": ACME, "stage": "Qualification"}})  # fmt: skip
+    criteria = {"client_id": ACME, "stage": "Qualification"}
+    search = format_tool_call("opportunity_search", {"criteria": criteria})
     reply = "One: Q4 Sales Opportunity, 100000.0 at 50%."
     reward, components = play(tasks, "HAND-deal#1", [search, write, reply])
     assert components["side_effect"] == -0.1 and components["state"] == 0.0

@@ -409,7 +409,9 @@ def test_conversation_rewards_are_turn_rewards_over_the_number_of_turns(tasks):
     assert not terminated and info["reward_components"]["state"] == 1.0
     assert first == 0.0 and info["reward_components"]["total"] == 0.0
     env.step(call("opportunity_search", **FIND_ARGS))
-    _, second, terminated, truncated, info = env.step("Done: Q4 Sales Opportunity is in Negotiation.")
+    _, second, terminated, truncated, info = env.step(
+        "Done: Q4 Sales Opportunity is in Negotiation."
+    )
     assert (terminated, truncated) == (True, False)
     assert info["reward_components"]["tool"] == 0.0  # the wrong tool for turn 2
     assert second == 0.0

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from crm_gym.data.conversation import Turn
-from crm_gym.scoring.facts import ResponseScore, id_map, reply_facts, response_score
+from crm_gym.scoring.facts import (
+    ResponseScore,
+    id_fields,
+    id_map,
+    reply_facts,
+    response_score,
+    unstated_ids,
+)
 from crm_gym.scoring.matching import argument_score, arguments_match
 
 
@@ -173,3 +180,22 @@ def test_id_map_reads_this_runs_ids_from_the_same_fields():
     reference = (("client_id", "ref-1"), ("owner_id", "ref-2"))
     assert id_map(reference, {"client_id": "our-9", "owner_id": 3}) == {"ref-1": "our-9"}
     assert id_map(reference, None) == {} and id_map((), {"client_id": "x"}) == {}
+
+
+def test_ids_the_reference_reply_does_not_state_are_neutral_claims():
+    """Upstream's replies state another run's ids: this run's id there is no wrong claim."""
+    reference = {"opportunity_id": "theirs-1", "name": "Q4 Deal", "stage": "Negotiation"}
+    fields = id_fields(reference)
+    assert fields == (("opportunity_id", "theirs-1"),)
+    ours = {"opportunity_id": "o-1", "name": "Q4 Deal", "stage": "Negotiation"}
+    neutral = unstated_ids(fields, DEAL_FACTS, ours)
+    assert neutral == frozenset({"o-1"})
+    answer = "Q4 Deal (o-1) is in Negotiation."
+    assert response_score(answer, DEAL_FACTS, {}, [ours], neutral) == ResponseScore(1.0, 1.0)
+    assert response_score(answer, DEAL_FACTS, {}, [ours]) == ResponseScore(1.0, 2 / 3)
+    # a reply that states the reference id makes it a fact, and this run's id maps onto it
+    facts = ("theirs-1", *DEAL_FACTS)
+    assert unstated_ids(fields, facts, ours) == frozenset()
+    mapped = id_map(fields, ours)
+    assert response_score(answer, facts, mapped, [ours]) == ResponseScore(1.0, 1.0)
+    assert id_fields([ours]) == (("opportunity_id", "o-1"),) and id_fields(None) == ()
