@@ -100,11 +100,25 @@ def scalars(value: Any) -> list[str]:
 
 
 def _scalars(value: Any, out: list[str]) -> None:
-    if isinstance(value, (dict, list, tuple)):
-        for item in value.values() if isinstance(value, dict) else value:
+    # exact types, one level inlined: payloads are plain JSON values, and every value of every
+    # result passes here once per turn
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        if value is not None and kind is not bool:
+            out.append(value if kind is str else str(value))
+        return
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            out.append(item)
+        elif kind is dict or kind is list or kind is tuple:
             _scalars(item, out)
-    elif value is not None and not isinstance(value, bool):
-        out.append(str(value))
+        elif item is not None and kind is not bool:
+            out.append(str(item))
 
 
 def response_score(
@@ -128,10 +142,7 @@ def response_score(
     text = _Text(answer)
     mapped = [id_map.get(fact, fact) for fact in facts]
     recall = sum(text.states(fact) for fact in mapped) / len(mapped)
-    claims = {
-        _key(value) for payload in payloads for value in scalars(payload) if text.states(value)
-    }
-    claims -= {_key(value) for value in neutral}
+    claims = _claims(text, payloads, neutral)
     if not claims:
         return ResponseScore(recall, 1.0)
     fact_keys = {_key(fact) for fact in mapped}
@@ -178,6 +189,24 @@ def id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, s
         return {}
     ours = reference_payload(ours)
     return {value: ours[key] for key, value in reference_ids if isinstance(ours.get(key), str)}
+
+
+def _claims(text: _Text, payloads: Iterable[Any], neutral: frozenset[str]) -> set[str | float]:
+    """The keys of the payload values that ``text`` states (inlined ``states``: this is hot)."""
+    values: list[str] = []
+    for payload in payloads:
+        _scalars(payload, values)
+    lowered, numeric = text.lowered, _NUMERIC.fullmatch
+    claims: set[str | float] = set()
+    for value in set(values) - neutral:
+        if len(value) < MIN_FACT_CHARS:
+            continue
+        if numeric(value):
+            if value in lowered or text.states(value):
+                claims.add(float(value))
+        elif value.lower() in lowered:
+            claims.add(value.lower())
+    return claims
 
 
 def _key(value: str) -> str | float:
