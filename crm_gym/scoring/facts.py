@@ -192,21 +192,50 @@ def id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, s
 
 
 def _claims(text: _Text, payloads: Iterable[Any], neutral: frozenset[str]) -> set[str | float]:
-    """The keys of the payload values that ``text`` states (inlined ``states``: this is hot)."""
-    values: list[str] = []
+    """The keys of the payload values that ``text`` states (``states``, unrolled: this is hot)."""
+    strings: set[str] = set()
+    numbers: set[int | float] = set()
     for payload in payloads:
-        _scalars(payload, values)
-    lowered, numeric = text.lowered, _NUMERIC.fullmatch
+        _split_scalars(payload, strings, numbers)
+    lowered = text.lowered
     claims: set[str | float] = set()
-    for value in set(values) - neutral:
+    for number in numbers:
+        written = str(number)
+        if len(written) >= MIN_FACT_CHARS and (written in lowered or text.states(written)):
+            claims.add(_key(written))  # as a fact's key: 1e+16 and nan stay text
+    for value in strings - neutral:
         if len(value) < MIN_FACT_CHARS:
             continue
-        if numeric(value):
+        if value[0] in _NUMBER_STARTS and _NUMERIC.fullmatch(value):
             if value in lowered or text.states(value):
                 claims.add(float(value))
         elif value.lower() in lowered:
             claims.add(value.lower())
     return claims
+
+
+def _split_scalars(value: Any, strings: set[str], numbers: set[int | float]) -> None:
+    """``_scalars`` into text and numbers (a number needs no parsing to be compared)."""
+    kind = type(value)
+    if kind is dict:
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        items = (value,)
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            strings.add(item)
+        elif kind is float or kind is int:
+            numbers.add(item)
+        elif kind is dict or kind is list or kind is tuple:
+            _split_scalars(item, strings, numbers)
+        elif item is not None and kind is not bool:
+            strings.add(str(item))
+
+
+_NUMBER_STARTS = frozenset("-0123456789")
 
 
 def _key(value: str) -> str | float:
