@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from crm_gym.data.conversation import Turn
@@ -140,13 +141,20 @@ def response_score(
     if not facts:
         return None
     text = _Text(answer)
-    mapped = [id_map.get(fact, fact) for fact in facts]
-    recall = sum(text.states(fact) for fact in mapped) / len(mapped)
+    mapped = tuple(id_map.get(fact, fact) for fact in facts) if id_map else facts
+    lowered = text.lowered
+    stated = sum(fact.lower() in lowered or text.states(fact) for fact in mapped)
+    recall = stated / len(mapped)
     claims = _claims(text, payloads, neutral)
     if not claims:
         return ResponseScore(recall, 1.0)
-    fact_keys = {_key(fact) for fact in mapped}
-    return ResponseScore(recall, len(claims & fact_keys) / len(claims))
+    return ResponseScore(recall, len(claims & _fact_keys(mapped)) / len(claims))
+
+
+@lru_cache(maxsize=8192)
+def _fact_keys(facts: tuple[str, ...]) -> frozenset[str | float]:
+    """The facts' keys (``_key``), cached: a reference turn's facts are scored again and again."""
+    return frozenset(_key(fact) for fact in facts)
 
 
 def id_fields(payload: Any) -> tuple[tuple[str, str], ...]:
