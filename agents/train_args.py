@@ -67,6 +67,13 @@ class Args:
     warmup_steps: int = 0
     max_grad_norm: float = 1.0
     mixed_precision: Literal["no", "fp16", "bf16"] = "no"
+    optimizer: str = "adamw"  # or "adamw_8bit"
+    # memory: LoRA adapters (rank 0: full fine-tuning), activation checkpointing, FSDP
+    lora_rank: int = 0
+    lora_alpha: float = 16.0
+    lora_dropout: float = 0.0
+    gradient_checkpointing: bool = False
+    fsdp: bool = False
     # curriculum
     curriculum: Literal["bandit", "uniform"] = "bandit"
     curriculum_alpha: float = 0.3
