@@ -26,6 +26,10 @@ refuses a run whose plan does not fit the CUDA GPU it finds. The estimate follow
   input (``h * d``) and one layer is recomputed at a time.
 - **logits**: ``vocab * tokens * 12`` bytes for the loss (``agents.logprobs``: the float32 copy
   that ``logsumexp`` saves, then its float32 gradient and softmax temporary in the backward).
+- **temporaries**: the backward holds, besides what was saved, the gradients flowing through the
+  layer it is in (counted as one layer's saved activations); the optimizer step, after the
+  activations are freed, makes one state-sized temporary (``torch.optim.AdamW``'s foreach path
+  takes ``sqrt(exp_avg_sq)`` of every parameter at once; none for 8-bit).
 - **reference**: with ``beta > 0`` and full fine-tuning, a frozen copy of the weights (with LoRA
   the reference is the base with adapters disabled: no copy).
 - **vllm** (``backend="vllm"``): ``vllm_gpu_memory_utilization * device memory``, which vLLM
@@ -184,20 +188,32 @@ class Breakdown:
     reference: float
     activations: float
     logits: float
+    backward_temp: float
+    optimizer_temp: float
     vllm: float
     kv_cache: float
     overhead: float
 
     def peak(self) -> float:
-        """Training (activations, logits) or HF sampling (KV cache), whichever is larger."""
+        """The backward, the optimizer step or HF sampling (KV cache), whichever is larger."""
         static = self.weights + self.gradients + self.optimizer
-        dynamic = max(self.activations + self.logits, self.kv_cache)
+        backward = self.activations + self.logits + self.backward_temp
+        dynamic = max(backward, self.optimizer_temp, self.kv_cache)
         return static + self.reference + dynamic + self.vllm + self.overhead
 
 
-def estimate(args: Any, shape: ModelShape, device_gib: float, num_devices: int = 1,
-             on_gpu: bool = True) -> tuple[Breakdown, dict[str, int]]:  # fmt: skip
-    """The peak's terms for ``args`` on ``shape``, and the parameter and token counts."""
+def estimate(
+    args: Any,
+    shape: ModelShape,
+    device_gib: float,
+    num_devices: int = 1,
+    on_gpu: bool = True,
+    seq: int | None = None,
+) -> tuple[Breakdown, dict[str, int]]:
+    """The peak's terms for ``args`` on ``shape``, and the parameter and token counts.
+
+    ``seq``: the sequence length, when known (else :func:`sequence_tokens` of ``args``).
+    """
     w = DTYPE_BYTES[shape.dtype]
     params = count_parameters(shape)
     rank = getattr(args, "lora_rank", 0)
@@ -207,7 +223,7 @@ def estimate(args: Any, shape: ModelShape, device_gib: float, num_devices: int =
     shards = num_devices if getattr(args, "fsdp", False) else 1
     eight_bit = getattr(args, "optimizer", "adamw") == "adamw_8bit"
     d = _ACTIVATION_DTYPE[args.mixed_precision] or w
-    seq = sequence_tokens(args)
+    seq = seq or sequence_tokens(args)
     tokens = args.micro_batch_size * seq
     rollout_rows = -(-args.prompts_per_step * args.group_size // num_devices)
     kv = shape.num_key_value_heads * shape.head_dim
@@ -218,6 +234,8 @@ def estimate(args: Any, shape: ModelShape, device_gib: float, num_devices: int =
         reference=params * w / shards if args.beta > 0 and not rank else 0.0,
         activations=float(activation_bytes(shape, tokens, d, _checkpointing(args))),
         logits=float(shape.vocab_size * tokens * LOGIT_BYTES),
+        backward_temp=float(tokens * layer_activation_bytes(shape, d)),
+        optimizer_temp=0.0 if eight_bit else trainable * t / shards,
         vllm=args.vllm_gpu_memory_utilization * device_gib * GIB if args.backend == "vllm" else 0.0,
         kv_cache=2.0 * shape.num_hidden_layers * kv * d * seq * rollout_rows
         if args.backend == "hf" else 0.0,

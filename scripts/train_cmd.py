@@ -279,8 +279,8 @@ def _shape(model: str) -> Any:
             config = AutoConfig.from_pretrained(model, local_files_only=True)
             return shape_from_config(config.to_dict())
         except (ImportError, OSError, KeyError):
-            raise ConfigError(f"--plan: no config for model {model!r} (a directory with a "
-                              "config.json, a known name, or one in the Hub's local cache)") from None  # fmt: skip
+            where = "a directory with a config.json, a known name, or the Hub's local cache"
+            raise ConfigError(f"--plan: no config for model {model!r} ({where})") from None
 
 
 def _refusal(args: Any, options: argparse.Namespace) -> str | None:
