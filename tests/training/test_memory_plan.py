@@ -171,3 +171,40 @@ def test_fsdp_config_for_4b_full_fine_tuning_fits_four_devices(capsys):
     assert one["breakdown_gib"]["optimizer"] == pytest.approx(
         4 * plan["breakdown_gib"]["optimizer"], rel=1e-3
     )
+
+
+def _real_shape_directory(path: Path) -> Path:
+    """The tiny tokenizer and a random bf16 model of Qwen3-0.6B's shapes, one layer, saved."""
+    from transformers import AutoConfig, GenerationConfig, Qwen3ForCausalLM
+
+    from agents.tiny import build_tiny_model
+
+    build_tiny_model(path)
+    tiny = AutoConfig.from_pretrained(path)
+    config = _qwen3_config("Qwen/Qwen3-0.6B", num_hidden_layers=1, vocab_size=tiny.vocab_size,
+                           pad_token_id=tiny.pad_token_id, eos_token_id=tiny.eos_token_id,
+                           bos_token_id=None)  # fmt: skip
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = Qwen3ForCausalLM(config).to(torch.bfloat16)
+    model.generation_config = GenerationConfig.from_pretrained(path)
+    model.save_pretrained(path)
+    return path
+
+
+def test_a_directory_of_real_shapes_trains_and_is_planned(tmp_path, capsys):
+    model = _real_shape_directory(tmp_path / "model")
+    shape = model_shape(str(model))
+    assert shape.hidden_size == 1024 and shape.dtype == "bfloat16"
+    plan = _plan(capsys, "--preset", "cpu-tiny", "--set", f"model={model}")
+    assert plan["parameters"] == count_parameters(shape)
+    out = tmp_path / "run"
+    code = main(["train", "--preset", "cpu-tiny", "--set", f"model={model}", "--output", str(out),
+                 "--steps", "1", "--set", "warm_start_steps=0", "--set", "prompts_per_step=1",
+                 "--set", "group_size=2", "--set", "max_new_tokens=4", "--set", "num_eval_tasks=1",
+                 "--set", "eval_samples=1", "--set", "progress=false"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err[-2000:]
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert summary["steps"] == 1
+    saved = model_shape(str(out / "checkpoint" / "model"))
+    assert (saved.hidden_size, saved.num_hidden_layers) == (1024, 1)
