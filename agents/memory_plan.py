@@ -14,7 +14,8 @@ refuses a run whose plan does not fit the CUDA GPU it finds. The estimate follow
   parameter's dtype (``torch.optim.AdamW`` allocates them with ``zeros_like``); ``adamw_8bit``:
   1 byte each (bitsandbytes' blockwise 8-bit states, Dettmers et al. 2022).
 - **LoRA** (``lora_rank > 0``): the base is frozen; each targeted linear layer ``in -> out`` adds
-  ``rank * (in + out)`` parameters, kept in float32 (peft's ``autocast_adapter_dtype``).
+  ``rank * (in + out)`` parameters, kept in float32 (peft's ``autocast_adapter_dtype``); over a
+  16-bit base each adapter also saves a float32 copy of its input (peft casts it).
 - **activations** per token and decoder layer, counted from what autograd saves in
   ``transformers``' Qwen3 layer (the method of Korthikanti et al. 2022, "Reducing Activation
   Recomputation in Large Transformer Models", section 4.1, redone for RMSNorm, grouped-query
@@ -32,6 +33,9 @@ refuses a run whose plan does not fit the CUDA GPU it finds. The estimate follow
   takes ``sqrt(exp_avg_sq)`` of every parameter at once; none for 8-bit).
 - **reference**: with ``beta > 0`` and full fine-tuning, a frozen copy of the weights (with LoRA
   the reference is the base with adapters disabled: no copy).
+- **slack**: ``ALLOCATOR_SLACK`` (20%) of gradients, optimizer states and working memory, for
+  what counting misses (allocator rounding and fragmentation, kernel workspaces), set from the
+  CPU measurements of ``benchmarks.memory_plan_check`` (docs/training.md).
 - **vllm** (``backend="vllm"``): ``vllm_gpu_memory_utilization * device memory``, which vLLM
   takes whole for its weights, activations and KV cache. **kv_cache** (``backend="hf"``): the
   sampler's cache for the whole rollout batch (``2 * layers * kv * d`` bytes per token).
@@ -47,7 +51,7 @@ sharded over ``num_devices``, and one layer's full weights are gathered at a tim
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +60,9 @@ from crm_gym.errors import ConfigError
 GIB = 2**30
 DEFAULT_DEVICE_GIB = 80.0
 CUDA_OVERHEAD_GIB = 1.0
+# what counting misses (allocator slack, kernels' workspaces): benchmarks.memory_plan_check
+# measured the CPU's peak RSS at 1.1-1.4x the counted gradients, states and working memory
+ALLOCATOR_SLACK = 0.2
 LOGIT_BYTES = 12  # per vocab entry and token, see the module docstring
 # measured: the rendered prompt's characters (median of 40 tasks, ``all`` family) / 3.5
 PROMPT_TOKENS = {"full": 5_700, "compact": 360}
@@ -149,17 +156,33 @@ def lora_parameters(shape: ModelShape, rank: int, targets: tuple[str, ...]) -> i
     return shape.num_hidden_layers * sum(rank * sum(linears[t]) for t in targets)
 
 
-def layer_activation_bytes(shape: ModelShape, d: int) -> int:
-    """Bytes one decoder layer saves per token for the backward (no checkpointing)."""
+def layer_activation_bytes(shape: ModelShape, d: int, lora: int = 0) -> int:
+    """Bytes one decoder layer saves per token for the backward (no checkpointing).
+
+    ``lora``: the adapters' own bytes per token and layer (:func:`lora_activation_bytes`).
+    """
     h, i = shape.hidden_size, shape.intermediate_size
     q = shape.num_attention_heads * shape.head_dim
     kv = shape.num_key_value_heads * shape.head_dim
-    return (2 * h + q + kv) * (4 + d) + d * (3 * q + 2 * kv + 4 * i)
+    return (2 * h + q + kv) * (4 + d) + d * (3 * q + 2 * kv + 4 * i) + lora
 
 
-def activation_bytes(shape: ModelShape, tokens: int, d: int, checkpointing: bool) -> int:
+def lora_activation_bytes(shape: ModelShape, rank: int, targets: tuple[str, ...]) -> int:
+    """Per token and layer: each adapter's float32 input and its rank-``r`` middle.
+
+    peft casts a 16-bit layer's input to the float32 adapter's dtype, once per targeted module,
+    and ``lora_A`` saves that copy; a float32 base shares its input with the base layer.
+    """
+    if not rank:
+        return 0
+    inputs = sum(linear_shapes(shape)[t][0] for t in targets)
+    return 4 * rank * len(targets) + (4 * inputs if DTYPE_BYTES[shape.dtype] < 4 else 0)
+
+
+def activation_bytes(shape: ModelShape, tokens: int, d: int, checkpointing: bool,
+                     lora: int = 0) -> int:  # fmt: skip
     """Saved activations of one micro-batch of ``tokens`` tokens, final norm included."""
-    layer = layer_activation_bytes(shape, d)
+    layer = layer_activation_bytes(shape, d, lora)
     final_norm = shape.hidden_size * (4 + d)
     if checkpointing:
         per_token = shape.num_hidden_layers * shape.hidden_size * d + layer + final_norm
@@ -190,16 +213,20 @@ class Breakdown:
     logits: float
     backward_temp: float
     optimizer_temp: float
-    vllm: float
     kv_cache: float
+    slack: float
+    vllm: float
     overhead: float
 
-    def peak(self) -> float:
+    def working(self) -> float:
         """The backward, the optimizer step or HF sampling (KV cache), whichever is larger."""
-        static = self.weights + self.gradients + self.optimizer
         backward = self.activations + self.logits + self.backward_temp
-        dynamic = max(backward, self.optimizer_temp, self.kv_cache)
-        return static + self.reference + dynamic + self.vllm + self.overhead
+        return max(backward, self.optimizer_temp, self.kv_cache)
+
+    def peak(self) -> float:
+        """Every term at once, with the working memory's largest phase."""
+        static = self.weights + self.gradients + self.optimizer + self.reference
+        return static + self.working() + self.slack + self.vllm + self.overhead
 
 
 def estimate(
@@ -223,6 +250,7 @@ def estimate(
     shards = num_devices if getattr(args, "fsdp", False) else 1
     eight_bit = getattr(args, "optimizer", "adamw") == "adamw_8bit"
     d = _ACTIVATION_DTYPE[args.mixed_precision] or w
+    lora = lora_activation_bytes(shape, rank, targets)
     seq = seq or sequence_tokens(args)
     tokens = args.micro_batch_size * seq
     rollout_rows = -(-args.prompts_per_step * args.group_size // num_devices)
@@ -232,15 +260,18 @@ def estimate(
         gradients=trainable * t / shards,
         optimizer=trainable * (2 if eight_bit else 2 * t) / shards,
         reference=params * w / shards if args.beta > 0 and not rank else 0.0,
-        activations=float(activation_bytes(shape, tokens, d, _checkpointing(args))),
+        activations=float(activation_bytes(shape, tokens, d, _checkpointing(args), lora)),
         logits=float(shape.vocab_size * tokens * LOGIT_BYTES),
-        backward_temp=float(tokens * layer_activation_bytes(shape, d)),
+        backward_temp=float(tokens * layer_activation_bytes(shape, d, lora)),
         optimizer_temp=0.0 if eight_bit else trainable * t / shards,
-        vllm=args.vllm_gpu_memory_utilization * device_gib * GIB if args.backend == "vllm" else 0.0,
         kv_cache=2.0 * shape.num_hidden_layers * kv * d * seq * rollout_rows
         if args.backend == "hf" else 0.0,
+        slack=0.0,
+        vllm=args.vllm_gpu_memory_utilization * device_gib * GIB if args.backend == "vllm" else 0.0,
         overhead=CUDA_OVERHEAD_GIB * GIB if on_gpu else 0.0,
     )  # fmt: skip
+    counted = breakdown.gradients + breakdown.optimizer + breakdown.working()
+    breakdown = replace(breakdown, slack=ALLOCATOR_SLACK * counted)
     counts = {"parameters": params + adapters, "trainable_parameters": trainable,
               "sequence_tokens": seq, "micro_batch_tokens": tokens}  # fmt: skip
     return breakdown, counts
