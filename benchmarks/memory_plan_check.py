@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from agents.memory_plan import GIB, KNOWN_SHAPES, ModelShape, estimate
+from agents.memory_plan import GIB, KNOWN_SHAPES, LORA_TARGETS, ModelShape, estimate
 
 
 @dataclass(frozen=True)
@@ -92,34 +92,44 @@ def planned(case: Case) -> dict[str, float]:
     }
 
 
-def build_model(case: Case, seed: int = 0) -> Any:
-    """A random-weight Qwen3 of ``case``'s shape (LoRA adapters and checkpointing as asked)."""
+def build_model(case: Case, seed: int = 0, device: str = "cpu") -> Any:
+    """A random-weight Qwen3 of ``case``'s shape (LoRA adapters and checkpointing as asked).
+
+    The weights are created on ``device`` in the shape's dtype (a 4B model never sits on the
+    CPU in float32 first).
+    """
     import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    s = case.shape
-    config = Qwen3Config(**{k: v for k, v in asdict(s).items() if k != "dtype"})
+    config = Qwen3Config(**{k: v for k, v in asdict(case.shape).items() if k != "dtype"})
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[case.shape.dtype]
     torch.manual_seed(seed)
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16}[s.dtype]
-    model = Qwen3ForCausalLM(config).to(dtype)
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Qwen3ForCausalLM(config)
+    finally:
+        torch.set_default_dtype(default)
     if case.checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if case.lora_rank:
         from peft import LoraConfig, get_peft_model
 
-        targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-        model = get_peft_model(model, LoraConfig(r=case.lora_rank, target_modules=targets))
+        lora = LoraConfig(r=case.lora_rank, lora_alpha=2 * case.lora_rank,
+                          target_modules=list(LORA_TARGETS))  # fmt: skip
+        model = get_peft_model(model, lora)
     return model.train()
 
 
-def make_batch(case: Case, seed: int = 0) -> dict[str, Any]:
+def make_batch(case: Case, seed: int = 0, device: str = "cpu") -> dict[str, Any]:
     """Random token ids of full length; the second half of each row is the completion."""
     import torch
 
     generator = torch.Generator().manual_seed(seed)
     shape = (case.micro_batch_size, case.seq)
-    ids = torch.randint(0, case.shape.vocab_size, shape, generator=generator)
-    mask = torch.zeros(shape, dtype=torch.long)
+    ids = torch.randint(0, case.shape.vocab_size, shape, generator=generator).to(device)
+    mask = torch.zeros(shape, dtype=torch.long, device=device)
     mask[:, case.seq // 2 :] = 1
     return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "action_mask": mask}
 
@@ -151,25 +161,30 @@ def _loss(model: Any, batch: dict[str, Any]) -> Any:
 
     logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"],
                               batch["action_mask"])  # fmt: skip
-    advantages = torch.linspace(-1, 1, len(logprobs))
+    advantages = torch.linspace(-1, 1, len(logprobs), device=logprobs.device)
     loss, _ = grpo_loss(logprobs, None, None, advantages, batch["action_mask"], beta=0.0,
                         loss_type="dapo", num_items_in_batch=batch["action_mask"].sum() * 2,
                         num_accumulation_steps=2)  # fmt: skip
     return loss
 
 
-def step_peak(model: Any, batch: dict[str, Any], steps: int = 2) -> float:
-    """Peak RSS over ``steps`` steps of two micro-batches, less the RSS before them (bytes)."""
+def train_steps(model: Any, batch: dict[str, Any], steps: int = 2) -> None:
+    """``steps`` optimizer steps of two micro-batches each (the trainable parameters only)."""
     import torch
 
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=1e-5)
-    before = _reset_peak()
     for _ in range(steps):
         optimizer.zero_grad(set_to_none=True)
         for _ in range(2):
             _loss(model, batch).backward()
         optimizer.step()
+
+
+def step_peak(model: Any, batch: dict[str, Any], steps: int = 2) -> float:
+    """Peak RSS over ``steps`` steps of two micro-batches, less the RSS before them (bytes)."""
+    before = _reset_peak()
+    train_steps(model, batch, steps)
     return _status_kib("VmHWM") * 1024.0 - before
 
 
