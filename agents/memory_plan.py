@@ -262,7 +262,7 @@ def estimate(
         reference=params * w / shards if args.beta > 0 and not rank else 0.0,
         activations=float(activation_bytes(shape, tokens, d, _checkpointing(args), lora)),
         logits=float(shape.vocab_size * tokens * LOGIT_BYTES),
-        backward_temp=float(tokens * layer_activation_bytes(shape, d, lora)),
+        backward_temp=float(tokens * layer_activation_bytes(shape, d)),
         optimizer_temp=0.0 if eight_bit else trainable * t / shards,
         kv_cache=2.0 * shape.num_hidden_layers * kv * d * seq * rollout_rows
         if args.backend == "hf" else 0.0,
