@@ -41,6 +41,31 @@ _TINY = {
     "eval_every": 10,
     "save_every": 10,
 }
+# shared by the GPU presets: vLLM sampling, whole prompts, every task family, bf16 autocast;
+# one completion per backward pass: at ~9,300 tokens a sequence the float32 logits of one row
+# (151,936-token vocabulary) take 17 GiB in the loss (agents.memory_plan)
+_GPU = {
+    "backend": "vllm",
+    "prompt_style": "full",
+    "task_family": "all",
+    "num_conversations": 2000,
+    "num_eval_tasks": 100,
+    "max_new_tokens": 512,
+    "max_env_steps": 5,
+    "reward_mode": "shaped",  # dense credit for a pretrained model's partial calls
+    "prompts_per_step": 16,
+    "group_size": 8,
+    "micro_batch_size": 1,
+    "lr_schedule": "cosine",
+    "warmup_steps": 10,
+    "mixed_precision": "bf16",
+    "beta": 0.0,
+    "eps_high": 0.28,
+    "steps": 500,
+    "eval_every": 25,
+    "save_every": 25,
+    "tensorboard": True,
+}
 PRESETS: dict[str, dict[str, Any]] = {
     "cpu-tiny": _TINY,
     # whole conversations, one action per turn: env tokens between actions are masked out
@@ -53,31 +78,22 @@ PRESETS: dict[str, dict[str, Any]] = {
         "num_eval_tasks": 12,
         "eval_samples": 4,
     },
-    # documented, for one GPU with vLLM; not runnable on the CPU machines
-    "gpu-qwen3-4b": {
+    # one 80 GiB GPU with vLLM (``--plan`` says both fit; docs/training.md); not for the CPU
+    "gpu-qwen3-0.6b": _GPU
+    | {
+        "model": "Qwen/Qwen3-0.6B",
+        "lr": 1e-6,  # full fine-tuning
+        "vllm_gpu_memory_utilization": 0.3,  # 24 GiB: 1.1 GiB of weights, the rest KV cache
+    },
+    "gpu-qwen3-4b": _GPU
+    | {
         "model": "Qwen/Qwen3-4B",
-        "backend": "vllm",
-        "prompt_style": "full",
-        "task_family": "all",
-        "num_conversations": 2000,
-        "num_eval_tasks": 100,
-        "max_new_tokens": 512,
-        "max_env_steps": 5,
-        "reward_mode": "shaped",  # dense credit for a pretrained model's partial calls
-        "prompts_per_step": 16,
-        "group_size": 8,
-        "micro_batch_size": 4,
-        "lr": 1e-6,
-        "lr_schedule": "cosine",
-        "warmup_steps": 10,
-        "mixed_precision": "bf16",
-        "beta": 0.0,
-        "eps_high": 0.28,
-        "steps": 500,
-        "eval_every": 25,
-        "save_every": 25,
-        "tensorboard": True,
-    },  # fmt: skip
+        "lora_rank": 16,  # adapters on every projection; the reference is the base (no copy)
+        "lora_alpha": 32.0,
+        "lr": 2e-5,  # LoRA takes a larger step than full fine-tuning
+        "gradient_checkpointing": True,
+        "vllm_gpu_memory_utilization": 0.35,  # 28 GiB: 7.5 GiB of weights, the rest KV cache
+    },
 }
 
 
@@ -92,6 +108,23 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                         help="override an Args field, e.g. --set lr=1e-4 (repeatable)")  # fmt: skip
     parser.add_argument("--no-resume", action="store_true", help="start over in --output")
+    parser.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the memory plan as one JSON line and exit (loads no weights)",
+    )
+    parser.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="devices the run spans, for the plan (default $WORLD_SIZE or 1)",
+    )
+    parser.add_argument(
+        "--device-gib",
+        type=float,
+        metavar="GIB",
+        help="device memory the plan assumes (default: the CUDA GPU's, else 80)",
+    )
 
 
 def build_args(options: argparse.Namespace) -> Any:
@@ -168,11 +201,17 @@ def cmd_train(options: argparse.Namespace) -> int:
     """
     try:
         args = build_args(options)
+        if options.plan:
+            print(json.dumps(memory_plan(args, options)))
+            return 0
     except (ConfigError, OSError) as exc:
         return _fail(exc, 2)
     missing = _missing_extra()
     if missing:
         return _fail(f'training needs {missing}: pip install "crm-gym[train]"', 2)
+    refused = _refusal(args, options)
+    if refused:
+        return _fail(refused, 2)
     from agents.train import train
 
     main = is_main_process()  # under ``accelerate launch`` every process runs this command
@@ -191,6 +230,74 @@ def cmd_train(options: argparse.Namespace) -> int:
     print_table(summary)
     print(json.dumps(summary))
     return 0
+
+
+def memory_plan(args: Any, options: argparse.Namespace) -> dict[str, Any]:
+    """``agents.memory_plan.plan_memory`` on the detected CUDA GPU, or the assumed device.
+
+    Raises:
+        ConfigError: a bad ``--devices``/``--device-gib``, or a model whose config is not found.
+    """
+    from agents.memory_plan import DEFAULT_DEVICE_GIB, plan_memory
+
+    devices = options.devices or int(os.environ.get("WORLD_SIZE", "1"))
+    if devices < 1 or (options.device_gib is not None and not options.device_gib > 0):
+        raise ConfigError(f"--devices {options.devices} / --device-gib {options.device_gib}: "
+                          "expected a positive count and a positive size")  # fmt: skip
+    name, gib = cuda_device()
+    if options.device_gib is not None:
+        name, gib = "given by --device-gib", options.device_gib
+    return plan_memory(args, gib or DEFAULT_DEVICE_GIB, name or "assumed", devices,
+                       shape=_shape(args.model))  # fmt: skip
+
+
+def cuda_device() -> tuple[str | None, float | None]:
+    """The first CUDA GPU's name and memory in GiB, or ``(None, None)`` (no torch, no GPU)."""
+    try:
+        import torch
+    except ImportError:
+        return None, None
+    if not torch.cuda.is_available():
+        return None, None
+    props = torch.cuda.get_device_properties(0)
+    return props.name, props.total_memory / 2**30
+
+
+def _shape(model: str) -> Any:
+    """The model's shape: a directory, the built-in table, or a config in the Hub's local cache.
+
+    The Hub itself is not asked (``--plan`` stays offline and quick).
+    """
+    from agents.memory_plan import model_shape, shape_from_config
+
+    try:
+        return model_shape(model)
+    except ConfigError:
+        try:
+            from transformers import AutoConfig
+
+            config = AutoConfig.from_pretrained(model, local_files_only=True)
+            return shape_from_config(config.to_dict())
+        except (ImportError, OSError, KeyError):
+            where = "a directory with a config.json, a known name, or the Hub's local cache"
+            raise ConfigError(f"--plan: no config for model {model!r} ({where})") from None
+
+
+def _refusal(args: Any, options: argparse.Namespace) -> str | None:
+    """Why the run would not fit the CUDA GPU here (None: it fits; no GPU, no check).
+
+    ``--device-gib`` replaces the detected size (an escape hatch when the plan is too cautious).
+    """
+    if cuda_device()[0] is None:
+        return None
+    try:
+        plan = memory_plan(args, options)
+    except ConfigError as exc:  # an uncached Hub model: train downloads it; nothing to check yet
+        print(f"crm-gym train: memory check skipped: {exc}", file=sys.stderr)
+        return None
+    from agents.memory_plan import refusal
+
+    return None if plan["fits"] else refusal(plan)
 
 
 def _fail(error: Exception | str, code: int) -> int:

@@ -1,6 +1,8 @@
 """The HF backend and a GRPO step on a CUDA GPU, fp32 and bf16: checks first, then timings.
 
 Nothing here runs on the CPU-only CI machines; ``docs/gpu.md`` records one run on a lent H100.
+vLLM (generation, weight sync, tokens/s against this HF backend) and the training memory of the
+GPU presets are ``benchmarks.speed.gpu_vllm``'s, which reuses this module's prompts and timer.
 Models (random weights, built offline; no hub):
 
 - ``tiny``: ``agents.tiny``'s model (hidden 64, 2 layers, ~0.1M parameters), the ``cpu-tiny``
