@@ -344,6 +344,8 @@ class AuditPolicy:
     description: str
     build: Callable[[int, Sequence[Conversation]], Policy]
     reads_reference: bool = False
+    trick: bool = False
+    """One of the issue's cheap tricks: it must earn nothing even when it hits a call by chance."""
 
 
 def audit_policies() -> list[AuditPolicy]:
@@ -357,12 +359,22 @@ def audit_policies() -> list[AuditPolicy]:
         return FrequentToolRegex(most_frequent_tool(conversations))
 
     return [
-        AuditPolicy("random", "RandomPolicy (calls, answers, junk)", lambda s, c: RandomPolicy(s)),
-        AuditPolicy("answer_empty", 'answers "" at once', fixed(AnswerEmpty)),
-        AuditPolicy("dump_view", "answers every id/number/name in view", fixed(DumpView)),
-        AuditPolicy("echo_request", "answers the user's request", fixed(EchoRequest)),
         AuditPolicy(
-            "random_call", "random schema-valid call, then Done.", lambda s, c: RandomCall(s)
+            "random",
+            "RandomPolicy (calls, answers, junk)",
+            lambda s, c: RandomPolicy(s),
+            trick=True,
+        ),
+        AuditPolicy("answer_empty", 'answers "" at once', fixed(AnswerEmpty), trick=True),
+        AuditPolicy(
+            "dump_view", "answers every id/number/name in view", fixed(DumpView), trick=True
+        ),
+        AuditPolicy("echo_request", "answers the user's request", fixed(EchoRequest), trick=True),
+        AuditPolicy(
+            "random_call",
+            "random schema-valid call, then Done.",
+            lambda s, c: RandomCall(s),
+            trick=True,
         ),
         AuditPolicy(
             "empty_search", "<entity>_search({}), echoes the result", fixed(EmptySearchEcho)

@@ -14,7 +14,9 @@ own leaks, and last one JSON line with everything. Seeded and deterministic. The
 
 Targets (issue #18), per configuration (data set, env, reward mode):
     - replay earns exactly 1 on every episode;
-    - every policy that makes no correct call averages <= 0.05; random <= 0.05;
+    - every policy that makes no correct call averages <= 0.05, and so do the five cheap tricks
+      (random, answer "", dump what is in view, echo the request, a random schema-valid call)
+      even where they hit a correct call by chance;
     - turns on which the expected tool was not called average <= 0.05, for every policy;
     - per (data set, env): Spearman's rho of shaped return against binary success >= 0.9, over
       the policies whose binary success differs (policies of equal binary success count as one
@@ -131,11 +133,15 @@ def run_cells(
 
 
 # ---- targets ------------------------------------------------------------------------------------
-def check_targets(cells: list[Cell]) -> list[dict[str, Any]]:
-    """Each target of each configuration: what it checks, the worst value, pass or fail."""
+def check_targets(cells: list[Cell], tricks: frozenset[str]) -> list[dict[str, Any]]:
+    """Each target of each configuration: what it checks, the worst value, pass or fail.
+
+    The bound of 0.05 holds for every policy without a correct call in that configuration and
+    for the cheap tricks (``tricks``: random among them) whatever they hit by chance.
+    """
     checks = []
     for config, group in _by_config(cells).items():
-        checks += _config_checks(config, group)
+        checks += _config_checks(config, group, tricks)
     for (data, env), rho in spearman_by_pair(cells).items():
         value = rho["rho"]
         checks.append(_check((data, env, "both"), "spearman(shaped, binary) >= 0.9", value,
@@ -150,7 +156,9 @@ def _by_config(cells: list[Cell]) -> dict[tuple[str, str, str], list[Cell]]:
     return groups
 
 
-def _config_checks(config: tuple[str, str, str], group: list[Cell]) -> list[dict[str, Any]]:
+def _config_checks(
+    config: tuple[str, str, str], group: list[Cell], tricks: frozenset[str]
+) -> list[dict[str, Any]]:
     by_name = {cell.policy: cell for cell in group}
     checks = []
     replay = by_name.get("replay")
@@ -158,14 +166,11 @@ def _config_checks(config: tuple[str, str, str], group: list[Cell]) -> list[dict
         worst = max(abs(replay.min_return - 1), abs(replay.max_return - 1))
         checks.append(_check(config, "replay == 1 (every episode)", replay.min_return,
                              worst <= EXACT))  # fmt: skip
-    random = by_name.get("random")
-    if random is not None:
-        checks.append(_check(config, "random <= 0.05", random.mean_return,
-                             random.mean_return <= BOUND))  # fmt: skip
     for cell in group:
-        if cell.correct_calls == 0 and cell.policy != "random":
-            checks.append(_check(config, f"{cell.policy} (no correct call) <= 0.05",
-                                 cell.mean_return, cell.mean_return <= BOUND))  # fmt: skip
+        why = "trick" if cell.policy in tricks else "no correct call"
+        if cell.correct_calls == 0 or cell.policy in tricks:
+            checks.append(_check(config, f"{cell.policy} ({why}) <= 0.05", cell.mean_return,
+                                 cell.mean_return <= BOUND))  # fmt: skip
     missed = [cell for cell in group if cell.no_tool_reward is not None]
     if missed:
         worst_cell = max(missed, key=lambda cell: cell.no_tool_reward or 0.0)
@@ -322,12 +327,16 @@ def audit(public: Path, limit: int | None, seed: int, num_envs: int = 8) -> dict
     data = load_data(public, limit)
     cells = [cell for name, conversations in data.items()
              for cell in run_cells(name, conversations, policies, seed, num_envs)]  # fmt: skip
-    checks = check_targets(cells)
+    checks = check_targets(cells, frozenset(spec.name for spec in policies if spec.trick))
     return {
         "seed": seed,
         "limit": limit,
         "policies": {
-            spec.name: {"description": spec.description, "reads_reference": spec.reads_reference}
+            spec.name: {
+                "description": spec.description,
+                "reads_reference": spec.reads_reference,
+                "trick": spec.trick,
+            }
             for spec in policies
         },
         "cells": [asdict(cell) for cell in cells],
