@@ -22,8 +22,11 @@ Targets (issue #18), per configuration (data set, env, reward mode):
       the policies whose binary success differs (policies of equal binary success count as one
       point, at their mean shaped return).
 
-A *correct call* is a call of the expected tool with every expected argument value
-(``reward_components`` ``tool == 1`` and ``arguments == 1``).
+A policy *makes no correct call* when no call of the expected tool matched any expected argument
+value (``reward_components`` ``arguments == 0`` on every turn): a partly right call earns partial
+credit by design (``0.26 * arguments`` and more), so only calls without a single right value are
+held to the bound. The tables count both the fully correct calls (``tool == 1`` and
+``arguments == 1``) and the calls with argument credit (``arguments > 0``).
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class Cell:
     no_tool_reward: float | None
     passed_share: float
     correct_calls: int
+    credited_calls: int
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -105,6 +109,7 @@ def summarise(key: tuple[str, str, str, str], trajectories: list[Trajectory]) ->
         no_tool_reward=_mean(missed) if missed else None,
         passed_share=_mean([turn["passed"] for turn in turns]),
         correct_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] == 1),
+        credited_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] > 0),
     )
 
 
@@ -168,7 +173,7 @@ def _config_checks(
                              worst <= EXACT))  # fmt: skip
     for cell in group:
         why = "trick" if cell.policy in tricks else "no correct call"
-        if cell.correct_calls == 0 or cell.policy in tricks:
+        if cell.credited_calls == 0 or cell.policy in tricks:
             checks.append(_check(config, f"{cell.policy} ({why}) <= 0.05", cell.mean_return,
                                  cell.mean_return <= BOUND))  # fmt: skip
     missed = [cell for cell in group if cell.no_tool_reward is not None]
@@ -260,8 +265,9 @@ def table(cells: list[Cell], policies: list[AuditPolicy]) -> str:
     for data, env in dict.fromkeys((c.data, c.env) for c in cells):
         lines = [f"### {data}, {env}", "",
                  "| policy | reads reference | shaped return | binary success | expected tool "
-                 "called | shaped reward, turns without it | correct calls |",
-                 "|---|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+                 "called | shaped reward, turns without it | correct calls | calls with "
+                 "argument credit |",
+                 "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
         for spec in policies:
             shaped = runs.get((data, env, "shaped", spec.name))
             binary = runs.get((data, env, "binary", spec.name))
@@ -280,7 +286,7 @@ def _row(shaped: Cell, binary: Cell, reads: bool) -> str:
     return (
         f"| {shaped.policy} | {'yes' if reads else 'no'} | {shaped.mean_return:.3f} | "
         f"{binary.mean_return:.3f} | {shaped.tool_share:.3f} | {missed} ({shaped.no_tool_turns}) "
-        f"| {shaped.correct_calls}/{shaped.turns} |"
+        f"| {shaped.correct_calls}/{shaped.turns} | {shaped.credited_calls}/{shaped.turns} |"
     )
 
 

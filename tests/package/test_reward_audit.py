@@ -1,8 +1,9 @@
 """The reward audit: its bounds hold on a slice of both data sets, and its pieces compute right.
 
 The bounds asserted here hold at any size (issue #18): replay earns exactly 1, a policy that makes
-no correct call earns at most 0.05 on average, and so do the turns on which the expected tool was
-not called. The Spearman target needs the whole data (``docs/rewards.md``, "Audit").
+no correct call (no expected argument value right on any turn) and each cheap trick earn at most
+0.05 on average, and so do the turns on which the expected tool was not called. The Spearman
+target needs the whole data (``docs/rewards.md``, "Audit").
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ def test_replay_earns_exactly_one_everywhere(audit):
 
 def test_policies_without_a_correct_call_earn_at_most_the_bound(audit):
     tricks = {name for name, spec in audit[2]["policies"].items() if spec["trick"]}
-    cells = [c for c in audit[2]["cells"] if c["correct_calls"] == 0 or c["policy"] in tricks]
+    cells = [c for c in audit[2]["cells"] if c["credited_calls"] == 0 or c["policy"] in tricks]
     assert tricks == {"random", "answer_empty", "dump_view", "echo_request", "random_call"}
     assert tricks <= {c["policy"] for c in cells}
     for cell in cells:
