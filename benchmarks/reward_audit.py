@@ -76,6 +76,8 @@ class Cell:
     passed_share: float
     correct_calls: int
     credited_calls: int
+    pay: dict[str, float]
+    """Mean pay of each reward term per turn (shaped mode; see ``component_pay``)."""
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -92,7 +94,36 @@ def scored_turns(trajectory: Trajectory) -> list[dict[str, float]]:
             if "reward_components" in step.info]  # fmt: skip
 
 
-def summarise(key: tuple[str, str, str, str], trajectories: list[Trajectory]) -> Cell:
+def component_pay(turn: dict[str, float], config: RewardConfig) -> dict[str, float]:
+    """What each term of the shaped reward paid on one turn (docs/rewards.md's formula).
+
+    ``tool`` w_tool*t, ``arguments`` w_args*a, then ``execution``, ``state`` and ``response``
+    scaled by ``a`` (the reply term is the response F1 when the reply states facts, else ``x``),
+    and ``penalty``; they sum to the turn's shaped reward.
+    """
+    a = turn["arguments"]
+    reply = turn.get("response", turn["execution"])
+    return {
+        "tool": config.tool_weight * turn["tool"],
+        "arguments": config.arguments_weight * a,
+        "execution": a * config.execution_weight * turn["execution"],
+        "state": a * config.state_weight * turn["state"],
+        "response": a * config.response_weight * reply,
+        "penalty": turn["penalty"],
+    }
+
+
+def mean_pay(turns: list[dict[str, float]], config: RewardConfig) -> dict[str, float]:
+    """Each term's mean pay over ``turns`` (empty for the binary reward)."""
+    if config.mode != "shaped" or not turns:
+        return {}
+    pays = [component_pay(turn, config) for turn in turns]
+    return {name: _mean([pay[name] for pay in pays]) for name in pays[0]}
+
+
+def summarise(
+    key: tuple[str, str, str, str], trajectories: list[Trajectory], config: RewardConfig
+) -> Cell:
     """A cell's numbers from its trajectories."""
     returns = [t.total_return for t in trajectories]
     turns = [turn for t in trajectories for turn in scored_turns(t)]
@@ -110,6 +141,7 @@ def summarise(key: tuple[str, str, str, str], trajectories: list[Trajectory]) ->
         passed_share=_mean([turn["passed"] for turn in turns]),
         correct_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] == 1),
         credited_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] > 0),
+        pay=mean_pay(turns, config),
     )
 
 
@@ -127,12 +159,13 @@ def run_cells(
     for env_id in ENV_IDS:
         options = plan(env_id, conversations)
         for mode in MODES:
+            config = RewardConfig(mode=mode)
             envs = make_vec(env_id, num_envs, tasks=tasks, expose_reference=True,
-                            reward_config=RewardConfig(mode=mode))  # fmt: skip
+                            reward_config=config)  # fmt: skip
             for spec in policies:
                 policy = spec.build(seed, conversations)
                 trajectories = collect_rollouts(envs, policy, options=options, seed=seed)
-                cells.append(summarise((data, env_id, mode, spec.name), trajectories))
+                cells.append(summarise((data, env_id, mode, spec.name), trajectories, config))
             envs.close()
     return cells
 
@@ -290,6 +323,23 @@ def _row(shaped: Cell, binary: Cell, reads: bool) -> str:
     )
 
 
+def pay_table(cells: list[Cell], policies: list[AuditPolicy]) -> str:
+    """Per (data set, env): what each term of the shaped reward paid each policy, per turn."""
+    terms = ("tool", "arguments", "execution", "state", "response", "penalty")
+    runs = {(c.data, c.env, c.policy): c for c in cells if c.mode == "shaped" and c.pay}
+    blocks = []
+    for data, env in dict.fromkeys((c.data, c.env) for c in cells):
+        header = "| policy | " + " | ".join(terms) + " |"
+        lines = [f"### {data}, {env}: mean pay per turn", "", header, "|---|" + "---:|" * 6]
+        for spec in policies:
+            cell = runs.get((data, env, spec.name))
+            if cell is not None:
+                values = " | ".join(f"{cell.pay[term]:.3f}" for term in terms)
+                lines.append(f"| {spec.name} | {values} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def targets_table(checks: list[dict[str, Any]]) -> str:
     """The targets as a Markdown table."""
     lines = ["| data | env | mode | target | value | result |", "|---|---|---|---|---:|---|"]
@@ -359,6 +409,7 @@ def report(result: dict[str, Any]) -> str:
     cells = [Cell(**cell) for cell in result["cells"]]
     return "\n\n".join([
         "## Policies by configuration", table(cells, policies),
+        "## What each term pays", pay_table(cells, policies),
         "## Targets", targets_table(result["targets"]),
         "## The data's own leaks", leaks_table(result["leaks"]),
     ])  # fmt: skip
