@@ -314,7 +314,7 @@ def _tasks_by_arm(conversations: list[Any]) -> dict[str, list[str]]:
 
 def _make_envs(args: Args, tasks: list[Any], num_envs: int) -> Any:
     from crm_gym import make_vec
-    from crm_gym.rewards import RewardConfig
+    from crm_gym.scoring import RewardConfig
 
     return make_vec(args.env_id, num_envs, tasks=tasks, expose_reference=True,
                     max_steps=args.max_env_steps,

@@ -43,7 +43,7 @@ from benchmarks.records import ConversationRecord, TokenUsage, TurnRecord
 from crm_gym.data.conversation import Conversation
 from crm_gym.envs.tasks import TaskSource
 from crm_gym.errors import SeedingError
-from crm_gym.rewards import RewardConfig
+from crm_gym.scoring import RewardConfig
 
 ENV_ID = "ArcCrmConversation-v0"
 TURN_ENV_ID = "ArcCrm-v0"

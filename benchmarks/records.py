@@ -56,7 +56,7 @@ class TurnRecord(BaseModel):
 
     ``success = tool_success and response_success``; an ``expect_success=False`` turn is always
     recorded ``success=False`` (with ``tool_success=True`` when it failed as planned). ``reward``
-    is the env's shaped turn reward (``crm_gym.rewards.turn_reward``) and ``reward_components``
+    is the env's shaped turn reward (``crm_gym.scoring.turn_reward``) and ``reward_components``
     its named parts (``info["reward_components"]``); both are absent in upstream's records.
     """
 

@@ -24,7 +24,7 @@ from benchmarks.evaluate import EnvSettings
 from benchmarks.records import ConversationRecord
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import PolicySpecError
-from crm_gym.rewards import RewardConfig
+from crm_gym.scoring import RewardConfig
 
 REPORTED = ("eval/reward_mean", "eval/success_rate")
 

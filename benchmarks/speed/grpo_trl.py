@@ -97,7 +97,7 @@ def reward_env(state: dict[str, Any]) -> Any:
     """One ``ArcCrm-v0`` env with the training envs' tasks and settings."""
     import gymnasium as gym
 
-    from crm_gym.rewards import RewardConfig
+    from crm_gym.scoring import RewardConfig
 
     args = state["args"]
     return gym.make(args.env_id, tasks=state["train_tasks"], expose_reference=True,

@@ -1,4 +1,8 @@
-"""Replaying conversations with their ground truth, scored by upstream's rules (section 4.1)."""
+"""Replaying conversations with their ground truth, with upstream's per-turn fields (section 4.1).
+
+``TurnResult.passed`` is ``crm_gym.scoring.turn_passed``: the rule the env's binary reward and the
+eval records use, so a replayed turn passes exactly when the same call and reply pass in an env.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,19 @@ from crm_gym.crm.store import Store
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import ToolResult, call_tool, comparison_arguments
 from crm_gym.data.conversation import Conversation, Turn
-from crm_gym.data.scoring import arguments_match, error_matches, response_matches
 from crm_gym.data.seeding import seed_conversation
 from crm_gym.data.templates import reference_payload, resolve
 from crm_gym.errors import SeedingError
+from crm_gym.scoring.facts import (
+    ReplyFacts,
+    id_fields,
+    id_map,
+    reply_facts,
+    response_score,
+    unstated_ids,
+)
+from crm_gym.scoring.matching import arguments_match, error_matches, response_matches
+from crm_gym.scoring.reward import turn_passed
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,9 @@ class TurnResult:
     response_success: bool
     success: bool
     passed: bool
-    """The turn behaved as the data expects (an expected failure failed with its substring)."""
+    """``crm_gym.scoring.turn_passed``: the expected tool with matching arguments executed as the
+    turn expects (an expected failure: failed with its substring; under ``strict_upstream``, any
+    failure of the expected tool) and, on a success turn, the reply states the reference's facts."""
     result: Any = None
     error: str | None = None
     argument_mismatch_reason: str | None = None
@@ -83,8 +98,13 @@ def score_turn(
     arguments: dict[str, Any],
     reply: str | None,
     state: EpisodeState,
+    reference: ReplyFacts | None = None,
 ) -> tuple[TurnResult, ToolResult | None]:
-    """Execute an agent's call for ``turn`` and score it; records its payload in ``state``."""
+    """Execute an agent's call for ``turn`` and score it; records its payload in ``state``.
+
+    ``reference``: the reference run's reply facts (``TurnReference.reply``), for a call that is
+    not the ground truth; None scores the call as its own reference (a ground-truth replay).
+    """
     strict = api.strict_upstream
     expected = resolve(turn.expected_args, state.payloads, turn.turn_id)
     tool_name = tool_name or turn.expected_tool
@@ -111,13 +131,15 @@ def score_turn(
         error=outcome.error,
     )
     if not turn.expect_success:
-        return _expected_failure(base, turn, outcome), outcome
+        return _expected_failure(base, turn, outcome, strict), outcome
     tool_success = base["matches_expected_tool"] and args_ok and outcome.ok
+    raw_reply = reply  # the env scores an answer as written; upstream resolved its templates
     if reply is not None and "{{" in reply:
         reply = resolve(reply, state.payloads, turn.turn_id + 1)
     checked = response_matches(reply, turn.expected_response)
     response_success = tool_success if checked is None else checked
     success = tool_success and response_success
+    passed = _passed(turn, tool_success, outcome, raw_reply, reference)
     verification = "exact_match" if tool_success else "failed"
     result = TurnResult(
         **base,
@@ -125,9 +147,24 @@ def score_turn(
         tool_success=tool_success,
         response_success=response_success,
         success=success,
-        passed=success,
+        passed=passed,
     )
     return result, outcome
+
+
+def _passed(
+    turn: Turn, tool_success: bool, outcome: ToolResult, reply: str | None, ref: ReplyFacts | None
+) -> bool:
+    """``turn_passed`` of a success turn (``tool_success``: expected tool, all arguments, ok)."""
+    if not tool_success:
+        return False
+    if ref is None:  # the call is the ground truth: its run is the reference run
+        facts = reply_facts(turn, outcome.payload, outcome.error)
+        ref = ReplyFacts(facts, id_fields(outcome.payload))
+    ids = id_map(ref.id_fields, outcome.payload)
+    neutral = unstated_ids(ref.id_fields, ref.facts, outcome.payload)
+    response = response_score(reply or "", ref.facts, ids, [outcome.payload], neutral)
+    return turn_passed(True, True, 1.0, True, response)
 
 
 def _not_found(base: dict[str, Any], arguments: dict[str, Any]) -> TurnResult:
@@ -145,7 +182,21 @@ def _not_found(base: dict[str, Any], arguments: dict[str, Any]) -> TurnResult:
     )
 
 
-def _expected_failure(base: dict[str, Any], turn: Turn, outcome: ToolResult) -> TurnResult:
+def _expected_failure(
+    base: dict[str, Any], turn: Turn, outcome: ToolResult, strict: bool
+) -> TurnResult:
+    called = base["matches_expected_tool"]
+    failed_as_expected = not outcome.ok and error_matches(
+        outcome.error, turn.expected_error_substring
+    )
+    passed = turn_passed(
+        False,
+        called,
+        float(base["matches_expected_arguments"]),
+        called and failed_as_expected,
+        strict_upstream=strict,
+        expected_tool_failed=called and not outcome.ok,
+    )
     if outcome.ok:
         return TurnResult(
             **base,
@@ -153,7 +204,7 @@ def _expected_failure(base: dict[str, Any], turn: Turn, outcome: ToolResult) -> 
             tool_success=False,
             response_success=False,
             success=False,
-            passed=False,
+            passed=passed,
         )
     mismatch = not error_matches(outcome.error, turn.expected_error_substring)
     return TurnResult(
@@ -162,7 +213,7 @@ def _expected_failure(base: dict[str, Any], turn: Turn, outcome: ToolResult) -> 
         tool_success=True,
         response_success=False,
         success=False,
-        passed=not mismatch,
+        passed=passed,
         expected_error_mismatch=mismatch,
     )
 

@@ -18,10 +18,10 @@ from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import responses, wording
 from crm_gym.data.pools import Dice
 from crm_gym.data.responses import RESULT_KIND
-from crm_gym.data.scoring import error_matches
 from crm_gym.data.seeding import seed_generated
 from crm_gym.data.templates import is_plain, reference_payload, resolve
 from crm_gym.errors import GenerationError
+from crm_gym.scoring.matching import error_matches
 
 
 class Mention(NamedTuple):

@@ -18,8 +18,8 @@ from crm_gym.envs.readonly import ReadOnlyDict, read_only
 from crm_gym.envs.reference import TurnReference, restore
 from crm_gym.envs.spaces import Unicode
 from crm_gym.envs.tasks import TaskSource, TaskSpec
-from crm_gym.envs.turn import TurnScorer
-from crm_gym.rewards import RewardConfig, turn_reward
+from crm_gym.scoring.reward import RewardConfig, turn_reward
+from crm_gym.scoring.turn import TurnScorer
 
 MAX_ACTION_CHARS = 32_768
 

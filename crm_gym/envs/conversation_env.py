@@ -28,9 +28,10 @@ class ConversationEnv(CrmEnvBase):
     ends a turn, ``scored_turn_id`` (the turn that ``reward_components`` score).
 
     ## Rewards
-    At the end of each user turn, that turn's ``RewardConfig`` reward divided by the number of
-    turns, so the return is the mean turn reward (in [-0.5, 1] shaped, [0, 1] binary); the state
-    component compares the CRM with the reference run after the same turn. 0 on other steps.
+    At the end of each user turn, that turn's ``RewardConfig`` reward (as in ``CrmEnv``: credit
+    only from the agent's actions) divided by the number of turns, so the return is the mean
+    turn reward (in [-0.5, 1] shaped, [0, 1] binary); the state component compares the CRM with
+    the reference run after the same turn, new ids labelled from the seed. 0 on other steps.
 
     ## Starting State
     The CRM seeded from the conversation's ``initial_entities`` (ids and clock from its episode
@@ -46,6 +47,7 @@ class ConversationEnv(CrmEnvBase):
 
     ## Version History
     - v0: initial version.
+    - v1: credit only from the agent's actions (issue #18): see ``CrmEnv``'s Rewards.
 
     Example:
         >>> import gymnasium as gym

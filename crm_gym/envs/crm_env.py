@@ -34,10 +34,16 @@ class CrmEnv(CrmEnvBase):
     of copying; ``copy.deepcopy`` gives an editable copy. Each info's dicts and lists are its own.
 
     ## Rewards
-    0 on every step but the last; at the end, the turn's reward from ``RewardConfig`` (shaped by
-    default: weighted tool 0.2, arguments 0.2, execution 0.2, state 0.3, response 0.1, minus 0.1
-    per malformed action and 0.05 per step beyond one call and one answer, capped at 0.5; within
-    [-0.5, 1]; ``mode="binary"`` gives 1 for a passed turn and 0 otherwise).
+    0 on every step but the last; at the end, the turn's reward from ``RewardConfig``
+    (``crm_gym.scoring``, docs/rewards.md). Credit flows only from the agent's actions: shaped
+    by default, ``0.04*t + 0.26*a + a*(0.2*x + 0.3*s + 0.2*r)`` for the expected tool called
+    (t), the share of its arguments matched (a), the call executing as the turn expects (x), the
+    CRM matching the reference run's (s) and the answer's F1 on the reference reply's facts (r;
+    x stands in when the reply states none), minus 0.1 per malformed action, 0.05 per step beyond
+    one call and one answer and 0.1 for a write that leaves the CRM unlike the reference's,
+    capped at 0.5; within [-0.5, 1], exactly 1 for the ground truth, 0 for an answer alone.
+    ``mode="binary"`` gives 1 for a passed turn (``crm_gym.scoring.turn_passed``) and 0
+    otherwise; ``info["reward_components"]`` holds every part, ``passed`` included.
 
     ## Starting State
     The CRM seeded from the conversation's ``initial_entities`` with its earlier turns replayed;
@@ -55,6 +61,8 @@ class CrmEnv(CrmEnvBase):
 
     ## Version History
     - v0: initial version.
+    - v1: credit only from the agent's actions (issue #18): the shaped reward above, the
+      side-effect penalty, response F1, and one "passed" shared with ``replay`` and the evals.
 
     Example:
         >>> import gymnasium as gym

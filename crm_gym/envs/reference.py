@@ -25,8 +25,8 @@ from crm_gym.crm.tools import call_tool
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.replay import new_episode
 from crm_gym.data.templates import reference_payload, referenced_turns, resolve
-from crm_gym.envs.facts import reply_facts
 from crm_gym.envs.readonly import Record, read_only
+from crm_gym.scoring.facts import ReplyFacts, id_fields, reply_facts
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,12 @@ class TurnReference:
     @cached_property
     def id_fields(self) -> tuple[tuple[str, str], ...]:
         """The payload's ``*_id`` fields that hold text: what maps its ids to another run's."""
-        payload = self.payload or {}
-        return tuple(
-            (key, value)
-            for key, value in payload.items()
-            if key.endswith("_id") and isinstance(value, str)
-        )
+        return id_fields(self.payload)
+
+    @cached_property
+    def reply(self) -> ReplyFacts:
+        """The reply's facts with the id fields that map them to another run's ids."""
+        return ReplyFacts(self.facts, self.id_fields)
 
 
 def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> Record:

@@ -15,8 +15,13 @@ from crm_gym.data.conversation import Conversation, ExpectedResponse, Turn
 from crm_gym.data.examples import builtin_path
 from crm_gym.data.loading import load_conversations
 from crm_gym.data.replay import EpisodeState, new_episode, replay, score_turn, summarize
-from crm_gym.data.scoring import arguments_match, error_matches, normalize_reply, response_matches
 from crm_gym.data.templates import referenced_turns
+from crm_gym.scoring.matching import (
+    arguments_match,
+    error_matches,
+    normalize_reply,
+    response_matches,
+)
 
 
 @pytest.fixture(scope="module")
@@ -272,12 +277,15 @@ def turn(tool: str, args: dict[str, Any], turn_id: int = 1, **extra: Any) -> Tur
     )
 
 
-def play(expected: Turn, tool: str, args: dict[str, Any], reply: str | None = REPLY):
+def play(
+    expected: Turn, tool: str, args: dict[str, Any], reply: str | None = REPLY, strict: bool = False
+):
     conversation = Conversation.model_validate(
         {"conversation_id": "score", "initial_entities": SEED, "turns": [expected.model_dump()]}
     )
     state = EpisodeState()
-    result, _ = score_turn(new_episode(conversation), expected, tool, args, reply, state)
+    api = new_episode(conversation, strict_upstream=strict)
+    result, _ = score_turn(api, expected, tool, args, reply, state)
     return result, state
 
 
@@ -346,7 +354,9 @@ def test_wrong_reply():
 def test_reply_templates_resolve_against_the_current_turn():
     args = {"opportunity_id": OPP, "stage": "Negotiation"}
     result, _ = play(MOVE, "modify_opportunity", args, "{{turn_1.name}} is in {{turn_1.stage}}.")
-    assert result.response_success and result.passed
+    assert result.response_success  # upstream's check fills the templates
+    # ``passed`` scores the answer as written, as the env does: the templates state no fact
+    assert not result.passed
 
 
 def test_expected_failure_with_the_right_error():
@@ -392,3 +402,41 @@ def test_expected_arguments_are_resolved_from_earlier_turns():
     )
     assert result.expected_arguments == {"opportunity_id": OPP}
     assert result.verification == "exact_match" and result.tool_success
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "default", "strict"),
+    [
+        ("modify_opportunity", {"opportunity_id": OPP, "probability": 120}, True, True),
+        ("modify_opportunity", {"opportunity_id": OPP, "stage": "Won"}, False, True),  # other error
+        (
+            "modify_opportunity",
+            {"opportunity_id": OPP, "probability": 0},
+            False,
+            True,
+        ),  # other args
+        (
+            "modify_opportunity",
+            {"opportunity_id": OPP, "probability": 80},
+            False,
+            False,
+        ),  # succeeded
+        ("view_opportunity_details", {"opportunity_id": "nope"}, False, False),  # another tool
+    ],
+)
+def test_strict_upstream_passes_an_expected_failure_on_any_failure_of_the_expected_tool(
+    tool, args, default, strict
+):
+    assert play(BAD_PROBABILITY, tool, args)[0].passed is default
+    assert play(BAD_PROBABILITY, tool, args, strict=True)[0].passed is strict
+
+
+def test_a_passing_reply_states_every_fact_and_at_least_half_facts():
+    args = {"opportunity_id": OPP, "stage": "Negotiation"}
+    assert play(MOVE, "modify_opportunity", args, "Halden LIMS Pilot: Negotiation.")[0].passed
+    assert not play(MOVE, "modify_opportunity", args, "Moved to Negotiation.")[0].passed
+    # every value of the result: the name and stage are facts, amount and probability are not,
+    # the ids are neutral (the reply states none): precision 1/2, just enough
+    dump = f"{OPP}: Halden LIMS Pilot, client {CLIENT}, Negotiation, $40,000, 30%."
+    result, _ = play(MOVE, "modify_opportunity", args, dump)
+    assert result.passed and not result.response_success  # upstream wanted the exact text

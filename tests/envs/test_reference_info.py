@@ -9,7 +9,7 @@ import pytest
 
 from crm_gym.envs import ConversationEnv
 from crm_gym.envs.tasks import TaskSource
-from crm_gym.envs.turn import TurnScorer
+from crm_gym.scoring.turn import TurnScorer
 
 
 def test_the_reference_refuses_edits_and_stays_whole(tasks):

@@ -16,7 +16,7 @@ from crm_gym.actions import to_json
 from crm_gym.data.examples import builtin_path
 from crm_gym.data.generator import generate
 from crm_gym.data.loading import load_conversations
-from crm_gym.rewards import RewardConfig
+from crm_gym.scoring import RewardConfig
 from tests.envs.support import DEAL, replay_answer, replay_call, replay_episode
 
 

@@ -1,24 +1,25 @@
-"""Rewards: every component by hand, then whole turns played through the envs.
+"""Rewards: the formula by hand, then whole turns played through the envs.
 
-Default weights (``RewardConfig``): tool 0.2, arguments 0.2, execution 0.2, state 0.3,
-response 0.1; penalties 0.1 per malformed action and 0.05 per step beyond one call and one
-answer, capped at 0.5. The shaped reward is the weighted mean of the components that apply.
+Default weights (``RewardConfig``): tool 0.04, arguments 0.26, execution 0.2, state 0.3,
+response 0.2, summing to 1; ``shaped = w_tool*t + w_args*a + a*(w_exec*x + w_state*s +
+w_resp*r')`` with ``r' = x`` when the reply states no fact. Penalties: 0.1 per malformed action,
+0.05 per step beyond one call and one answer, 0.1 for a write that leaves the CRM unlike the
+reference's, capped together at 0.5. These tests pin the numbers of the new (v1) reward.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crm_gym import RewardConfig as TopLevelRewardConfig
 from crm_gym.actions import format_tool_call
-from crm_gym.data.conversation import Turn
 from crm_gym.envs import ConversationEnv, CrmEnv
-from crm_gym.envs.facts import reply_facts, response_score
-from crm_gym.envs.turn import argument_score
-from crm_gym.rewards import RewardConfig, TurnEvidence, turn_reward
+from crm_gym.scoring import RewardConfig, TurnEvidence, turn_reward
 from tests.envs.support import ACME, ACME_EMAIL, DEAL
 
 CONFIG = RewardConfig()
@@ -36,18 +37,32 @@ def test_perfect_turn_scores_one_with_every_component():
     reward, components = turn_reward(evidence(), CONFIG)
     assert reward == 1.0
     assert components == {"tool": 1.0, "arguments": 1.0, "execution": 1.0, "state": 1.0,
-                          "response": 1.0, "penalty": 0.0, "passed": 1.0, "total": 1.0}  # fmt: skip
+                          "response": 1.0, "penalty": 0.0, "side_effect": 0.0, "passed": 1.0,
+                          "total": 1.0}  # fmt: skip
+
+
+def test_the_package_exports_the_same_reward_config():
+    assert TopLevelRewardConfig is RewardConfig
+
+
+def test_default_weights_sum_to_one():
+    weights = (CONFIG.tool_weight, CONFIG.arguments_weight, CONFIG.execution_weight,
+               CONFIG.state_weight, CONFIG.response_weight)  # fmt: skip
+    assert weights == (0.04, 0.26, 0.2, 0.3, 0.2) and math.fsum(weights) == 1.0
+    assert (CONFIG.side_effect_penalty, CONFIG.format_floor) == (0.1, 0.0)
 
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"tool": 0.0}, 0.8),
-        ({"arguments": 0.5}, 0.9),
+        ({"tool": 0.0}, 0.96),
+        ({"arguments": 0.5}, 0.04 + 0.13 + 0.5 * 0.7),  # the argument score scales x, s and r
+        ({"arguments": 0.0}, 0.04),
         ({"execution": 0.0}, 0.8),
         ({"state": 0.0}, 0.7),
-        ({"response": 0.0}, 0.9),
-        ({"arguments": 0.5, "execution": 0.0, "response": 0.5}, 0.2 + 0.1 + 0.0 + 0.3 + 0.05),
+        ({"response": 0.0}, 0.8),
+        ({"response": 0.5}, 0.9),
+        ({"arguments": 0.5, "execution": 0.0, "response": 0.5}, 0.04 + 0.13 + 0.5 * (0.3 + 0.1)),
         ({"tool": 0.0, "arguments": 0.0, "execution": 0.0, "state": 0.0, "response": 0.0}, 0.0),
     ],
 )
@@ -58,41 +73,44 @@ def test_each_component_weighs_its_weight(overrides, expected):
         assert components[name] == value
 
 
-def test_weights_renormalise_over_the_components_that_apply():
-    # response None: (0.2*1 + 0.2*0.5 + 0.2*0 + 0.3*1) / 0.9
-    reward, components = turn_reward(evidence(arguments=0.5, execution=0.0, response=None), CONFIG)
-    assert reward == pytest.approx(0.6 / 0.9)
-    assert "response" not in components
-    # state None as well: (0.2 + 0.1 + 0) / 0.6
-    reward, components = turn_reward(
-        evidence(arguments=0.5, execution=0.0, state=None, response=None), CONFIG
-    )
-    assert reward == pytest.approx(0.5)
-    assert "state" not in components
-    assert turn_reward(evidence(response=None), CONFIG)[0] == pytest.approx(1.0)
+def test_without_facts_the_correct_call_stands_in_for_the_reply():
+    reward, components = turn_reward(evidence(response=None), CONFIG)
+    assert reward == 1.0 and "response" not in components
+    assert turn_reward(evidence(response=None, execution=0.0), CONFIG)[0] == pytest.approx(0.6)
+    half = turn_reward(evidence(response=None, arguments=0.5), CONFIG)[0]
+    assert half == pytest.approx(0.04 + 0.13 + 0.5 * 0.7)
 
 
-def test_custom_weights_and_all_zero_weights():
-    only_tool = RewardConfig(
-        arguments_weight=0, execution_weight=0, state_weight=0, response_weight=0
-    )
+def test_state_and_reply_pay_nothing_without_the_expected_call():
+    """Read-only turns leave the CRM as the reference does: that alone earns nothing now."""
+    idle = evidence(tool=0.0, arguments=0.0, execution=0.0, state=1.0, response=1.0, passed=False)
+    assert turn_reward(idle, CONFIG)[0] == 0.0
+    empty_call = evidence(arguments=0.0, execution=1.0, state=1.0, response=1.0, passed=False)
+    assert turn_reward(empty_call, CONFIG)[0] == pytest.approx(CONFIG.tool_weight)
+
+
+def test_custom_weights():
+    only_tool = RewardConfig(tool_weight=1.0, arguments_weight=0, execution_weight=0,
+                             state_weight=0, response_weight=0)  # fmt: skip
     assert turn_reward(evidence(tool=0.0, arguments=1.0), only_tool)[0] == 0.0
-    assert turn_reward(evidence(tool=1.0, state=0.0), only_tool)[0] == 1.0
-    nothing = RewardConfig(tool_weight=0, arguments_weight=0, execution_weight=0, state_weight=0,
-                           response_weight=0)  # fmt: skip
-    assert turn_reward(evidence(), nothing)[0] == 0.0
+    assert turn_reward(evidence(tool=1.0, arguments=0.0, state=0.0), only_tool)[0] == 1.0
+    near = RewardConfig(tool_weight=0.04 + 5e-10)  # within the tolerance: capped at 1
+    assert turn_reward(evidence(), near)[0] == 1.0
 
 
 @pytest.mark.parametrize(
-    ("malformed", "extra", "penalty"),
-    [(1, 0, 0.1), (0, 1, 0.05), (2, 1, 0.25), (0, 10, 0.5), (4, 3, 0.5), (100, 100, 0.5)],
-)
-def test_penalties_add_up_and_are_capped(malformed, extra, penalty):
+    ("malformed", "extra", "side_effect", "penalty"),
+    [(1, 0, False, 0.1), (0, 1, False, 0.05), (2, 1, False, 0.25), (0, 10, False, 0.5),
+     (4, 3, False, 0.5), (100, 100, False, 0.5), (0, 0, True, 0.1), (1, 1, True, 0.25),
+     (3, 3, True, 0.5)],
+)  # fmt: skip
+def test_penalties_add_up_and_are_capped(malformed, extra, side_effect, penalty):
     reward, components = turn_reward(
-        evidence(malformed_actions=malformed, extra_steps=extra), CONFIG
+        evidence(malformed_actions=malformed, extra_steps=extra, side_effect=side_effect), CONFIG
     )
     assert reward == pytest.approx(1.0 - penalty)
     assert components["penalty"] == pytest.approx(-penalty)
+    assert components["side_effect"] == (-0.1 if side_effect else 0.0)
     assert components["total"] == reward
 
 
@@ -103,6 +121,21 @@ def test_the_lowest_shaped_reward_is_minus_the_cap():
     capped = RewardConfig(max_penalty=0.2)
     assert turn_reward(evidence(**zero, malformed_actions=9), capped)[0] == pytest.approx(-0.2)
     assert capped.bounds == (-0.2, 1.0)
+
+
+def test_a_write_alone_costs_the_side_effect_penalty():
+    zero = dict(tool=0.0, arguments=0.0, execution=0.0, state=0.0, response=None, passed=False)
+    assert turn_reward(evidence(**zero, side_effect=True), CONFIG)[0] == pytest.approx(-0.1)
+
+
+def test_the_format_floor_pays_a_well_formed_answer_only():
+    floor = RewardConfig(format_floor=0.02)
+    idle = dict(tool=0.0, arguments=0.0, execution=0.0, state=1.0, response=0.0, passed=False)
+    assert turn_reward(evidence(**idle), floor)[0] == 0.02
+    assert turn_reward(evidence(**idle, answered=False), floor)[0] == 0.0  # the budget ran out
+    assert turn_reward(evidence(**idle, malformed_actions=1), floor)[0] == pytest.approx(-0.1)
+    assert turn_reward(evidence(), floor)[0] == 1.0  # a floor, not a bonus
+    assert turn_reward(evidence(**idle), CONFIG)[0] == 0.0  # off by default
 
 
 def test_binary_mode_is_passed_only():
@@ -121,9 +154,19 @@ def test_binary_mode_is_passed_only():
         ({"state_weight": "0.3"}, "RewardConfig.state_weight must be a number >= 0, got '0.3'"),
         ({"max_penalty": None}, "RewardConfig.max_penalty must be a number >= 0, got None"),
         ({"step_penalty": -1}, "RewardConfig.step_penalty must be a number >= 0, got -1"),
+        ({"side_effect_penalty": float("nan")},
+         "RewardConfig.side_effect_penalty must be a number >= 0, got nan"),
+        ({"format_penalty": True}, "RewardConfig.format_penalty must be a number >= 0, got True"),
         ({"mode": "dense"}, "RewardConfig.mode must be 'shaped' or 'binary', got 'dense'"),
+        ({"response_weight": 0.1},
+         "RewardConfig weights (tool_weight, arguments_weight, execution_weight, state_weight, "
+         "response_weight) must sum to 1, got 0.9: the shaped reward is not renormalised, so the "
+         "ground truth must earn exactly 1"),
+        ({"format_floor": 0.04},
+         "RewardConfig.format_floor must be below tool_weight (0.04), got 0.04: an answer alone "
+         "would earn as much as the expected tool"),
     ],
-)
+)  # fmt: skip
 def test_reward_config_validation(kwargs, message):
     with pytest.raises(ValueError) as caught:
         RewardConfig(**kwargs)
@@ -138,104 +181,41 @@ def test_reward_config_is_frozen():
 unit = st.floats(0.0, 1.0)
 
 
-@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(
-    tool=unit, arguments=unit, execution=unit, state=st.none() | unit, response=st.none() | unit,
+    tool=unit, arguments=unit, execution=unit, state=unit, response=st.none() | unit,
     malformed=st.integers(0, 50), extra=st.integers(0, 50), passed=st.booleans(),
+    side_effect=st.booleans(), answered=st.booleans(), floor=st.sampled_from([0.0, 0.03]),
     mode=st.sampled_from(["shaped", "binary"]),
 )  # fmt: skip
 def test_reward_always_within_bounds(tool, arguments, execution, state, response, malformed, extra,
-                                     passed, mode):  # fmt: skip
-    config = RewardConfig(mode=mode)
-    evidence_ = TurnEvidence(tool, arguments, execution, state, response, malformed, extra, passed)
+                                     passed, side_effect, answered, floor, mode):  # fmt: skip
+    config = RewardConfig(mode=mode, format_floor=floor)
+    evidence_ = TurnEvidence(tool, arguments, execution, state, response, malformed, extra, passed,
+                             side_effect, answered)  # fmt: skip
     reward, components = turn_reward(evidence_, config)
     low, high = config.bounds
-    assert low - 1e-12 <= reward <= high + 1e-12
+    assert low <= reward <= high
     assert components["total"] == reward
+    assert -config.max_penalty <= components["penalty"] <= 0.0
 
 
-# ---- argument_score ------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("expected", "actual", "score"),
-    [
-        ({}, {"anything": 1}, 1.0),
-        ({"a": 1, "b": "x"}, {"a": 1, "b": "x", "extra": 3}, 1.0),
-        ({"a": 1, "b": "x"}, {}, 0.0),
-        ({"a": 1, "b": "x"}, {"a": "1.0"}, 0.5),  # a numeric string matches; b is missing
-        ({"amount": 120000}, {"amount": "120000"}, 1.0),
-        ({"amount": 120000}, {"amount": "120,000"}, 0.0),
-        ({"name": "Acme"}, {"name": "  Acme "}, 1.0),  # trimmed
-        ({"name": "Acme"}, {"name": "acme"}, 0.0),  # case-sensitive
-        ({"note": None}, {"note": None}, 1.0),
-        ({"note": None}, {}, 0.0),
-        # criteria entries count one by one; other keys one each
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}, "limit": 5},
-         {"criteria": {"stage": "Qualification"}, "limit": "5"}, 2 / 3),
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}},
-         {"criteria": {"client_id": "c1", "stage": "Qualification", "owner": "x"}}, 1.0),
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}}, {"criteria": "stage"}, 0.0),
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}}, {"stage": "Proposal"}, 0.0),
-        # a nested dict other than criteria is one value, matched as a whole
-        ({"opportunity_id": "o1", "updates": {"stage": "Negotiation", "probability": 70}},
-         {"opportunity_id": "o1", "updates": {"stage": "Negotiation"}}, 0.5),
-        ({"updates": {"stage": "Negotiation", "probability": 70}},
-         {"updates": {"stage": "Negotiation", "probability": "70"}}, 1.0),
-        ({"quote_ids": ["q1", "q2"]}, {"quote_ids": ["q2", "q1"]}, 0.0),
-        ({"criteria": "raw text"}, {"criteria": "raw text"}, 1.0),
-    ],
-)  # fmt: skip
-def test_argument_score(expected, actual, score):
-    assert argument_score(expected, actual) == pytest.approx(score)
-
-
-# ---- response_score and reply facts --------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("answer", "facts", "id_map", "score"),
-    [
-        ("anything", (), {}, None),
-        ("Created our-9 for ACME.", ("ref-1", "Acme"), {"ref-1": "our-9"}, 1.0),
-        ("Created ref-1 for Acme.", ("ref-1", "Acme"), {"ref-1": "our-9"}, 0.5),  # ids are mapped
-        ("The deal is worth $120,000.", ("120000.0",), {}, 1.0),
-        ("The deal is worth 120,000.00 dollars.", ("120000.0",), {}, 1.0),
-        ("The deal is worth $12,000.", ("120000.0",), {}, 0.0),
-        ("Probability is now 70%.", ("70.0",), {}, 1.0),
-        ("Balance -5 left.", ("-5.0",), {}, 1.0),
-        ("It is 1.2e5.", ("120000.0",), {}, 0.0),
-        ("Acme, Negotiation, 70", ("Acme", "Negotiation", "70.0", "Q4 Deal"), {}, 0.75),
-        ("", ("Acme",), {}, 0.0),
-    ],
-)
-def test_response_score(answer, facts, id_map, score):
-    assert response_score(answer, facts, id_map) == score
-
-
-def test_reply_facts_are_payload_values_that_the_expected_reply_states():
-    turn = Turn.model_validate({
-        "turn_id": 1, "expected_tool": "create_new_client",
-        "expected_response": {"text": "Globex (a Prospect, 1 of 1) is in; id c-1 noted. True."},
-    })  # fmt: skip
-    payload = {"client_id": "c-1", "name": "Globex", "status": "Prospect", "email": "x@y.example",
-               "count": 1, "industry": None, "flag": True}  # fmt: skip
-    assert reply_facts(turn, payload, None) == ("c-1", "Globex", "Prospect")  # "1" is too short
-    assert reply_facts(turn, [payload, {"name": "Globex"}], None) == ("c-1", "Globex", "Prospect")
-    no_reply = Turn.model_validate({"turn_id": 1, "expected_tool": "list_clients"})
-    assert reply_facts(no_reply, payload, None) == ()
-
-
-def test_reply_facts_of_a_failure_turn_include_the_expected_error_text():
-    turn = Turn.model_validate({
-        "turn_id": 1, "expected_tool": "create_new_client", "expect_success": False,
-        "expected_error_substring": "already exists",
-        "expected_response": {"text": "A client already exists with that email."},
-    })  # fmt: skip
-    assert reply_facts(turn, None, "Client already exists with email 'x'.") == ("already exists",)
-    assert reply_facts(turn, None, None) == ()
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(arguments=unit, execution=unit, state=unit, response=st.none() | unit)
+def test_more_of_any_component_never_pays_less(arguments, execution, state, response):
+    base = evidence(arguments=arguments, execution=execution, state=state, response=response)
+    reward = turn_reward(base, CONFIG)[0]
+    for name in ("arguments", "execution", "state"):
+        better = dataclasses.replace(base, **{name: 1.0})
+        assert turn_reward(better, CONFIG)[0] >= reward - 1e-12
+    assert turn_reward(dataclasses.replace(base, tool=0.0), CONFIG)[0] <= reward
 
 
 # ---- whole turns through CrmEnv ------------------------------------------------------------------
 NEW_CLIENT_ARGS = {"name": "Globex", "email": "ops@globex.example", "status": "Prospect"}
 NEW_CLIENT_REPLY = "Globex is now a Prospect client."
 FIND_REPLY = "One: Q4 Sales Opportunity, 100000.0 at 50%."
+FIND_ARGS = {"criteria": {"client_id": ACME, "stage": "Qualification"}}
 
 
 def call(tool: str, **arguments) -> str:
@@ -262,18 +242,17 @@ def test_the_reference_call_and_reply_score_one(tasks):
     assert components["passed"] == 1.0
 
 
-def test_wrong_tool_gets_only_what_the_answer_states(tasks):
-    # tool 0, arguments 0, execution 0, state 0 (no client made), response 1 -> 0.1 / 1.0
+def test_wrong_tool_gets_nothing_even_when_the_answer_states_the_facts(tasks):
     actions = [call("client_search", name="Globex"), NEW_CLIENT_REPLY]
     reward, components, _ = play_turn(tasks, "HAND-new-client#1", actions)
     assert components == {"tool": 0.0, "arguments": 0.0, "execution": 0.0, "state": 0.0,
-                          "response": 1.0, "penalty": 0.0, "passed": 0.0,
-                          "total": reward}  # fmt: skip
-    assert reward == pytest.approx(0.1)
+                          "response": 1.0, "penalty": 0.0, "side_effect": 0.0, "passed": 0.0,
+                          "total": 0.0}  # fmt: skip
+    assert reward == 0.0
 
 
 def test_right_tool_wrong_argument_gets_a_partial_argument_score(tasks):
-    # status Active instead of Prospect: arguments 2/3, execution 1, state 0, response 1
+    # status Active instead of Prospect: a 2/3, x 1, s 0, r 1, and the write costs 0.1
     actions = [
         call("create_new_client", **{**NEW_CLIENT_ARGS, "status": "Active"}),
         NEW_CLIENT_REPLY,
@@ -281,24 +260,32 @@ def test_right_tool_wrong_argument_gets_a_partial_argument_score(tasks):
     reward, components, _ = play_turn(tasks, "HAND-new-client#1", actions)
     assert (components["tool"], components["execution"], components["state"]) == (1.0, 1.0, 0.0)
     assert components["arguments"] == pytest.approx(2 / 3)
-    assert reward == pytest.approx(0.2 + 0.2 * 2 / 3 + 0.2 + 0.0 + 0.1)
+    assert components["side_effect"] == -0.1
+    assert reward == pytest.approx(0.04 + 0.26 * 2 / 3 + 2 / 3 * (0.2 + 0.2) - 0.1)
     assert components["passed"] == 0.0
 
 
 def test_search_criteria_count_one_by_one_in_the_env(tasks):
-    # one of two criteria: arguments 0.5; the search changes nothing, so state 1
+    # one of two criteria: a 0.5; the search changes nothing, so s 1
     actions = [call("opportunity_search", criteria={"stage": "Qualification"}), FIND_REPLY]
     reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
     assert components["arguments"] == 0.5 and components["state"] == 1.0
-    assert reward == pytest.approx(0.2 + 0.1 + 0.2 + 0.3 + 0.1)
+    assert reward == pytest.approx(0.04 + 0.13 + 0.5 * (0.2 + 0.3 + 0.2))
 
 
 def test_reply_numbers_count_as_numbers(tasks):
-    actions = [call("opportunity_search", criteria={"client_id": ACME, "stage": "Qualification"}),
-               "Just one: Q4 Sales Opportunity, worth $100,000."]  # fmt: skip
+    actions = [call("opportunity_search", **FIND_ARGS),
+               "Just one: Q4 Sales Opportunity, worth $100,000 at 50%."]  # fmt: skip
     reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
     assert components["arguments"] == 1.0 and components["response"] == 1.0
     assert reward == 1.0
+
+
+def test_a_reply_missing_a_fact_loses_part_of_the_response_and_the_pass(tasks):
+    actions = [call("opportunity_search", **FIND_ARGS), "Just one: Q4 Sales Opportunity."]
+    reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
+    assert components["response"] == pytest.approx(0.5)  # recall 1/3, precision 1: F1 0.5
+    assert reward == pytest.approx(0.9) and components["passed"] == 0.0
 
 
 def test_numeric_strings_match_in_the_argument_score_but_the_crm_rejects_them(tasks):
@@ -308,16 +295,17 @@ def test_numeric_strings_match_in_the_argument_score_but_the_crm_rejects_them(ta
     reward, components, _ = play_turn(tasks, "HAND-deal#2", actions)
     assert components["arguments"] == 1.0  # upstream's rule: "70" matches 70
     assert (components["execution"], components["state"]) == (0.0, 0.0)  # "must be numeric"
-    assert reward == pytest.approx(0.2 + 0.2 + 0.0 + 0.0 + 0.1)
+    assert reward == pytest.approx(0.04 + 0.26 + 0.2)
 
 
-def test_expected_failure_turn_called_correctly_scores_execution(tasks):
+def test_expected_failure_turn_called_correctly_scores_one(tasks):
     dup = {"name": "Acme Two", "email": ACME_EMAIL.upper(), "status": "Active"}
     reward, components, _ = play_turn(
         tasks, "HAND-duplicate#1", [call("create_new_client", **dup), "No."]
     )
     assert components == {"tool": 1.0, "arguments": 1.0, "execution": 1.0, "state": 1.0,
-                          "penalty": 0.0, "passed": 1.0, "total": 1.0}  # fmt: skip
+                          "penalty": 0.0, "side_effect": 0.0, "passed": 1.0,
+                          "total": 1.0}  # fmt: skip
     assert reward == 1.0
 
 
@@ -328,7 +316,7 @@ def test_expected_failure_turn_that_succeeds_loses_execution_and_state(tasks):
     )
     assert (components["execution"], components["state"], components["passed"]) == (0.0, 0.0, 0.0)
     assert components["arguments"] == pytest.approx(2 / 3)
-    assert reward == pytest.approx((0.2 + 0.2 * 2 / 3) / 0.9)  # no response component
+    assert reward == pytest.approx(0.04 + 0.26 * 2 / 3 - 0.1)  # no reply facts: r' = x = 0
 
 
 def test_expected_failure_turn_failing_for_another_reason_loses_execution(tasks):
@@ -337,7 +325,7 @@ def test_expected_failure_turn_failing_for_another_reason_loses_execution(tasks)
         tasks, "HAND-duplicate#1", [call("create_new_client", **wrong), "No."]
     )
     assert (components["execution"], components["state"]) == (0.0, 1.0)
-    assert reward == pytest.approx((0.2 + 0.2 * 2 / 3 + 0.3) / 0.9)
+    assert reward == pytest.approx(0.04 + 0.26 * 2 / 3 + 2 / 3 * 0.3)
 
 
 def test_extra_steps_are_penalised(tasks):
@@ -363,7 +351,7 @@ def test_the_best_argument_match_is_scored_before_execution(tasks):
     reward, components, _ = play_turn(tasks, "HAND-new-client#1", actions)
     assert (components["arguments"], components["execution"]) == (1.0, 0.0)
     assert components["state"] == 0.0 and components["passed"] == 0.0
-    assert reward == pytest.approx(0.2 + 0.2 + 0.0 + 0.0 + 0.1 - 0.05)
+    assert reward == pytest.approx(0.04 + 0.26 + 0.2 - 0.05 - 0.1)
 
 
 def test_malformed_actions_are_penalised(tasks):
@@ -380,13 +368,13 @@ def test_penalties_are_capped_in_the_env(tasks):
     assert reward == pytest.approx(0.5)
 
 
-def test_an_extra_destructive_call_zeroes_the_state_component(tasks):
-    actions = [call("opportunity_search", criteria={"client_id": ACME, "stage": "Qualification"}),
+def test_an_extra_destructive_call_costs_state_and_the_side_effect_penalty(tasks):
+    actions = [call("opportunity_search", **FIND_ARGS),
                call("delete_opportunity", opportunity_id=DEAL), FIND_REPLY]  # fmt: skip
     reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
     assert (components["tool"], components["arguments"], components["execution"]) == (1.0, 1.0, 1.0)
-    assert components["state"] == 0.0
-    assert reward == pytest.approx(0.2 + 0.2 + 0.2 + 0.0 + 0.1 - 0.05)
+    assert components["state"] == 0.0 and components["side_effect"] == -0.1
+    assert reward == pytest.approx(0.04 + 0.26 + 0.2 + 0.0 + 0.2 - 0.05 - 0.1)
     assert components["passed"] == 1.0  # passing follows upstream: call and reply, not state
 
 
@@ -401,7 +389,7 @@ def test_budget_exhaustion_truncates_without_an_answer(tasks):
     assert obs.startswith("Tool result (create_new_client): ")
     components = info["reward_components"]
     assert components["response"] == 0.0 and components["passed"] == 0.0  # no answer
-    assert reward == pytest.approx(0.9)
+    assert reward == pytest.approx(0.8)
 
 
 def test_budget_of_one_malformed_action(tasks):
@@ -416,22 +404,25 @@ def test_budget_of_one_malformed_action(tasks):
 def test_conversation_rewards_are_turn_rewards_over_the_number_of_turns(tasks):
     env = ConversationEnv(tasks)
     env.reset(seed=0, options={"task_id": "HAND-deal"})
-    # turn 1 (a search): only state holds -> 0.3; turn 2 (a modify): nothing -> 0.0
+    # turn 1 (a search): the CRM is as the reference left it, but nothing was done -> 0
     _, first, terminated, _, info = env.step("I cannot help.")
-    assert not terminated and info["reward_components"]["total"] == pytest.approx(0.3)
-    assert first == pytest.approx(0.3 / 2)
-    _, second, terminated, truncated, info = env.step("I cannot help.")
+    assert not terminated and info["reward_components"]["state"] == 1.0
+    assert first == 0.0 and info["reward_components"]["total"] == 0.0
+    env.step(call("opportunity_search", **FIND_ARGS))
+    _, second, terminated, truncated, info = env.step(
+        "Done: Q4 Sales Opportunity is in Negotiation."
+    )
     assert (terminated, truncated) == (True, False)
-    assert second == 0.0 and info["reward_components"]["state"] == 0.0
+    assert info["reward_components"]["tool"] == 0.0  # the wrong tool for turn 2
+    assert second == 0.0
 
 
 def test_conversation_turn_budget_ends_the_turn_and_moves_on(tasks):
     env = ConversationEnv(tasks, max_steps=1)
     env.reset(seed=0, options={"task_id": "HAND-deal"})
-    found = call("opportunity_search", criteria={"client_id": ACME, "stage": "Qualification"})
-    obs, reward, terminated, truncated, info = env.step(found)
+    obs, reward, terminated, truncated, info = env.step(call("opportunity_search", **FIND_ARGS))
     assert (terminated, truncated) == (False, False)
     assert obs.startswith("Tool result (opportunity_search): ")
     assert obs.endswith(f"\nUser: Move {DEAL} to Negotiation at 70%.")  # filled from this run
     assert info["turn_id"] == 2
-    assert reward == pytest.approx((0.2 + 0.2 + 0.2 + 0.3 + 0.0) / 2)  # no answer: response 0
+    assert reward == pytest.approx((0.04 + 0.26 + 0.2 + 0.3 + 0.0) / 2)  # no answer: response 0

@@ -25,7 +25,7 @@ from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.data.examples import builtin_path
 from crm_gym.data.loading import load_conversations
 from crm_gym.envs import ConversationEnv, CrmEnv
-from crm_gym.rewards import RewardConfig
+from crm_gym.scoring import RewardConfig
 from tests.crm.test_invariants import (
     assert_emails_unique,
     assert_references_resolve,

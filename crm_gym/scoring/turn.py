@@ -1,4 +1,8 @@
-"""Scoring one turn of an episode: the agent's calls and answer against the reference turn."""
+"""Scoring one turn of an episode: the agent's calls, the CRM and its answer against the reference.
+
+``TurnScorer`` collects what the agent did and reduces it to ``TurnEvidence`` (``passed`` from
+``turn_passed``), which ``turn_reward`` turns into the reward.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from typing import Any
 from crm_gym.actions import ToolCall
 from crm_gym.crm.canonical import CanonicalState, StateCache, canonical_state
 from crm_gym.crm.store import Store
-from crm_gym.crm.tools import ToolResult, comparison_arguments
-from crm_gym.data.scoring import arguments_match, error_matches
+from crm_gym.crm.tools import READ_ONLY_TOOLS, ToolResult, comparison_arguments
 from crm_gym.data.templates import reference_payload
-from crm_gym.envs.facts import response_score
 from crm_gym.envs.readonly import Record
 from crm_gym.envs.reference import TurnReference, reference_record
-from crm_gym.rewards import TurnEvidence
+from crm_gym.scoring.facts import ResponseScore, id_map, response_score, unstated_ids
+from crm_gym.scoring.matching import argument_score, error_matches
+from crm_gym.scoring.reward import TurnEvidence, turn_passed
 
 REFERENCE_STEPS = 2
 """The ground truth takes one tool call and one answer per turn."""
@@ -98,53 +102,46 @@ class TurnScorer:
     def evidence(
         self, store: Store, known_ids: frozenset[str], target: CanonicalState, answer: str | None
     ) -> TurnEvidence:
-        """Score the turn: tool, arguments, execution, state and response."""
+        """Score the turn from what the agent did: its calls, the CRM after them, its answer."""
         chosen, args_score = self.chosen_call()
         executed = self.executed_as_expected(chosen)
-        state = float(canonical_state(store, known_ids, self.state_cache) == target)
-        id_map = _id_map(self.reference.id_fields, chosen.payload if chosen is not None else None)
-        response = response_score(answer or "", self.reference.facts, id_map)
-        passed = executed and args_score == 1.0 and response in (None, 1.0)
+        state = canonical_state(store, known_ids, self.state_cache) == target
+        response = self._response(answer, chosen.payload if chosen is not None else None)
+        passed = turn_passed(
+            self.reference.turn.expect_success,
+            chosen is not None,
+            args_score,
+            executed,
+            response,
+            strict_upstream=self.strict_upstream,
+            expected_tool_failed=self._expected_tool_failed(),
+        )
         return TurnEvidence(
             tool=float(chosen is not None),
             arguments=args_score,
             execution=float(executed),
-            state=state,
-            response=response,
+            state=float(state),
+            response=None if response is None else response.f1,
             malformed_actions=self.malformed_actions,
             extra_steps=max(0, self.steps - REFERENCE_STEPS),
             passed=passed,
+            side_effect=not state and self._wrote(),
+            answered=answer is not None,
         )
 
+    def _response(self, answer: str | None, chosen_payload: Any) -> ResponseScore | None:
+        """The answer's recall and precision; claims come from every successful call's payload."""
+        reference = self.reference
+        ids = id_map(reference.id_fields, chosen_payload)
+        neutral = unstated_ids(reference.id_fields, reference.facts, chosen_payload)
+        payloads = [outcome.payload for _, outcome in self.calls if outcome.ok]
+        return response_score(answer or "", reference.facts, ids, payloads, neutral)
 
-def argument_score(expected: dict[str, Any], actual: dict[str, Any]) -> float:
-    """Share of expected argument values matched; ``criteria`` entries count one by one."""
-    leaves = []
-    for key, value in expected.items():
-        if key == "criteria" and isinstance(value, dict):
-            given = actual.get("criteria") if isinstance(actual.get("criteria"), dict) else {}
-            leaves += [(value[k], given.get(k, _MISSING), k in given) for k in value]
-        else:
-            leaves.append((value, actual.get(key, _MISSING), key in actual))
-    if not leaves:
-        return 1.0
-    matched = 0
-    for want, got, present in leaves:
-        # equal plain strings match (arguments_match compares them stripped), without the call
-        if present and (
-            (type(want) is str and type(got) is str and want == got)
-            or arguments_match(want, got)[0]
-        ):
-            matched += 1
-    return matched / len(leaves)
+    def _wrote(self) -> bool:
+        """Some call of a tool that writes succeeded in this turn."""
+        return any(outcome.ok and outcome.name not in READ_ONLY_TOOLS for _, outcome in self.calls)
 
-
-def _id_map(reference_ids: tuple[tuple[str, str], ...], ours: Any) -> dict[str, str]:
-    """Reference ids -> this run's ids, read from the two payloads' ``*_id`` fields."""
-    if not reference_ids or ours is None:
-        return {}
-    ours = reference_payload(ours)
-    return {value: ours[key] for key, value in reference_ids if isinstance(ours.get(key), str)}
-
-
-_MISSING = object()
+    def _expected_tool_failed(self) -> bool:
+        """Some call of the expected tool failed (upstream's expected-failure rule)."""
+        expected = self.reference.turn.expected_tool
+        return any(call.name == expected and not outcome.ok for call, outcome in self.calls)

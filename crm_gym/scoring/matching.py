@@ -1,4 +1,8 @@
-"""Upstream's per-turn checks (SPEC-arc.md section 4.1): argument match, error and reply match."""
+"""Matching rules: upstream's per-turn checks (SPEC-arc.md section 4.1) and the argument score.
+
+Upstream's checks are all-or-nothing (argument match, error match, structured reply match); the
+argument score is the share of expected values matched, which the shaped reward pays for.
+"""
 
 from __future__ import annotations
 
@@ -90,3 +94,32 @@ def response_matches(reply: str | None, expected: ExpectedResponse | None) -> bo
     if expected.text:  # upstream accepted the text as well as every answer
         wanted.add(normalize_reply(expected.text))
     return normalize_reply(reply) in wanted
+
+
+def argument_score(expected: dict[str, Any], actual: dict[str, Any]) -> float:
+    """Share of expected argument values matched; ``criteria`` entries count one by one.
+
+    1.0 when nothing is expected; a value matches when ``arguments_match`` accepts it, so 1.0
+    exactly when ``arguments_match(expected, actual)`` holds.
+    """
+    leaves = []
+    for key, value in expected.items():
+        if key == "criteria" and isinstance(value, dict):
+            given = actual.get("criteria") if isinstance(actual.get("criteria"), dict) else {}
+            leaves += [(value[k], given.get(k, _MISSING), k in given) for k in value]
+        else:
+            leaves.append((value, actual.get(key, _MISSING), key in actual))
+    if not leaves:
+        return 1.0
+    matched = 0
+    for want, got, present in leaves:
+        # equal plain strings match (arguments_match compares them stripped), without the call
+        if present and (
+            (type(want) is str and type(got) is str and want == got)
+            or arguments_match(want, got)[0]
+        ):
+            matched += 1
+    return matched / len(leaves)
+
+
+_MISSING = object()
