@@ -377,7 +377,9 @@ def audit_policies() -> list[AuditPolicy]:
             trick=True,
         ),
         AuditPolicy(
-            "empty_search", "<entity>_search({}), echoes the result", fixed(EmptySearchEcho)
+            "empty_search",
+            "the named entity's search with {}, echoes the result",
+            fixed(EmptySearchEcho),
         ),
         AuditPolicy("frequent_regex", "most frequent tool, regex args, echoes result", by_data),
         AuditPolicy(

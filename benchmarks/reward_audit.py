@@ -44,7 +44,7 @@ from benchmarks.audit_policies import AuditPolicy, audit_policies
 from crm_gym.data.conversation import Conversation
 from crm_gym.envs.tasks import TaskSource
 from crm_gym.envs.vector import make_vec
-from crm_gym.rewards import RewardConfig
+from crm_gym.scoring import RewardConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_DATA = REPO.parent / "shared" / "arc" / "evaluation_400.jsonl"
