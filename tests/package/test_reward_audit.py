@@ -137,3 +137,14 @@ def test_the_terms_pay_what_the_turns_earn(audit):
         assert sum(cell["pay"].values()) == pytest.approx(cell["mean_return"], abs=1e-9), cell
     replay = next(c for c in single if c["policy"] == "replay")
     assert replay["pay"]["tool"] == pytest.approx(0.04) and replay["pay"]["penalty"] == 0
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [(["--limit", "0"], "--limit"), (["--public", "absent.jsonl"], "--public")],
+)
+def test_usage_errors_are_one_line_and_exit_2(arguments, named):
+    command = [sys.executable, "-m", "benchmarks.reward_audit", *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and named in done.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in done.stderr and done.stdout == ""
