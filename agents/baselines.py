@@ -9,7 +9,7 @@ Example:
     >>> import gymnasium as gym
     >>> import crm_gym
     >>> from agents.policy import Observation
-    >>> env = gym.make("ArcCrmConversation-v0", expose_reference=True)
+    >>> env = gym.make("ArcCrmConversation-v1", expose_reference=True)
     >>> text, info = env.reset(seed=0)
     >>> [[sample]] = ReplayPolicy().act([Observation(text, info)])
     >>> sample.text.startswith('{"name": ')

@@ -16,7 +16,7 @@ logprobs over ``input_ids`` are those the sampler had (REFERENCE.md section 1).
 Example:
     >>> from crm_gym import make_vec
     >>> from agents.baselines import ReplayPolicy
-    >>> envs = make_vec("ArcCrmConversation-v0", 2, expose_reference=True)
+    >>> envs = make_vec("ArcCrmConversation-v1", 2, expose_reference=True)
     >>> trajectories = collect_rollouts(envs, ReplayPolicy(), num_episodes=3, seed=0)
     >>> [round(t.total_return, 6) for t in trajectories]
     [1.0, 1.0, 1.0]

@@ -45,7 +45,7 @@ class Args:
     top_p: float = 1.0
     vllm_gpu_memory_utilization: float = 0.3
     # tasks and env
-    env_id: str = "ArcCrm-v0"
+    env_id: str = "ArcCrm-v1"
     task_family: str = "noarg"
     num_conversations: int = 400  # generated, then filtered by the family
     num_eval_tasks: int = 12  # held out

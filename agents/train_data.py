@@ -1,7 +1,7 @@
 """What the GRPO loop (``agents.train``) trains on: task families, batches, warm start, evaluation.
 
 A *task family* is a list of generated conversations whose first turn is the task
-(``"<conversation_id>#1"`` in ``ArcCrm-v0``), split into training and held-out tasks by
+(``"<conversation_id>#1"`` in ``ArcCrm-v1``), split into training and held-out tasks by
 conversation. ``noarg`` keeps the conversations whose first request is answered by a tool without
 arguments (``summarize_counts``, ``list_clients``, ``quote_prefixes``...): the right call follows
 from the wording alone, so a tiny model can learn it on a CPU in minutes.

@@ -1,7 +1,7 @@
 """The evaluation harness: any policy on any task source, k attempts each, one record per attempt.
 
 ``evaluate`` runs every conversation of a task list ``attempts`` times through
-``ArcCrmConversation-v0`` (``collect_rollouts`` over ``num_envs`` envs in lockstep; an API policy
+``ArcCrmConversation-v1`` (``collect_rollouts`` over ``num_envs`` envs in lockstep; an API policy
 sends one request per env at once) and appends one ``ConversationRecord`` per attempt to a JSONL
 log. A log belongs to one run (``benchmarks.eval_log``: policy, task set, attempts, seed, env and
 reward settings; refused otherwise, and locked while written); a rerun skips the attempts already
@@ -45,8 +45,8 @@ from crm_gym.envs.tasks import TaskSource
 from crm_gym.errors import SeedingError
 from crm_gym.scoring import RewardConfig
 
-ENV_ID = "ArcCrmConversation-v0"
-TURN_ENV_ID = "ArcCrm-v0"
+ENV_ID = "ArcCrmConversation-v1"
+TURN_ENV_ID = "ArcCrm-v1"
 
 
 # ---- usage: tokens, cost and latency per episode ------------------------------------------------
@@ -110,7 +110,7 @@ def _add_usage(usage: dict[str, float], sample: Sample) -> None:
 class EnvSettings:
     """The env every attempt runs in; part of a log's identity.
 
-    ``env_id``: ``ArcCrmConversation-v0`` (an attempt is a whole conversation) or ``ArcCrm-v0``
+    ``env_id``: ``ArcCrmConversation-v1`` (an attempt is a whole conversation) or ``ArcCrm-v1``
     (an attempt is the conversation's first turn, task id ``<conversation_id>#1``, as the GRPO
     trainer's held-out evaluation runs it). ``max_steps``: actions per turn (None: the env's).
     ``first_turn_ids``: name every task ``<conversation_id>#1`` in either env, as the trainer
@@ -140,7 +140,7 @@ class EnvSettings:
         return f"{cid}#1" if self.env_id == TURN_ENV_ID or self.first_turn_ids else cid
 
     def record_id(self, conversation: Conversation) -> str:
-        """The records' ``conversation_id``: the turn task's id in ``ArcCrm-v0``."""
+        """The records' ``conversation_id``: the turn task's id in ``ArcCrm-v1``."""
         cid = conversation.conversation_id
         return f"{cid}#1" if self.env_id == TURN_ENV_ID else cid
 

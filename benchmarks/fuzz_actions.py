@@ -5,7 +5,7 @@ mutated (weird values, keys, tool names), integers of 1,000-20,000 digits, nesti
 depth cap and far past the recursion limit, random JSON, the texts that made the old regexes
 backtrack (a tag or fence and up to 200,000 repeats), random code points, 1 MB texts, character
 edits of a valid call, and final answers. ``--actions`` are split evenly over the stores, and on
-each store between ``ArcCrm-v0`` and ``ArcCrmConversation-v0`` (the built-in conversations,
+each store between ``ArcCrm-v1`` and ``ArcCrmConversation-v1`` (the built-in conversations,
 ``max_steps=8``). After every step:
 
 - ``step`` returned (an exception is counted, reported, and the env reset);

@@ -108,7 +108,7 @@ def run_seed(
         "transfer": _tasks(config.eval_tasks, 3000 + seed, config.transfer_skills),
     }
     memory = GuidelineMemory()  # every run starts from an empty (private) memory
-    envs = make_vec("ArcCrmConversation-v0", 8, tasks=train, expose_reference=True)
+    envs = make_vec("ArcCrmConversation-v1", 8, tasks=train, expose_reference=True)
     logs: dict[str, list[ConversationRecord]] = {"guided": [], "unguided": []}
     for step in range(0, config.train_tasks + 1, config.checkpoint_every):
         if step:

@@ -1,4 +1,4 @@
-"""Upstream's result records (SPEC-arc.md 4.3b) from one episode of ``ArcCrmConversation-v0``.
+"""Upstream's result records (SPEC-arc.md 4.3b) from one episode of ``ArcCrmConversation-v1``.
 
 How the env's turn outcome (``info["reward_components"]``) maps onto upstream's per-turn fields
 (SPEC-arc.md 4.1, 4.3b).

@@ -2,7 +2,7 @@
 
 Upstream's harness and Atlas record, per turn, the tool call an agent made (the formats:
 ``benchmarks.foreign_logs``). ``rescore`` plays every recorded attempt in
-``ArcCrmConversation-v0`` with a scripted policy, ``LogPolicy``: at the start of each turn it sends
+``ArcCrmConversation-v1`` with a scripted policy, ``LogPolicy``: at the start of each turn it sends
 that turn's recorded calls, one per step, then the recorded reply. The env scores each turn
 exactly as it scores any agent, and ``benchmarks.outcomes.conversation_record`` turns the episode
 into the record ``crm-gym eval`` writes, so a rescored log and an eval log compare in

@@ -48,7 +48,7 @@ from crm_gym.scoring import RewardConfig
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_DATA = REPO.parent / "shared" / "arc" / "evaluation_400.jsonl"
-ENV_IDS = ("ArcCrm-v0", "ArcCrmConversation-v0")
+ENV_IDS = ("ArcCrm-v1", "ArcCrmConversation-v1")
 MODES = ("shaped", "binary")
 BOUND = 0.05
 """What a policy without a correct call, random, or a turn without the expected tool may average."""

@@ -1,7 +1,7 @@
 """crm-gym: Gymnasium environments for LLM agents that work a CRM through tools.
 
-Importing ``crm_gym`` registers ``ArcCrm-v0`` and ``ArcCrmConversation-v0`` with Gymnasium;
-``gymnasium.make("crm_gym:ArcCrm-v0")`` imports it for you.
+Importing ``crm_gym`` registers ``ArcCrm-v1`` and ``ArcCrmConversation-v1`` with Gymnasium;
+``gymnasium.make("crm_gym:ArcCrm-v1")`` imports it for you.
 """
 
 from crm_gym.crm import CrmApi

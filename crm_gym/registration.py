@@ -3,8 +3,8 @@
 import gymnasium as gym
 
 ENV_IDS = {
-    "ArcCrm-v0": "crm_gym.envs.crm_env:CrmEnv",
-    "ArcCrmConversation-v0": "crm_gym.envs.conversation_env:ConversationEnv",
+    "ArcCrm-v1": "crm_gym.envs.crm_env:CrmEnv",
+    "ArcCrmConversation-v1": "crm_gym.envs.conversation_env:ConversationEnv",
 }
 
 

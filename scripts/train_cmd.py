@@ -72,7 +72,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (a smaller held-out set: a held-out episode here is a whole conversation)
     "cpu-tiny-multiturn": _TINY
     | {
-        "env_id": "ArcCrmConversation-v0",
+        "env_id": "ArcCrmConversation-v1",
         "steps": 20,
         "num_conversations": 400,
         "num_eval_tasks": 12,

@@ -9,11 +9,11 @@ model this small is faster on one thread.
 
 1. **Generation tokens/s** of ``HFPolicy`` on the tiny model (``agents.tiny``: Qwen3-style,
    hidden 64, 2 layers) at batch 1, 8 and 32: one ``act`` call on the compact prompt of a real
-   first observation (``ArcCrmConversation-v0``, about 450 prompt tokens), temperature 1,
+   first observation (``ArcCrmConversation-v1``, about 450 prompt tokens), temperature 1,
    ``max_new_tokens`` tokens per row with the end-of-turn ids ignored, so every row generates
    exactly that many. Generated tokens divided by the call's wall time (prefill included).
 2. **Rollout env steps/s** through ``collect_rollouts`` over ``make_vec(..., SAME_STEP)``:
-   the replay policy over ``ArcCrmConversation-v0`` (every public conversation once, each by
+   the replay policy over ``ArcCrmConversation-v1`` (every public conversation once, each by
    its ``task_id``, so each episode pays an explicit reset after the autoreset; the reference
    runs are built before timing), the random policy (the collector's and envs' own cost with a
    free policy), and the tiny model (a few conversations, ``rollout_new_tokens`` tokens per
@@ -90,7 +90,7 @@ def bench_generation(policy: Any, cfg: Config) -> dict[str, float]:
     import crm_gym  # noqa: F401  (registers the env ids)
     from agents.policy import Observation, SamplingParams
 
-    text, info = gym.make("ArcCrmConversation-v0").reset(seed=0)
+    text, info = gym.make("ArcCrmConversation-v1").reset(seed=0)
     observation = Observation(text, info)
     stop_ids, policy.stop_ids = policy.stop_ids, frozenset({-1})  # every row runs to the limit
     results: dict[str, float] = {"prompt_tokens": float(len(policy.prompt_ids(observation)))}
@@ -128,7 +128,7 @@ def rollout_envs(tasks: list, cfg: Config) -> tuple[Any, list[dict[str, str]]]:
     conversations = tasks[: cfg.replay_conversations]
     options = [{"task_id": c.conversation_id} for c in conversations]
     envs = make_vec(
-        "ArcCrmConversation-v0", cfg.vector_envs, tasks=conversations, expose_reference=True
+        "ArcCrmConversation-v1", cfg.vector_envs, tasks=conversations, expose_reference=True
     )
     rollout_work(envs, ReplayPolicy(), options=options, seed=0)()  # builds every reference run
     return envs, options
@@ -195,7 +195,7 @@ def print_table(results: dict[str, Any]) -> None:
     for size in results["batch_sizes"]:
         rates = [results[f"hf_tokens_per_s_batch_{size}_threads_{count}"] for count in threads]
         print(f"  {f'batch {size}':<16}" + "".join(f"{rate:>12,.0f}" for rate in rates))
-    print(f"rollouts over {results['vector_envs']} ArcCrmConversation-v0 envs, env steps/s:")
+    print(f"rollouts over {results['vector_envs']} ArcCrmConversation-v1 envs, env steps/s:")
     for name in ("replay", "random"):
         print(f"  {name:<16}{results[f'rollout_steps_per_s_{name}']:>12,.1f}")
     rates = [results[f"rollout_steps_per_s_tiny_threads_{count}"] for count in threads]

@@ -7,7 +7,7 @@ time (``time.process_time``), which other jobs on a shared machine disturb less 
 
 Workloads:
 
-- ``env-replay``: the replay policy through ``ArcCrmConversation-v0`` over the public
+- ``env-replay``: the replay policy through ``ArcCrmConversation-v1`` over the public
   conversations (``$ARC_CRM_DATA``, else ``../shared/arc/evaluation_400.jsonl``, else the
   built-in examples) with references built (``benchmarks.speed.envs``' warm replay), turns/s.
 - ``env-replay-cold``: the same through a fresh env each time, so every reference run is built
@@ -57,17 +57,17 @@ WORKLOADS = {
 from benchmarks.speed.envs import data_path, make_env, replay_turns, task_ids, warm_source
 from crm_gym.data import load_conversations
 conversations = load_conversations(data_path(None))
-env = make_env("ArcCrmConversation-v0", warm_source(conversations), expose_reference=True)
-ids = task_ids("ArcCrmConversation-v0", conversations)
+env = make_env("ArcCrmConversation-v1", warm_source(conversations), expose_reference=True)
+ids = task_ids("ArcCrmConversation-v1", conversations)
 print(median_rate(lambda: replay_turns(env, ids), {repeats}))
 """,
     "env-replay-cold": """
 from benchmarks.speed.envs import data_path, make_env, replay_turns, task_ids
 from crm_gym.data import load_conversations
 conversations = load_conversations(data_path(None))
-ids = task_ids("ArcCrmConversation-v0", conversations)
+ids = task_ids("ArcCrmConversation-v1", conversations)
 def cold():  # a fresh env: every reference run is built on first use, inside the timing
-    env = make_env("ArcCrmConversation-v0", conversations, expose_reference=True)
+    env = make_env("ArcCrmConversation-v1", conversations, expose_reference=True)
     return replay_turns(env, ids)
 print(median_rate(cold, {repeats}))
 """,

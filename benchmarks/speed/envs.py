@@ -3,12 +3,12 @@
 What is measured (each number is the median over ``repeats`` runs; every timed run starts after
 a garbage collection, and the envs' reference runs are built before timing unless said "cold"):
 
-1. **Steps/s** of ``ArcCrm-v0`` and ``ArcCrmConversation-v0`` under two fixed policies: the
+1. **Steps/s** of ``ArcCrm-v1`` and ``ArcCrmConversation-v1`` under two fixed policies: the
    replay policy (the reference call, then the reference reply) and a malformed-action policy
    (``{not json`` until the step budget, 5, ends the turn). Only ``step`` is timed, not the
    policy's formatting nor ``reset``.
 2. **Resets/s** of both envs, cycling through every task (``reset(options={"task_id": ...})``).
-3. **Replay turns/s**: the replay policy through ``ArcCrmConversation-v0`` over every public
+3. **Replay turns/s**: the replay policy through ``ArcCrmConversation-v1`` over every public
    conversation, end to end (resets, the policy, steps and scoring), in turns per second. Next
    to it, in the same run: our bare ``crm_gym.data.replay`` (no env, no shaped scoring) and
    upstream's harness as measured on this machine kind (REFERENCE.md section 7, about 5,700
@@ -55,7 +55,7 @@ from crm_gym.envs.tasks import TaskSource
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "arc" / "evaluation_400.jsonl"
-ENV_IDS = {"crm_env": "ArcCrm-v0", "conversation_env": "ArcCrmConversation-v0"}
+ENV_IDS = {"crm_env": "ArcCrm-v1", "conversation_env": "ArcCrmConversation-v1"}
 Tasks = list[Conversation]
 
 UPSTREAM_REPLAY = (5_500.0, 5_950.0)
@@ -128,8 +128,8 @@ def make_env(env_id: str, tasks: TaskSource | list[Conversation], **kwargs: Any)
 
 
 def task_ids(env_id: str, conversations: list[Conversation]) -> list[str]:
-    """Every task: one per turn for ``ArcCrm-v0``, one per conversation otherwise."""
-    if env_id == "ArcCrm-v0":
+    """Every task: one per turn for ``ArcCrm-v1``, one per conversation otherwise."""
+    if env_id == "ArcCrm-v1":
         return [f"{c.conversation_id}#{t.turn_id}" for c in conversations for t in c.turns]
     return [c.conversation_id for c in conversations]
 
@@ -216,8 +216,8 @@ def replay_turns(env: gym.Env, ids: list[str]) -> int:
 
 
 def cold_replay(conversations: list[Conversation]) -> tuple[int, float]:
-    env = make_env("ArcCrmConversation-v0", conversations, expose_reference=True)
-    return timed(lambda: replay_turns(env, task_ids("ArcCrmConversation-v0", conversations)))()
+    env = make_env("ArcCrmConversation-v1", conversations, expose_reference=True)
+    return timed(lambda: replay_turns(env, task_ids("ArcCrmConversation-v1", conversations)))()
 
 
 def bare_replay(conversations: list[Conversation]) -> int:
@@ -225,8 +225,8 @@ def bare_replay(conversations: list[Conversation]) -> int:
 
 
 def bench_replay(source: TaskSource, conversations: Tasks, cfg: Config) -> dict[str, Any]:
-    env = make_env("ArcCrmConversation-v0", source, expose_reference=True)
-    ids = task_ids("ArcCrmConversation-v0", conversations)
+    env = make_env("ArcCrmConversation-v1", source, expose_reference=True)
+    ids = task_ids("ArcCrmConversation-v1", conversations)
     rates = compare({"warm": timed(lambda: replay_turns(env, ids)),
                      "cold": lambda: cold_replay(conversations),
                      "bare": timed(lambda: bare_replay(conversations))}, cfg.repeats)  # fmt: skip
@@ -256,8 +256,8 @@ def versus_upstream(results: dict[str, Any]) -> dict[str, Any]:
 
 # ---- 4. vector envs -----------------------------------------------------------------------------
 def vector_env(kind: str, source: TaskSource, num_envs: int) -> gym.vector.VectorEnv:
-    """``num_envs`` ArcCrm-v0 envs over a warm task source, SAME_STEP autoreset."""
-    fns = [lambda: gym.make("ArcCrm-v0", tasks=source, disable_env_checker=True)] * num_envs
+    """``num_envs`` ArcCrm-v1 envs over a warm task source, SAME_STEP autoreset."""
+    fns = [lambda: gym.make("ArcCrm-v1", tasks=source, disable_env_checker=True)] * num_envs
     if kind == "sync":
         return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
     same_step = AutoresetMode.SAME_STEP
@@ -275,7 +275,7 @@ def vector_steps(envs: gym.vector.VectorEnv, steps: int) -> tuple[int, float]:
 
 def loop_steps(source: TaskSource, num_envs: int, steps: int) -> tuple[int, float]:
     """The same work as ``vector_steps`` as a plain loop over ``num_envs`` envs."""
-    envs = [gym.make("ArcCrm-v0", tasks=source, disable_env_checker=True) for _ in range(num_envs)]
+    envs = [gym.make("ArcCrm-v1", tasks=source, disable_env_checker=True) for _ in range(num_envs)]
     for k, env in enumerate(envs):
         env.reset(seed=k)
     start = time.perf_counter()
@@ -323,7 +323,7 @@ def print_table(results: dict[str, Any]) -> None:
     versions = f"gymnasium {results['gymnasium']}, {results['seconds']:.1f} s"
     print(f"Env speed, median of {results['repeats']} repeats ({machine}, {versions})")
     print(f"tasks: {results['tasks']}")
-    print(f"{'workload':<46}{'ArcCrm-v0':>14}{'Conversation':>14}")
+    print(f"{'workload':<46}{'ArcCrm-v1':>14}{'Conversation':>14}")
     for label, key in (("steps/s, replay policy", "steps_per_s_replay"),
                        ("steps/s, malformed-action policy", "steps_per_s_malformed"),
                        ("resets/s", "resets_per_s")):  # fmt: skip
@@ -358,7 +358,7 @@ def print_replay(results: dict[str, Any]) -> None:
 def print_vector(results: dict[str, Any]) -> None:
     n = results["vector_loop_envs"]
     loop, sync = results["plain_loop_steps_per_s"], results["sync_vector_steps_per_s"]
-    print(f"\nvector envs (ArcCrm-v0), env steps/s; {n} envs: plain loop {loop:,.0f},")
+    print(f"\nvector envs (ArcCrm-v1), env steps/s; {n} envs: plain loop {loop:,.0f},")
     print(f"  SyncVectorEnv {sync:,.0f} (sync/plain {results['sync_vector_vs_plain_loop']:.2f})")
     print(f"  {'envs':>6}{'sync':>12}{'async':>12}{'async/sync':>12}")
     for size in results["vector_sizes"]:

@@ -16,7 +16,7 @@ Called by ``benchmarks.speed.grpo`` in the same process, its steps alternating w
 - **loss and optimizer**: ``dapo``, beta 0 (no reference model), eps 0.2, group-scaled
   advantages, one iteration per batch, AdamW (``adamw_torch``) at the preset's learning rate,
   gradient clipping at 1.0;
-- **reward**: each completion steps an ``ArcCrm-v0`` env built like the training envs (the
+- **reward**: each completion steps an ``ArcCrm-v1`` env built like the training envs (the
   training tasks, one action, binary reward): reset to the row's task, step with the text. That
   is the work of our scoring phase (one reset and one step per completion).
 
@@ -94,7 +94,7 @@ def prompt_rows(state: dict[str, Any], tasks: list[str]) -> tuple[list[dict[str,
 
 
 def reward_env(state: dict[str, Any]) -> Any:
-    """One ``ArcCrm-v0`` env with the training envs' tasks and settings."""
+    """One ``ArcCrm-v1`` env with the training envs' tasks and settings."""
     import gymnasium as gym
 
     from crm_gym.scoring import RewardConfig

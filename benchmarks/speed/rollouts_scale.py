@@ -75,7 +75,7 @@ def build(prompts: int, group_size: int, max_env_steps: int, seed: int = 0) -> t
     from crm_gym import make_vec
 
     tasks = task_family("all", 2000, seed)
-    envs = make_vec("ArcCrm-v0", prompts * group_size, tasks=tasks, expose_reference=True,
+    envs = make_vec("ArcCrm-v1", prompts * group_size, tasks=tasks, expose_reference=True,
                     max_steps=max_env_steps)  # fmt: skip
     options = [{"task_id": first_turn(tasks[k % len(tasks)])}
                for k in range(prompts) for _ in range(group_size)]  # fmt: skip

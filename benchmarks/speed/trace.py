@@ -61,7 +61,7 @@ others = ["{not json", "Done, thanks.", '{"answer": "ok"}', '{"name": "nope", "a
           '<tool>{"name": "client_search", "arguments": {"name": "zz"}}</tool>',
           '```json\\n{"name": "summarize_counts", "arguments": {}}\\n```',
           format_tool_call("opportunity_search", {"stage": "Qualification"})]
-for env_id in ("ArcCrm-v0", "ArcCrmConversation-v0"):
+for env_id in ("ArcCrm-v1", "ArcCrmConversation-v1"):
     env = make_env(env_id, conversations, expose_reference=True)
     for index, task_id in enumerate(task_ids(env_id, conversations)):
         observation, info = env.reset(options={"task_id": task_id})

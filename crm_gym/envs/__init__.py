@@ -1,4 +1,4 @@
-"""Gymnasium environments over the CRM: ``ArcCrm-v0`` and ``ArcCrmConversation-v0``."""
+"""Gymnasium environments over the CRM: ``ArcCrm-v1`` and ``ArcCrmConversation-v1``."""
 
 from crm_gym.envs.conversation_env import ConversationEnv
 from crm_gym.envs.crm_env import CrmEnv

@@ -1,4 +1,4 @@
-"""``ArcCrmConversation-v0``: a whole multi-turn conversation per episode."""
+"""``ArcCrmConversation-v1``: a whole multi-turn conversation per episode."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class ConversationEnv(CrmEnvBase):
     Example:
         >>> import gymnasium as gym
         >>> import crm_gym
-        >>> env = gym.make("ArcCrmConversation-v0")
+        >>> env = gym.make("ArcCrmConversation-v1")
         >>> observation, info = env.reset(seed=0)
         >>> observation.startswith("User: ")
         True

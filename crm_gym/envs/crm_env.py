@@ -1,4 +1,4 @@
-"""``ArcCrm-v0``: one user request per episode."""
+"""``ArcCrm-v1``: one user request per episode."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class CrmEnv(CrmEnvBase):
     Example:
         >>> import gymnasium as gym
         >>> import crm_gym
-        >>> env = gym.make("ArcCrm-v0")
+        >>> env = gym.make("ArcCrm-v1")
         >>> observation, info = env.reset(seed=0)
         >>> observation.startswith(("User:", "Earlier in this conversation"))
         True

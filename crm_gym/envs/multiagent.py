@@ -118,6 +118,7 @@ class raw_env(AECEnv[str, dict[str, str], str]):  # noqa: N801 - PettingZoo's na
 
     ## Version History
     - v0: initial version.
+    - v1: the inner envs' reward v1 (credit only from the agent's actions, issue #18).
 
     Example:
         >>> from crm_gym.data.examples import builtin_path
@@ -132,7 +133,7 @@ class raw_env(AECEnv[str, dict[str, str], str]):  # noqa: N801 - PettingZoo's na
     """
 
     metadata = {
-        "name": "crm_supervision_v0",
+        "name": "crm_supervision_v1",
         "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }

@@ -11,7 +11,7 @@ from crm_gym.envs.tasks import TaskSource
 
 
 def make_vec(
-    env_id: str = "ArcCrm-v0",
+    env_id: str = "ArcCrm-v1",
     num_envs: int = 4,
     *,
     mode: Literal["sync", "async"] = "sync",
@@ -30,7 +30,7 @@ def make_vec(
 
     Example:
         >>> import crm_gym
-        >>> envs = make_vec("ArcCrm-v0", num_envs=2)
+        >>> envs = make_vec("ArcCrm-v1", num_envs=2)
         >>> observations, infos = envs.reset(seed=0)
         >>> len(observations)
         2

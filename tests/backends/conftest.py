@@ -33,7 +33,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def observations() -> list[Observation]:
     """Three observations: two fresh episodes and one just after a tool call."""
-    env = gymnasium.make("ArcCrm-v0")
+    env = gymnasium.make("ArcCrm-v1")
     result = [Observation(*env.reset(seed=seed)) for seed in (0, 1)]
     env.reset(seed=2)
     text, _, _, _, info = env.step(format_tool_call("list_notes", {}))

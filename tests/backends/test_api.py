@@ -148,7 +148,7 @@ def test_plain_text_answers_with_tokens_and_cost(observations: list[Observation]
 
 
 def test_a_mocked_tool_call_becomes_an_action_the_env_runs() -> None:
-    env = gymnasium.make("ArcCrm-v0")
+    env = gymnasium.make("ArcCrm-v1")
     observation = Observation(*env.reset(seed=0))
     policy = ApiPolicy("gpt-4o-mini", completion_kwargs=mocked(mock_tool_calls=[LIST_NOTES]))
     ((sample,),) = policy.act([observation])

@@ -335,15 +335,15 @@ def test_hub_rows_get_the_checks_of_file_lines(tmp_path, monkeypatch, fake_hub):
 def test_gym_make_with_a_bad_task_file_raises_a_data_file_error(tmp_path):
     path = write_lines(tmp_path / "bad.jsonl", ["[]"])
     with pytest.raises(DataFileError, match=r"bad.jsonl: 1 bad line\(s\): line 1: expected"):
-        gym.make("ArcCrm-v0", tasks=str(path))
+        gym.make("ArcCrm-v1", tasks=str(path))
     with pytest.raises(DataFileNotFoundError, match="no such file"):
-        gym.make("ArcCrm-v0", tasks=tmp_path / "missing.jsonl")
+        gym.make("ArcCrm-v1", tasks=tmp_path / "missing.jsonl")
 
 
 def test_gym_make_refuses_repeated_conversation_ids():
     twice = [Conversation.from_record(record("a")), Conversation.from_record(record("a"))]
     with pytest.raises(DatasetError, match=r"duplicate conversation_id 'a' \(tasks 0 and 1\)"):
-        gym.make("ArcCrm-v0", tasks=twice)
+        gym.make("ArcCrm-v1", tasks=twice)
 
 
 def test_a_scenario_with_non_object_setup_entities_is_read_not_a_traceback(tmp_path):

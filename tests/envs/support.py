@@ -14,7 +14,7 @@ from crm_gym.actions import format_tool_call
 from crm_gym.data.conversation import Conversation
 
 REPO = Path(__file__).resolve().parents[2]
-ENV_IDS = ("ArcCrm-v0", "ArcCrmConversation-v0")
+ENV_IDS = ("ArcCrm-v1", "ArcCrmConversation-v1")
 
 ACME = "0a5e8c1e-1111-4111-8111-000000000001"
 DEAL = "0a5e8c1e-2222-4222-8222-000000000002"

@@ -1,6 +1,6 @@
 """One "passed": ``replay`` and the envs agree on every turn, and the ground truth earns 1.0.
 
-The same calls and replies go through ``ArcCrmConversation-v0`` and through
+The same calls and replies go through ``ArcCrmConversation-v1`` and through
 ``crm_gym.data.replay.score_turn`` (given the reference run's reply facts), under the replay
 policy and under a policy that perturbs turns in four ways, with ``strict_upstream`` off and on:
 ``info["reward_components"]["passed"]`` and ``TurnResult.passed`` must be equal on every turn.
@@ -46,7 +46,7 @@ def perturbing_policy(reference: dict[str, Any], position: int) -> Call:
 
 def compare(conversations: list[Conversation], policy, strict: bool) -> tuple[int, int]:
     """Play ``policy`` through the env and through replay; the turns checked and passed."""
-    env = gym.make("ArcCrmConversation-v0", tasks=conversations, expose_reference=True,
+    env = gym.make("ArcCrmConversation-v1", tasks=conversations, expose_reference=True,
                    strict_upstream=strict).unwrapped  # fmt: skip
     checked = passed = 0
     for index, conversation in enumerate(conversations):
@@ -93,7 +93,7 @@ def assert_every_turn_perfect(env_id: str, conversations: list[Conversation]) ->
     for conversation in conversations:
         starts = (
             [f"{conversation.conversation_id}#{t.turn_id}" for t in conversation.turns]
-            if env_id == "ArcCrm-v0"
+            if env_id == "ArcCrm-v1"
             else [conversation.conversation_id]
         )
         for task_id in starts:
@@ -103,11 +103,11 @@ def assert_every_turn_perfect(env_id: str, conversations: list[Conversation]) ->
                 assert components["total"] == 1.0 and components["passed"] == 1.0, task_id
 
 
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_the_ground_truth_earns_one_on_every_public_turn(public, env_id):
     assert_every_turn_perfect(env_id, public)
 
 
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_the_ground_truth_earns_one_on_every_turn_of_300_generated_conversations(env_id):
     assert_every_turn_perfect(env_id, list(generate(300, seed=3)))

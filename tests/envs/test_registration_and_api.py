@@ -85,7 +85,7 @@ def test_both_ids_are_registered_with_string_entry_points():
     assert set(REGISTERED) == set(ENV_IDS)
     for env_id in ENV_IDS:
         assert isinstance(gym.spec(env_id).entry_point, str)
-    assert gym.spec("ArcCrm-v0").entry_point == "crm_gym.envs.crm_env:CrmEnv"
+    assert gym.spec("ArcCrm-v1").entry_point == "crm_gym.envs.crm_env:CrmEnv"
     crm_gym.registration.register_envs()  # idempotent
 
 
@@ -125,7 +125,7 @@ def test_make_with_the_crm_gym_prefix_imports_the_package_in_a_fresh_interpreter
     command = [sys.executable, "-c", code, str(builtin_path())]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    expected = {"ArcCrm-v0": "CrmEnv", "ArcCrmConversation-v0": "ConversationEnv"}[env_id]
+    expected = {"ArcCrm-v1": "CrmEnv", "ArcCrmConversation-v1": "ConversationEnv"}[env_id]
     assert done.stdout.strip() == expected
 
 
@@ -145,7 +145,7 @@ def test_same_seed_same_rollout(env_id, seed, tasks):
 def test_pickled_env_continues_identically(env_id, tasks):
     env = make(env_id, tasks)
     env.reset(
-        seed=3, options={"task_id": "HAND-mixed#2" if env_id == "ArcCrm-v0" else "HAND-mixed"}
+        seed=3, options={"task_id": "HAND-mixed#2" if env_id == "ArcCrm-v1" else "HAND-mixed"}
     )
     env.step(COUNTS)
     clone = pickle.loads(pickle.dumps(env))
@@ -262,7 +262,7 @@ def test_without_options_the_seed_picks_the_task(env_cls, tasks):
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_render_ansi_returns_the_transcript(env_id, tasks):
     env = make(env_id, tasks, render_mode="ansi")
-    env.reset(seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v0" else "HAND-deal"})
+    env.reset(seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v1" else "HAND-deal"})
     env.step(FIND)
     env.step("{broken")
     text = env.render()
@@ -298,9 +298,9 @@ def test_reference_is_hidden_by_default(env_id, tasks):
 def test_expose_reference_puts_the_reference_in_every_info_of_a_running_turn(env_id, tasks):
     env = make(env_id, tasks, expose_reference=True)
     _, info = env.reset(
-        seed=0, options={"task_id": "HAND-deal#2" if env_id == "ArcCrm-v0" else "HAND-deal"}
+        seed=0, options={"task_id": "HAND-deal#2" if env_id == "ArcCrm-v1" else "HAND-deal"}
     )
-    if env_id == "ArcCrmConversation-v0":
+    if env_id == "ArcCrmConversation-v1":
         assert info["reference"]["expected_tool"] == "opportunity_search"
         _, _, _, _, info = env.step(FIND)
         assert set(info["reference"]) == REFERENCE_KEYS
@@ -317,7 +317,7 @@ def test_expose_reference_puts_the_reference_in_every_info_of_a_running_turn(env
 def test_info_holds_tools_messages_tool_results_and_reward_components(env_id, tasks):
     env = make(env_id, tasks)
     _, info = env.reset(
-        seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v0" else "HAND-deal"}
+        seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v1" else "HAND-deal"}
     )
     assert len(info["tools"]) == 38 == len(TOOL_SPECS)
     assert {tool["function"]["name"] for tool in info["tools"]} == set(TOOL_SPECS)
@@ -347,7 +347,7 @@ def test_info_holds_tools_messages_tool_results_and_reward_components(env_id, ta
 def test_infos_share_no_mutable_objects(env_id, tasks):
     env = make(env_id, tasks).unwrapped
     _, info = env.reset(
-        seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v0" else "HAND-deal"}
+        seed=0, options={"task_id": "HAND-deal#1" if env_id == "ArcCrm-v1" else "HAND-deal"}
     )
     with pytest.raises(TypeError, match="read-only"):  # shared by every reset, so read-only
         info["tools"][0]["function"]["name"] = "tampered"
@@ -372,7 +372,7 @@ def test_crm_env_turn_id_option_picks_the_turn(tasks):
 
 
 def test_conversation_env_names_the_scored_turn(tasks):
-    env = make("ArcCrmConversation-v0", tasks)
+    env = make("ArcCrmConversation-v1", tasks)
     _, info = env.reset(seed=0, options={"task_id": "HAND-deal"})
     scored = []
     terminated = False
@@ -382,3 +382,13 @@ def test_conversation_env_names_the_scored_turn(tasks):
     turns = len(scored)
     assert [s for s, _ in scored] == list(range(1, turns + 1))
     assert [t for _, t in scored] == [min(k + 1, turns) for k in range(1, turns + 1)]
+
+
+@pytest.mark.parametrize("old, new", [("ArcCrm-v0", "ArcCrm-v1"),
+                                      ("ArcCrmConversation-v0", "ArcCrmConversation-v1")])  # fmt: skip
+def test_the_v0_ids_name_their_successor(old, new):
+    """v1 changed the reward (issue #18): gymnasium refuses v0 and names v1."""
+    from gymnasium.error import DeprecatedEnv
+
+    with pytest.warns(DeprecationWarning), pytest.raises(DeprecatedEnv, match=new):
+        gym.make(old)

@@ -31,7 +31,7 @@ def assert_perfect(env: gym.Env, options: dict, label: str) -> None:
 
 
 def conversation_env(tasks, **kwargs) -> gym.Env:
-    return gym.make("ArcCrmConversation-v0", tasks=tasks, expose_reference=True, **kwargs).unwrapped
+    return gym.make("ArcCrmConversation-v1", tasks=tasks, expose_reference=True, **kwargs).unwrapped
 
 
 # ---- the public data -----------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def test_replay_through_conversation_env_passes_all_400_public_conversations(pub
 
 
 def test_replay_through_crm_env_passes_every_turn_of_100_public_conversations(public):
-    env = gym.make("ArcCrm-v0", tasks=public, expose_reference=True).unwrapped
+    env = gym.make("ArcCrm-v1", tasks=public, expose_reference=True).unwrapped
     sample = public[::4]
     assert len(sample) == 100
     for conversation in sample:
@@ -53,12 +53,12 @@ def test_replay_through_crm_env_passes_every_turn_of_100_public_conversations(pu
 
 
 # ---- built-in and generated data -----------------------------------------------------------------
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_replay_passes_every_builtin_example(env_id):
     conversations = load_conversations(builtin_path())
     env = gym.make(env_id, tasks=conversations, expose_reference=True).unwrapped
     for conversation in conversations:
-        if env_id == "ArcCrmConversation-v0":
+        if env_id == "ArcCrmConversation-v1":
             assert_perfect(
                 env, {"task_id": conversation.conversation_id}, conversation.conversation_id
             )
@@ -82,7 +82,7 @@ def test_replay_through_conversation_env_passes_1000_generated_conversations():
 def test_replay_passes_hand_made_tasks_in_both_envs(tasks):
     for conversation in tasks:
         assert_perfect(conversation_env(tasks), {"task_id": conversation.conversation_id}, "conv")
-        env = gym.make("ArcCrm-v0", tasks=tasks, expose_reference=True).unwrapped
+        env = gym.make("ArcCrm-v1", tasks=tasks, expose_reference=True).unwrapped
         for turn in conversation.turns:
             assert_perfect(
                 env, {"task_id": f"{conversation.conversation_id}#{turn.turn_id}"}, "turn"
@@ -117,7 +117,7 @@ def test_resolved_utterances_use_this_agents_results_not_the_references(tasks):
 
 
 # ---- binary mode ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_binary_mode_gives_the_replay_policy_one_and_an_immediate_answer_zero(env_id, tasks):
     config = RewardConfig(mode="binary")
     env = gym.make(env_id, tasks=tasks, expose_reference=True, reward_config=config).unwrapped
@@ -132,7 +132,7 @@ def test_binary_mode_gives_the_replay_policy_one_and_an_immediate_answer_zero(en
         assert total == 0.0
 
 
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_replayed_calls_return_exactly_the_reference_runs_records(env_id):
     """Same ids and timestamps as the reference run: the env continues its id stream and clock."""
     conversations = list(generate(120, seed=4))
@@ -146,7 +146,7 @@ def test_replayed_calls_return_exactly_the_reference_runs_records(env_id):
                 (f"{conversation.conversation_id}#{t.turn_id}", k)
                 for k, t in enumerate(conversation.turns)
             ]
-            if env_id == "ArcCrm-v0"
+            if env_id == "ArcCrm-v1"
             else [(conversation.conversation_id, 0)]
         )
         for task_id, first in starts:

@@ -162,7 +162,7 @@ def test_a_failed_write_or_a_read_costs_no_side_effect(tasks):
 def test_strict_upstream_passes_any_failure_of_the_expected_tool(tasks, arguments, default, strict):
     action = format_tool_call("create_new_client", arguments)
     for strict_upstream, passed in ((False, default), (True, strict)):
-        env = gym.make("ArcCrm-v0", tasks=tasks, strict_upstream=strict_upstream).unwrapped
+        env = gym.make("ArcCrm-v1", tasks=tasks, strict_upstream=strict_upstream).unwrapped
         env.reset(options={"task_id": "HAND-duplicate#1"})
         env.step(action)
         _, _, _, _, info = env.step("No.")

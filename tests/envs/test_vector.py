@@ -29,7 +29,7 @@ def trajectory(envs: gym.vector.VectorEnv, steps: list[list[str]]) -> list[tuple
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("env_id", ["ArcCrm-v0", "ArcCrmConversation-v0"])
+@pytest.mark.parametrize("env_id", ["ArcCrm-v1", "ArcCrmConversation-v1"])
 def test_reset_and_step_with_text_actions(mode, env_id, tasks):
     envs = make_vec(env_id, 2, mode=mode, tasks=tasks)
     try:
@@ -55,8 +55,8 @@ def test_reset_and_step_with_text_actions(mode, env_id, tasks):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_same_step_autoreset_returns_the_next_tasks_first_observation(mode, tasks):
-    envs = make_vec("ArcCrm-v0", 2, mode=mode, tasks=tasks, max_steps=1)
-    single = gym.make("ArcCrm-v0", tasks=tasks, max_steps=1)
+    envs = make_vec("ArcCrm-v1", 2, mode=mode, tasks=tasks, max_steps=1)
+    single = gym.make("ArcCrm-v1", tasks=tasks, max_steps=1)
     try:
         first, _ = envs.reset(seed=0)
         assert single.reset(seed=0)[0] == first[0]
@@ -76,7 +76,7 @@ def test_same_step_autoreset_returns_the_next_tasks_first_observation(mode, task
 
 @pytest.mark.parametrize("mode", MODES)
 def test_only_finished_envs_are_reset(mode, tasks):
-    envs = make_vec("ArcCrmConversation-v0", 2, mode=mode, tasks=tasks)
+    envs = make_vec("ArcCrmConversation-v1", 2, mode=mode, tasks=tasks)
     try:
         envs.reset(seed=0, options={"task_id": "HAND-new-client"})
         observations, _, terminated, _, infos = envs.step(["Done.", COUNTS])
@@ -91,8 +91,8 @@ def test_only_finished_envs_are_reset(mode, tasks):
 
 def test_async_without_shared_memory_returns_fresh_strings_equal_to_sync(tasks):
     steps = [[COUNTS, "{broken"], ["Done.", COUNTS], ["é — ünïcödé", "Fine."], [COUNTS, COUNTS]]
-    sync = make_vec("ArcCrmConversation-v0", 2, tasks=tasks)
-    asynchronous = make_vec("ArcCrmConversation-v0", 2, mode="async", tasks=tasks)
+    sync = make_vec("ArcCrmConversation-v1", 2, tasks=tasks)
+    asynchronous = make_vec("ArcCrmConversation-v1", 2, mode="async", tasks=tasks)
     try:
         expected, actual = trajectory(sync, steps), trajectory(asynchronous, steps)
         assert data_equivalence(expected, actual)
@@ -110,11 +110,11 @@ def test_async_without_shared_memory_returns_fresh_strings_equal_to_sync(tasks):
 )
 def test_make_vec_rejects_bad_arguments(kwargs, message, tasks):
     with pytest.raises(ValueError, match=message):
-        make_vec("ArcCrm-v0", **{"num_envs": 2, **kwargs}, tasks=tasks)
+        make_vec("ArcCrm-v1", **{"num_envs": 2, **kwargs}, tasks=tasks)
 
 
 def test_make_vec_passes_env_arguments(tasks):
-    envs = make_vec("ArcCrm-v0", 2, tasks=tasks, expose_reference=True)
+    envs = make_vec("ArcCrm-v1", 2, tasks=tasks, expose_reference=True)
     try:
         _, infos = envs.reset(seed=0)
         assert infos["_reference"].tolist() == [True, True]
@@ -135,7 +135,7 @@ def test_envs_doing_different_things_in_one_step_stack_their_infos(mode, tasks):
     actions = [["{broken", format_tool_call("quote_details", {"quote_id": "nope"}),
                 format_tool_call("list_clients", {}), create],
                [create, format_tool_call("list_clients", {}), "{broken", COUNTS]]  # fmt: skip
-    envs = make_vec("ArcCrm-v0", 4, mode=mode, tasks=tasks)
+    envs = make_vec("ArcCrm-v1", 4, mode=mode, tasks=tasks)
     try:
         envs.reset(seed=0)
         for step in actions:
@@ -156,12 +156,12 @@ def test_each_envs_reference_is_kept_whole(mode):
 
     conversations = list(generate(6, seed=3))
     envs = make_vec(
-        "ArcCrmConversation-v0", 3, mode=mode, tasks=conversations, expose_reference=True
+        "ArcCrmConversation-v1", 3, mode=mode, tasks=conversations, expose_reference=True
     )
     try:
         _, infos = envs.reset(seed=0)
         for index in range(3):
-            single = gym.make("ArcCrmConversation-v0", tasks=conversations, expose_reference=True)
+            single = gym.make("ArcCrmConversation-v1", tasks=conversations, expose_reference=True)
             task_id = infos["task_id"][index]
             _, info = single.reset(options={"task_id": task_id})
             assert dict(infos["reference"][index]) == dict(info["reference"])
@@ -180,7 +180,7 @@ def test_sync_envs_share_one_task_source_and_build_each_reference_once(tasks, mo
         return build(conversation, *args, **kwargs)
 
     monkeypatch.setattr(task_module, "build_reference", counting_build)
-    envs = make_vec("ArcCrmConversation-v0", 3, tasks=tasks)
+    envs = make_vec("ArcCrmConversation-v1", 3, tasks=tasks)
     try:
         sources = {id(env.unwrapped.tasks) for env in envs.envs}
         assert len(sources) == 1

@@ -397,7 +397,7 @@ def test_progress_moves_per_episode(monkeypatch):
 
 def test_turn_tasks_record_the_first_turn():
     tasks = list(generate(3, 1))
-    env = EnvSettings("ArcCrm-v0", max_steps=2, first_turn_ids=True)
+    env = EnvSettings("ArcCrm-v1", max_steps=2, first_turn_ids=True)
     records = evaluate(tasks, ReplayPolicy(), policy_name="replay", env=env,
                        expose_reference=True, progress=False)  # fmt: skip
     assert sorted(r.conversation_id for r in records) == sorted(

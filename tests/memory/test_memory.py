@@ -114,7 +114,7 @@ def test_the_summariser_turns_a_replayed_episode_into_tool_guidelines():
     from crm_gym.data.generator import generate
 
     tasks = list(generate(3, 5, failure_share=0.0))
-    envs = make_vec("ArcCrmConversation-v0", 1, tasks=tasks, expose_reference=True)
+    envs = make_vec("ArcCrmConversation-v1", 1, tasks=tasks, expose_reference=True)
     options = [{"task_id": c.conversation_id} for c in tasks]
     trajectories = collect_rollouts(envs, ReplayPolicy(), options=options, seed=0)
     pairs = summarise_trajectory(trajectories[0])

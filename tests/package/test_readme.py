@@ -42,7 +42,7 @@ def test_crm_api_block_prints_the_error_it_shows(workspace):
 
 
 def test_env_block_lists_exactly_the_reward_components_returned(workspace):
-    program = _program('gym.make("ArcCrm-v0"')
+    program = _program('gym.make("ArcCrm-v1"')
     namespace, _ = run_program(program)
     listed = _commented(program[-1].code, 'info["reward_components"]')
     assert set(namespace["info"]["reward_components"]) == {

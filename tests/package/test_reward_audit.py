@@ -131,7 +131,7 @@ def test_the_empty_search_names_the_requested_entity_and_the_frequent_tool_is_co
 
 
 def test_the_terms_pay_what_the_turns_earn(audit):
-    single = [c for c in audit[2]["cells"] if c["env"] == "ArcCrm-v0" and c["mode"] == "shaped"]
+    single = [c for c in audit[2]["cells"] if c["env"] == "ArcCrm-v1" and c["mode"] == "shaped"]
     assert single and all(set(c["pay"]) >= {"tool", "arguments", "penalty"} for c in single)
     for cell in single:  # one turn per episode: the mean pay sums to the mean return
         assert sum(cell["pay"].values()) == pytest.approx(cell["mean_return"], abs=1e-9), cell

@@ -12,7 +12,7 @@ from agents.policy import Observation, Sample, SamplingParams
 from agents.rollout import Trajectory, collect_rollouts, derive_seed, env_info
 from crm_gym import make_vec
 
-ENV_IDS = ("ArcCrm-v0", "ArcCrmConversation-v0")
+ENV_IDS = ("ArcCrm-v1", "ArcCrmConversation-v1")
 
 
 class Counting:
@@ -45,7 +45,7 @@ def assert_strict_success(trajectory: Trajectory) -> None:
 
 # ---- the replay policy -------------------------------------------------------------------------
 def test_replay_reaches_strict_success_on_every_public_conversation(public):
-    envs = make_vec("ArcCrmConversation-v0", 4, tasks=public, expose_reference=True)
+    envs = make_vec("ArcCrmConversation-v1", 4, tasks=public, expose_reference=True)
     policy = Counting(ReplayPolicy())
     options = [{"task_id": conversation.conversation_id} for conversation in public]
     trajectories = collect_rollouts(envs, policy, options=options, seed=0)
@@ -70,7 +70,7 @@ def test_replay_with_autoreset_runs_exactly_the_planned_episodes(env_id):
 
 
 def test_default_is_one_episode_per_env_and_the_arm_is_recorded():
-    envs = make_vec("ArcCrm-v0", 2, expose_reference=True)
+    envs = make_vec("ArcCrm-v1", 2, expose_reference=True)
     assert len(collect_rollouts(envs, ReplayPolicy(), seed=0)) == 2
     options = [{"arm": "crud-easy"}, {"arm": "knowledge-hard"}, None]
     trajectories = collect_rollouts(envs, ReplayPolicy(), options=options, seed=0)
@@ -79,7 +79,7 @@ def test_default_is_one_episode_per_env_and_the_arm_is_recorded():
 
 def test_same_seed_same_tasks_and_actions():
     def run(seed):
-        envs = make_vec("ArcCrmConversation-v0", 3)
+        envs = make_vec("ArcCrmConversation-v1", 3)
         trajectories = collect_rollouts(envs, RandomPolicy(), num_episodes=5, seed=seed)
         return [(t.task_id, [s.action for s in t.steps], t.total_return) for t in trajectories]
 
@@ -88,20 +88,20 @@ def test_same_seed_same_tasks_and_actions():
 
 
 def test_replay_without_the_reference_says_how_to_get_it():
-    envs = make_vec("ArcCrmConversation-v0", 2)
+    envs = make_vec("ArcCrmConversation-v1", 2)
     with pytest.raises(ValueError, match="expose_reference=True"):
         collect_rollouts(envs, ReplayPolicy(), seed=0)
 
 
 def test_max_steps_cuts_episodes_and_marks_them_truncated():
-    envs = make_vec("ArcCrmConversation-v0", 2, expose_reference=True)
+    envs = make_vec("ArcCrmConversation-v1", 2, expose_reference=True)
     trajectories = collect_rollouts(envs, ReplayPolicy(), num_episodes=3, max_steps=1, seed=0)
     assert [len(t.steps) for t in trajectories] == [1, 1, 1]
     assert all(t.truncated and not t.terminated for t in trajectories)
 
 
 def test_bad_arguments_raise():
-    envs = make_vec("ArcCrm-v0", 2)
+    envs = make_vec("ArcCrm-v1", 2)
     with pytest.raises(ValueError, match="num_episodes"):
         collect_rollouts(envs, ReplayPolicy(), num_episodes=2, options=[None])
     with pytest.raises(ValueError, match="reset_mask"):
@@ -114,7 +114,7 @@ def test_bad_arguments_raise():
 def test_other_autoreset_modes_are_refused():
     from gymnasium.vector import AutoresetMode
 
-    envs = make_vec("ArcCrm-v0", 2, autoreset_mode=AutoresetMode.NEXT_STEP)
+    envs = make_vec("ArcCrm-v1", 2, autoreset_mode=AutoresetMode.NEXT_STEP)
     with pytest.raises(ValueError, match="SAME_STEP"):
         collect_rollouts(envs, ReplayPolicy())
 
@@ -194,7 +194,7 @@ def test_tiny_model_trajectories_align_tokens_mask_and_logprobs(policy, env_id):
 
 
 def test_conversation_token_view_has_one_assistant_turn_per_step(policy):
-    envs = make_vec("ArcCrmConversation-v0", 1)
+    envs = make_vec("ArcCrmConversation-v1", 1)
     sampling = SamplingParams(max_new_tokens=4, seed=0)
     [trajectory] = collect_rollouts(envs, policy, sampling=sampling, max_steps=3, seed=0)
     text = policy.tokenizer.decode(list(trajectory.input_ids))
@@ -221,7 +221,7 @@ def test_derive_seed_is_stable_and_spreads():
 
 
 def test_a_text_policy_sample_has_no_token_view():
-    envs = make_vec("ArcCrm-v0", 1, expose_reference=True)
+    envs = make_vec("ArcCrm-v1", 1, expose_reference=True)
     [trajectory] = collect_rollouts(envs, ReplayPolicy(), seed=0)
     assert trajectory.input_ids == trajectory.action_mask == trajectory.old_logprobs == ()
     assert isinstance(trajectory.steps[0], object) and trajectory.steps[0].completion_ids == ()

@@ -61,7 +61,7 @@ def test_env_close_releases_its_sqlite_file(tmp_path: Path) -> None:
     env = CrmEnv(tasks=TASKS, store=spec)
     env.reset(options=TASK)
     env.close()
-    again = gym.make("ArcCrm-v0", tasks=TASKS, store=spec)  # the file is free again
+    again = gym.make("ArcCrm-v1", tasks=TASKS, store=spec)  # the file is free again
     again.reset(options=TASK)
     again.close()
     make_store(spec).close()  # type: ignore[attr-defined]
@@ -72,7 +72,7 @@ def test_env_close_releases_its_sqlite_file(tmp_path: Path) -> None:
 
 def test_env_close_releases_its_postgresql_connections(pg_dsn: str) -> None:
     before = crm_sessions(pg_dsn, len(PG_STORES))
-    envs = make_vec("ArcCrm-v0", 2, tasks=TASKS, store=pg_dsn)
+    envs = make_vec("ArcCrm-v1", 2, tasks=TASKS, store=pg_dsn)
     envs.reset(seed=0)
     assert crm_sessions(pg_dsn, before + 2) == before + 2
     envs.close()

@@ -154,7 +154,7 @@ def test_multi_turn_episodes_train_on_the_action_tokens_alone(tmp_path, monkeypa
 
     monkeypatch.setattr(agents.train, "pad_batch", recording_pad_batch)
     args = Args(output_dir=str(tmp_path), steps=2, eval_every=2, save_every=2,
-                **(TINY | {"env_id": "ArcCrmConversation-v0"}))  # fmt: skip
+                **(TINY | {"env_id": "ArcCrmConversation-v1"}))  # fmt: skip
     summary = train(args)
     assert summary["steps"] == 2 and len(batches) == 2
     multi_turn = [t for trajectories, _ in batches for t in trajectories if len(t.steps) > 1]

@@ -73,7 +73,7 @@ class ChatMessages(gym.Wrapper[list, Any, str, str]):
     Example:
         >>> import gymnasium as gym
         >>> from crm_gym.data.examples import builtin_path
-        >>> env = ChatMessages(gym.make("ArcCrm-v0", tasks=str(builtin_path())))
+        >>> env = ChatMessages(gym.make("ArcCrm-v1", tasks=str(builtin_path())))
         >>> messages, info = env.reset(seed=0)
         >>> [m["role"] for m in messages]
         ['system', 'user']

@@ -45,7 +45,7 @@ class CandidateActions(gym.Wrapper[np.ndarray, np.int64, str, str]):
     Example:
         >>> import gymnasium as gym
         >>> from crm_gym.data.examples import builtin_path
-        >>> env = CandidateActions(gym.make("ArcCrm-v0", tasks=str(builtin_path())),
+        >>> env = CandidateActions(gym.make("ArcCrm-v1", tasks=str(builtin_path())),
         ...                        tools=["client_search", "quote_details"])
         >>> observation, info = env.reset(seed=0)
         >>> env.action_space, observation.shape, len(info["candidates"])
