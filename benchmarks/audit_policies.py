@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from agents.baselines import ReplayPolicy, SeededPolicy, random_arguments
-from agents.policy import Observation, Policy, Sample, SamplingParams
+from agents.policy import Observation, Policy, ScriptedPolicy
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 from crm_gym.data.conversation import Conversation
@@ -114,22 +114,6 @@ def reference(observation: Observation) -> dict[str, Any]:
 
 
 # ---- the policies -------------------------------------------------------------------------------
-class ScriptedPolicy:
-    """A deterministic policy of ``action(observation)``: the same action ``n`` times."""
-
-    def act(
-        self,
-        observations: Sequence[Observation],
-        n: int = 1,
-        sampling: SamplingParams | None = None,
-    ) -> list[list[Sample]]:
-        """The scripted action for each observation, ``n`` times."""
-        return [[Sample(self.action(observation))] * n for observation in observations]
-
-    def action(self, observation: Observation) -> str:
-        raise NotImplementedError
-
-
 class TwoStep(ScriptedPolicy):
     """One tool call when the turn starts, then an answer."""
 

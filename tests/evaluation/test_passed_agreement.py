@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import zlib
 from math import comb
-from typing import Any, Sequence
+from typing import Any
 
 import pytest
 
 import benchmarks.evaluate as evaluate_module
 from agents.baselines import RandomPolicy, ReplayPolicy
-from agents.policy import Observation, Sample, SamplingParams
+from agents.policy import Observation, ScriptedPolicy
 from benchmarks.evaluate import EnvSettings, evaluate
 from benchmarks.metrics import summarize
 from benchmarks.records import ConversationRecord
@@ -32,27 +32,12 @@ pytestmark = pytest.mark.slow
 
 
 # ---- scripted policies -------------------------------------------------------------------------
-class _Scripted:
-    """A deterministic policy of one ``action(observation)``."""
-
-    def act(
-        self,
-        observations: Sequence[Observation],
-        n: int = 1,
-        sampling: SamplingParams | None = None,
-    ) -> list[list[Sample]]:
-        return [[Sample(self.action(observation))] * n for observation in observations]
-
-    def action(self, observation: Observation) -> str:
-        raise NotImplementedError
-
-
 def _turn_started(observation: Observation) -> bool:
     messages = observation.info.get("messages") or [{"role": "user"}]
     return messages[-1]["role"] == "user"
 
 
-class SpoiledReplay(_Scripted):
+class SpoiledReplay(ScriptedPolicy):
     """The ground truth, but on one turn in three one argument value is spoiled."""
 
     def action(self, observation: Observation) -> str:
@@ -74,7 +59,7 @@ def _spoil(arguments: dict[str, Any]) -> dict[str, Any]:
     return arguments
 
 
-class EmptyArguments(_Scripted):
+class EmptyArguments(ScriptedPolicy):
     """The expected tool with ``{}`` at the start of every turn, then ``Done.``."""
 
     def action(self, observation: Observation) -> str:
@@ -83,7 +68,7 @@ class EmptyArguments(_Scripted):
         return "Done."
 
 
-class OneTool(_Scripted):
+class OneTool(ScriptedPolicy):
     """``create_new_opportunity({})`` at the start of every turn, then ``Done.``."""
 
     def action(self, observation: Observation) -> str:
