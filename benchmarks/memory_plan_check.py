@@ -71,6 +71,9 @@ class PlanArgs:
     micro_batch_size: int
     gradient_checkpointing: bool
     lora_rank: int
+    lora_target_modules: tuple[str, ...] = LORA_TARGETS
+    fsdp: bool = False
+    optimizer: str = "adamw"
     model: str = "measured"
     mixed_precision: str = "no"
     beta: float = 0.0

@@ -83,12 +83,15 @@ def parse_action(text: Any) -> Action:
         return ActionError(
             f"The action is too long ({len(text)} characters; at most {MAX_ACTION_CHARS})."
         )
-    # the two common cases, decided as _parse_text would decide them, with fewer scans:
-    # a bare JSON object, and plain text
-    if text[:1] == "{" and "<tool" not in text:
-        return _from_json_text(text.strip())
-    if "<" not in text and "`" not in text and not text.lstrip().startswith("{"):
-        return FinalAnswer(text.strip())
+    stripped = text.strip()
+    if stripped[:1] == "{":
+        # a whole JSON object is that object, even when one of its strings holds "<tool>" (a
+        # note about tags); only text that is no JSON object is searched for tags
+        action = _from_json_text(stripped)
+        if not isinstance(action, ActionError) or "<tool" not in text:
+            return action
+    elif "<" not in text and "`" not in text:
+        return FinalAnswer(stripped)
     return _parse_text(text)
 
 

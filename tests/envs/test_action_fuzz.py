@@ -157,7 +157,14 @@ _FENCED = re.compile(r"```(?:json|JSON|tool)?\s*\n?(.*?)```", re.DOTALL)
 
 
 def regex_parse(text: str):
-    """The parser before the scanner: regexes (backtracking, so only for small texts)."""
+    """The parser before the scanner: regexes (backtracking, so only for small texts).
+
+    Plus the rule added since: a text that is one whole JSON object is that object, even when a
+    string in it holds a tag.
+    """
+    whole = _from_json_text(text.strip()) if text.strip().startswith("{") else None
+    if whole is not None and not isinstance(whole, ActionError):
+        return whole
     match = _THINK.match(text)
     if match:
         body = text[match.end() :]

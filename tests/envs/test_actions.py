@@ -215,6 +215,14 @@ def test_format_tool_call_always_parses_back(name, arguments):
     assert parse_action(format_tool_call(name, arguments)) == ToolCall(name, arguments)
 
 
+def test_a_tag_inside_a_json_string_is_text():
+    """Found by hypothesis: a call whose argument value holds "<tool></tool>" is still that call."""
+    call = format_tool_call("add_note", {"": "<tool></tool>", "note": "use <tool>{}</tool>"})
+    assert parse_action(call) == ToolCall(
+        "add_note", {"": "<tool></tool>", "note": "use <tool>{}</tool>"}
+    )
+
+
 PIECES = ['{"name": "x"}', "{", "}", "<tool>", "</tool>", "<think>", "</think>", "```", "`", "<",
           " ", "\n", "\u2003", "a"]  # fmt: skip
 

@@ -384,8 +384,9 @@ def test_conversation_env_names_the_scored_turn(tasks):
     assert [t for _, t in scored] == [min(k + 1, turns) for k in range(1, turns + 1)]
 
 
-@pytest.mark.parametrize("old, new", [("ArcCrm-v0", "ArcCrm-v1"),
-                                      ("ArcCrmConversation-v0", "ArcCrmConversation-v1")])  # fmt: skip
+@pytest.mark.parametrize(
+    "old, new", [("ArcCrm-v0", "ArcCrm-v1"), ("ArcCrmConversation-v0", "ArcCrmConversation-v1")]
+)
 def test_the_v0_ids_name_their_successor(old, new):
     """v1 changed the reward (issue #18): gymnasium refuses v0 and names v1."""
     from gymnasium.error import DeprecatedEnv
