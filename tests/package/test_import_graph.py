@@ -9,6 +9,7 @@ dependency.
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,6 +120,28 @@ def test_relative_imports_resolve_against_the_importing_module():
     assert _imported(statement[0], "p.a", False, modules) == {"p.b"}
     assert _imported(statement[1], "p", True, modules) == {"p.sub.c"}  # p.sub is no module here
     assert _imported(ast.parse("from .. import b").body[0], "p.sub.c", False, modules) == {"p.b"}
+
+
+def readme_map() -> tuple[list[str], list[str]]:
+    """The README layout map's top-level folders (in order) and the ``crm_gym`` folders."""
+    text = (REPO / "README.md").read_text(encoding="utf-8").split("## Layout", 1)[1]
+    block = text.split("```text\n", 1)[1].split("```", 1)[0]
+    top = [line.split("/")[0] for line in block.splitlines() if line[:1].isalpha()]
+    inner = re.findall(r"^  (\w+)/", block.split("curricula/", 1)[0], re.MULTILINE)
+    return top, inner
+
+
+def test_readme_map_lists_every_package_in_import_order():
+    top, inner = readme_map()
+    assert top == ["crm_gym", "curricula", "agents", "benchmarks", "scripts", "tests"]
+    assert sorted(inner) == sorted(p.parent.name for p in (REPO / "crm_gym").glob("*/__init__.py"))
+    upward = {
+        (module, target)
+        for module, targets in import_graph().items()
+        for target in targets
+        if top.index(target.split(".")[0]) > top.index(module.split(".")[0])
+    }
+    assert upward == set()
 
 
 def test_circles_finds_each_strongly_connected_group():
