@@ -54,9 +54,13 @@ def build_messages(
     style: PromptStyle = "full",
     *,
     tool_role: bool = True,
+    openai_tools: bool = False,
     guidelines: Sequence[str] | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The system prompt, then the transcript so far (``info["messages"]``, else the text).
+
+    The transcript goes through ``to_chat``: as the env's text (the default; models that write
+    calls as JSON text), or with ``openai_tools`` as ``tool_calls`` messages (chat APIs).
 
     ``guidelines`` (default: ``info["guidelines"]``, which ``agents.memory.MemoryPolicy`` sets)
     are appended to the system prompt as a "Guidelines from similar tasks" block, cut to
@@ -67,7 +71,7 @@ def build_messages(
         guidelines = observation.info.get("guidelines") or ()
     content = system_prompt(style) + guideline_block(guidelines)
     system = {"role": "system", "content": content}
-    return [system, *to_chat(transcript, openai_tools=False, tool_role=tool_role)]
+    return [system, *to_chat(transcript, openai_tools=openai_tools, tool_role=tool_role)]
 
 
 MAX_GUIDELINE_CHARS = 1200

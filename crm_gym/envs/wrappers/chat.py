@@ -162,7 +162,8 @@ def to_chat(
     ``tool_calls`` and its result a ``tool`` message with the matching ``tool_call_id``; without
     it (the prompts of ``agents.prompts``, where the model writes calls as JSON text) every
     message keeps the env's text as a string. ``tool_role=False`` sends tool results as ``user``
-    messages, for chat templates without a tool role.
+    messages, for chat templates without a tool role; so does a result that answers no call
+    (chat APIs reject a ``tool`` message without its call).
 
     Example:
         >>> transcript = [{"role": "tool", "content": 3, "name": "quote_details"}]
@@ -172,21 +173,21 @@ def to_chat(
     if not openai_tools:
         return [_as_text(message, tool_role) for message in messages]
     chat: list[dict[str, Any]] = []
-    call_id = None
+    pending = None  # the id of the last tool call, until a tool result answers it
     for number, message in enumerate(messages):
         role, content = message["role"], message["content"]
-        if role == "assistant":
-            parsed = parse_action(content)
-            if isinstance(parsed, ToolCall):
-                call_id = f"call_{number}"
-                chat.append(_tool_call_message(call_id, parsed))
-                continue
-        elif role == "tool":
-            chat.append(_tool_result(message, call_id) if tool_role else _as_text(message, False))
+        parsed = parse_action(content) if role == "assistant" else None
+        if isinstance(parsed, ToolCall):
+            pending = f"call_{number}"
+            chat.append(_tool_call_message(pending, parsed))
             continue
+        if role == "tool" and tool_role and pending is not None:
+            chat.append(_tool_result(message, pending))
         elif role == "user" and content.startswith("User: "):
-            content = content[len("User: ") :]
-        chat.append({"role": role, "content": content})
+            chat.append({"role": role, "content": content[len("User: ") :]})
+        else:  # a tool result that answers no call is the user's to read
+            chat.append({"role": "user" if role == "tool" else role, "content": content})
+        pending = None
     return chat
 
 
@@ -196,7 +197,7 @@ def _as_text(message: dict[str, Any], tool_role: bool) -> dict[str, str]:
     return {"role": role, "content": str(message["content"])}
 
 
-def _tool_result(message: dict[str, Any], call_id: str | None) -> dict[str, Any]:
+def _tool_result(message: dict[str, Any], call_id: str) -> dict[str, Any]:
     """A ``tool`` message answering the call ``call_id``."""
     return {
         "role": "tool",
