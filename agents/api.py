@@ -24,7 +24,7 @@ from typing import Any
 
 from agents.policy import Observation, Sample, SamplingParams
 from agents.prompts import PromptStyle, build_messages
-from crm_gym.actions import ToolCall, format_tool_call, parse_action
+from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
 API_EXTRA = 'pip install "crm-gym[api]"'
@@ -63,40 +63,19 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 
 
 # ---- requests ------------------------------------------------------------------------------------
-def api_messages(messages: Sequence[Mapping[str, Any]], function_calling: bool) -> list[dict]:
-    """Chat messages as chat APIs accept them.
+def api_messages(
+    observation: Observation, style: PromptStyle, function_calling: bool
+) -> list[dict]:
+    """The prompt as chat APIs accept it (``build_messages``, through the one ``to_chat``).
 
-    The env's transcript writes tool calls as text and tool results as ``tool`` messages without
-    a ``tool_call_id``. With function calling, each assistant tool call becomes a ``tool_calls``
-    entry and the ``tool`` message after it answers that call's id; without, tool results are
-    user messages (APIs reject a ``tool`` message that answers no call).
-
-    Example:
-        >>> call = '{"name": "client_search", "arguments": {}}'
-        >>> turns = [{"role": "assistant", "content": call}, {"role": "tool", "content": "[]"}]
-        >>> [m["role"] for m in api_messages(turns, function_calling=False)]
-        ['assistant', 'user']
-        >>> api_messages(turns, function_calling=True)[1]["tool_call_id"]
-        'call_0'
+    With function calling each tool call is a ``tool_calls`` entry answered by a ``tool``
+    message (without the tool's ``name``, which the APIs' tool messages do not take); without,
+    tool results are user messages.
     """
-    converted: list[dict] = []
-    pending: str | None = None
-    for message in messages:
-        role, content = message["role"], message.get("content") or ""
-        action = parse_action(content) if role == "assistant" and function_calling else None
-        if isinstance(action, ToolCall):
-            pending = f"call_{len(converted)}"
-            arguments = json.dumps(action.arguments, ensure_ascii=False, default=str)
-            function = {"name": action.name, "arguments": arguments}
-            call = {"id": pending, "type": "function", "function": function}
-            converted.append({"role": "assistant", "content": None, "tool_calls": [call]})
-        elif role == "tool" and pending is not None:
-            converted.append({"role": "tool", "tool_call_id": pending, "content": content})
-            pending = None
-        else:
-            converted.append({"role": "user" if role == "tool" else role, "content": content})
-            pending = None
-    return converted
+    messages = build_messages(
+        observation, style, tool_role=function_calling, openai_tools=function_calling
+    )
+    return [{key: value for key, value in m.items() if key != "name"} for m in messages]
 
 
 def build_request(
@@ -239,9 +218,7 @@ class ApiPolicy:
         sampling = sampling or self.sampling
         requests = []
         for index, observation in enumerate(observations):
-            messages = api_messages(
-                build_messages(observation, style=self.prompt_style), self.use_function_calling
-            )
+            messages = api_messages(observation, self.prompt_style, self.use_function_calling)
             for k in range(n):
                 seed = _request_seed(sampling, index, n, k)
                 requests.append(

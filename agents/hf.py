@@ -33,11 +33,11 @@ from agents.policy import Observation, Sample, SamplingParams, row_seed
 from agents.prompts import (
     PromptStyle,
     build_messages,
-    chat_messages,
     continuation_text,
     render_prompt,
     supports_tool_role,
 )
+from crm_gym.envs.wrappers.chat import to_chat
 
 
 class HFPolicy:
@@ -122,7 +122,7 @@ class HFPolicy:
         """Token ids after a completion: its close, the env's ``messages``, the next opening."""
         closed = bool(completion_ids) and completion_ids[-1] in self.stop_ids
         end_text = self.tokenizer.decode([completion_ids[-1]]) if closed else None
-        chat = chat_messages(messages, tool_role=self.tool_role)
+        chat = to_chat(messages, openai_tools=False, tool_role=self.tool_role)
         text = continuation_text(self.tokenizer, chat, end_text)
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 

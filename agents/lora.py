@@ -125,8 +125,10 @@ def load_adapter(model: Any, path: str | Path) -> None:
         raise ValueError(f"{path}: adapter weights the model has no place for: {unexpected[:3]}")
 
 
-def adapter_model(base: str | Path, adapter: str | Path) -> Any:
-    """The base model at ``base`` with the adapter at ``adapter`` on it, unmerged, for eval."""
-    from agents.checkpoint import load_pretrained
+def adapter_model(base: Any, adapter: str | Path) -> Any:
+    """The loaded ``base`` model with the adapter at ``adapter`` on it, unmerged, for eval.
 
-    return _peft().PeftModel.from_pretrained(load_pretrained(base), str(adapter)).eval()
+    The caller loads the base (``agents.checkpoint.load_pretrained``): this module stays below
+    ``agents.checkpoint``, which saves and loads adapters through it.
+    """
+    return _peft().PeftModel.from_pretrained(base, str(adapter)).eval()

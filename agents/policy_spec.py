@@ -183,10 +183,11 @@ def _adapter_policy(run: Path, model: Path, prompt_style: str) -> Any:
     """
     from transformers import AutoTokenizer
 
+    from agents.checkpoint import load_pretrained
     from agents.hf import HFPolicy
     from agents.lora import adapter_model
 
-    policy = adapter_model(run / "initial", model.parent / "adapter")
+    policy = adapter_model(load_pretrained(run / "initial"), model.parent / "adapter")
     tokenizer = AutoTokenizer.from_pretrained(model)
     return HFPolicy(policy, tokenizer, prompt_style=prompt_style)  # type: ignore[arg-type]
 

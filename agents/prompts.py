@@ -1,9 +1,11 @@
 """Observation -> chat messages -> prompt text: the one place every backend builds its prompts.
 
 The system prompt says how to act (a JSON tool call, or plain text to answer) and lists the 38
-tools of ``tool_schemas()``: in full (their JSON schemas, for real models) or compactly (one
+tools of ``tool_schemas()``: in full (``crm_gym.envs.wrappers.chat.SYSTEM_PROMPT`` and the JSON
+schemas, the prompt ``ChatMessages`` sends too, for real models) or compactly (one
 ``name(required arguments)`` line per tool, for tiny models with short contexts). The
-transcript comes from ``info["messages"]``, the env's record of the conversation so far.
+transcript comes from ``info["messages"]``, the env's record of the conversation so far, through
+the one converter, ``crm_gym.envs.wrappers.chat.to_chat``.
 
 Example:
     >>> from agents.policy import Observation
@@ -15,21 +17,15 @@ Example:
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any, Literal, Sequence
 
 from agents.policy import Observation
 from crm_gym.crm.tools import tool_schemas
+from crm_gym.envs.wrappers.chat import SYSTEM_PROMPT, to_chat, with_tools
 
 PromptStyle = Literal["full", "compact"]
 
-INSTRUCTIONS = (
-    "You are an assistant that works a CRM through tools. To call a tool, reply with only a JSON "
-    'object: {"name": "<tool name>", "arguments": {<arguments>}}. You will see its result and may '
-    "call more tools. When the user's request is handled, reply to the user in plain text (no "
-    "JSON): that ends your turn. Ids are UUIDs; use the ones the user or earlier results gave."
-)
 COMPACT_INSTRUCTIONS = (
     'CRM agent. Call a tool: {"name": ..., "arguments": {...}}. Answer in plain text when done.'
 )
@@ -41,8 +37,7 @@ _MARK = "\u2063ACTION\u2063"
 def system_prompt(style: PromptStyle = "full") -> str:
     """The system prompt: instructions and the tool catalogue in the given style."""
     if style == "full":
-        tools = [json.dumps(schema["function"], ensure_ascii=False) for schema in tool_schemas()]
-        return f"{INSTRUCTIONS}\n\nTools:\n" + "\n".join(tools)
+        return with_tools(SYSTEM_PROMPT)
     if style == "compact":
         return f"{COMPACT_INSTRUCTIONS}\nTools:\n" + "\n".join(map(_signature, tool_schemas()))
     raise ValueError(f"prompt style must be 'full' or 'compact', got {style!r}")
@@ -54,27 +49,18 @@ def _signature(schema: dict[str, Any]) -> str:
     return f"{function['name']}({', '.join(function['parameters'].get('required', []))})"
 
 
-def chat_messages(
-    transcript: Sequence[dict[str, Any]], *, tool_role: bool = True
-) -> list[dict[str, str]]:
-    """Transcript entries as chat messages (tool results as ``user`` without ``tool_role``)."""
-    messages = []
-    for entry in transcript:
-        role = entry["role"]
-        if role == "tool" and not tool_role:
-            role = "user"
-        messages.append({"role": role, "content": str(entry["content"])})
-    return messages
-
-
 def build_messages(
     observation: Observation,
     style: PromptStyle = "full",
     *,
     tool_role: bool = True,
+    openai_tools: bool = False,
     guidelines: Sequence[str] | None = None,
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The system prompt, then the transcript so far (``info["messages"]``, else the text).
+
+    The transcript goes through ``to_chat``: as the env's text (the default; models that write
+    calls as JSON text), or with ``openai_tools`` as ``tool_calls`` messages (chat APIs).
 
     ``guidelines`` (default: ``info["guidelines"]``, which ``agents.memory.MemoryPolicy`` sets)
     are appended to the system prompt as a "Guidelines from similar tasks" block, cut to
@@ -85,7 +71,7 @@ def build_messages(
         guidelines = observation.info.get("guidelines") or ()
     content = system_prompt(style) + guideline_block(guidelines)
     system = {"role": "system", "content": content}
-    return [system, *chat_messages(transcript, tool_role=tool_role)]
+    return [system, *to_chat(transcript, openai_tools=openai_tools, tool_role=tool_role)]
 
 
 MAX_GUIDELINE_CHARS = 1200

@@ -59,7 +59,6 @@ from agents.rollout import collect_rollouts, derive_seed
 from agents.run_dir import MetricsLog, check_resume, clear_run, write_args
 from agents.train_args import Args
 from agents.train_data import (
-    arm_of,
     evaluate_per_task,
     first_turn,
     pad_batch,
@@ -89,6 +88,7 @@ from agents.train_scale import (
     prepare_for_training,
     sharded_states,
 )
+from crm_gym.envs.tasks import arm_of
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
 

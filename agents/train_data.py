@@ -55,13 +55,6 @@ def split_tasks(conversations: Sequence[Any], num_eval: int, seed: int) -> tuple
     return train, [c for i, c in enumerate(conversations) if i in held_out]
 
 
-def arm_of(conversation: Any) -> str:
-    """A conversation's curriculum arm, ``"<skill>-<difficulty>"`` (as the env indexes it)."""
-    from crm_gym.envs.tasks import arm_of as env_arm_of
-
-    return env_arm_of(conversation)
-
-
 def first_turn(conversation: Any) -> str:
     """The task id of a conversation's first request."""
     return f"{conversation.conversation_id}#1"

@@ -25,12 +25,12 @@ from agents.policy import Observation, Sample, SamplingParams
 from agents.prompts import (
     PromptStyle,
     build_messages,
-    chat_messages,
     continuation_text,
     render_prompt,
     supports_tool_role,
 )
 from agents.vllm_weights import engine_weights, load_weights_into_engine
+from crm_gym.envs.wrappers.chat import to_chat
 
 VLLM_EXTRA = 'pip install "crm-gym[vllm]"'
 
@@ -100,7 +100,9 @@ def continuation_token_ids(
     """
     closed = bool(completion_ids) and completion_ids[-1] in stop_ids
     end_text = tokenizer.decode([completion_ids[-1]]) if closed else None
-    text = continuation_text(tokenizer, chat_messages(messages, tool_role=tool_role), end_text)
+    text = continuation_text(
+        tokenizer, to_chat(messages, openai_tools=False, tool_role=tool_role), end_text
+    )
     return list(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 

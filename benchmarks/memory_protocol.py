@@ -31,8 +31,9 @@ from agents.policy import Policy, SamplingParams
 from agents.rollout import collect_rollouts
 from benchmarks.evaluate import evaluate
 from benchmarks.learning import learning_metrics
+from benchmarks.plots import write_report
 from benchmarks.records import ConversationRecord
-from benchmarks.report import ReportOptions, build_report, write_report
+from benchmarks.report import ReportOptions, build_report
 from crm_gym.data.generator import generate
 
 POLICIES = {"hint-following": HintFollowingPolicy, "hint-ignoring": HintIgnoringPolicy}

@@ -241,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a JSONL task file or generated[:N[:SEED]] (as crm-gym eval --tasks)",
     )
     args = parser.parse_args(argv)
-    from scripts.eval_cmd import load_tasks
+    from benchmarks.task_sets import load_tasks
 
     try:
         conversations = load_tasks(args.ceilings)

@@ -49,7 +49,7 @@ from benchmarks.records import ConversationRecord, TokenUsage, TurnRecord
 from crm_gym.actions import FinalAnswer, ToolCall, parse_action
 from crm_gym.crm.tools import tool_schemas
 from crm_gym.data.conversation import Conversation, Turn
-from crm_gym.envs.tasks import arm_of
+from crm_gym.envs.tasks import UNLABELLED, arm_of
 
 USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens")
 
@@ -266,6 +266,7 @@ def conversation_record(
             f"{conversation.conversation_id}: {len(conversation.turns)} turns, but the episode "
             f"ended {len(ends)} turns and its transcript holds {len(actions)}"
         )
+    arm = arm_of(conversation)  # None for unlabelled data: the report then uses categories
     parts = zip(conversation.turns, ends, actions, strict=True)
     turns = [turn_record(turn, dict(c), a, judge) for turn, c, a in parts]
     usage = usage or zero_usage()
@@ -278,7 +279,7 @@ def conversation_record(
         per_turn_results=turns,
         reward_signal=_rate(turns, "success"),
         metadata=_metadata(conversation, turns, run, tokens, judge is not None, provider),
-        arm=_arm(conversation),
+        arm=None if arm == UNLABELLED else arm,
         workflow_category=conversation.workflow_category,
         shaped_return=trajectory.total_return,
         tokens=tokens,
@@ -286,12 +287,6 @@ def conversation_record(
         latency_s=usage["latency_s"],
         **run,
     )
-
-
-def _arm(conversation: Conversation) -> str | None:
-    """The curriculum arm; ``None`` for unlabelled data (the report then uses categories)."""
-    arm = arm_of(conversation)
-    return None if arm == "unlabelled" else arm
 
 
 def _strict(turns: Sequence[TurnRecord]) -> bool:

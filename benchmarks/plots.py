@@ -1,5 +1,8 @@
 """The report's pages from a ``build_report`` dict: PNG figures (``rliable.plot_utils``), Markdown.
 
+``write_report`` writes them with ``report.json``. This module imports ``benchmarks.report`` (the
+numbers); ``benchmarks.report`` never imports it back.
+
 Matplotlib runs on the Agg backend (files only) unless pyplot was imported before with another
 backend, which is then left alone. Every figure is closed after it is saved.
 """
@@ -24,6 +27,18 @@ METRIC_TITLES = {
     "mean": "Mean",
     "optimality_gap": "Optimality Gap",
 }
+
+
+def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write ``report.json``, ``report.md`` and the PNG plots into ``out_dir``; return the paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(report, out)
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(
+        render_markdown(report, [p.name for p in plots]), encoding="utf-8"
+    )
+    return [out / "report.json", out / "report.md", *plots]
 
 
 def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:

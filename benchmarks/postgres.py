@@ -1,4 +1,9 @@
-"""A throwaway PostgreSQL cluster for the store tests and benchmark (REFERENCE.md section 6).
+"""A throwaway PostgreSQL cluster for the benchmarks that need a real server (REFERENCE.md 6).
+
+``benchmarks.speed.stores`` and ``benchmarks.fuzz_actions`` start one; the store test suite's
+fixture (``tests/store/conftest.py``) reuses it. It lives with the benchmarks, its first users,
+because the dependency runs one way: tests import benchmarks (they test them), benchmarks never
+import tests.
 
 ``initdb`` into a temporary directory, ``pg_ctl start`` on a free loopback port (about 1.3 s),
 then stop and delete it. ``initdb`` refuses to run as root, so under root the cluster runs as

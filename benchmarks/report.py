@@ -35,7 +35,6 @@ identical numbers, and adding an algorithm changes none of the others' intervals
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 import zlib
@@ -502,17 +501,3 @@ def load_logs(
 def _policy_name(records: Sequence[ConversationRecord], path: str | Path) -> str:
     policies = {r.policy for r in records}
     return Path(path).stem if len(policies) > 1 or None in policies else str(policies.pop())
-
-
-def write_report(report: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write ``report.json``, ``report.md`` and the PNG plots into ``out_dir``; return the paths."""
-    from benchmarks.plots import render_markdown, write_plots
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(report, out)
-    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(
-        render_markdown(report, [p.name for p in plots]), encoding="utf-8"
-    )
-    return [out / "report.json", out / "report.md", *plots]

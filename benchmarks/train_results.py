@@ -48,8 +48,8 @@ SECTION = "## Trained tiny model"
 
 def run_one(variant: str, seed: int, steps: int | None, out: Path) -> dict[str, Any]:
     """One ``cpu-tiny`` run (or its saved summary when it already finished)."""
+    from agents.presets import PRESETS
     from agents.train import Args, train
-    from scripts.train_cmd import PRESETS
 
     run_dir = out / f"{variant}-s{seed}"
     saved = run_dir / "summary.json"
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
         poi("uniform", after["uniform"], "before", before_uniform, report_options),
         poi("bandit", after["bandit"], "uniform", after["uniform"], report_options),
     ]
-    from scripts.train_cmd import PRESETS
+    from agents.presets import PRESETS
 
     preset = PRESETS["cpu-tiny"]
     results: dict[str, Any] = {

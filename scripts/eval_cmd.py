@@ -68,37 +68,6 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def load_tasks(spec: str, arm: str | None = None) -> list[Any]:
-    """Conversations of a JSONL path or ``generated[:N[:SEED]]``, optionally of one arm."""
-    from crm_gym.data import load_conversations
-    from crm_gym.data.generator import DEFAULT_SEED, default_tasks, generate
-
-    if spec == "generated":
-        conversations = list(default_tasks())
-    elif spec.startswith("generated:"):
-        parts = spec.split(":")[1:]
-        if len(parts) > 2 or not all(part.isdigit() for part in parts):
-            raise ValueError(f"expected generated[:N[:SEED]], got {spec!r}")
-        seed = int(parts[1]) if len(parts) == 2 else DEFAULT_SEED
-        conversations = list(generate(int(parts[0]), seed))
-    elif Path(spec).is_file():
-        conversations = list(load_conversations(spec))
-    else:
-        raise ValueError(f"no such task file: {spec}")
-    return _of_arm(conversations, arm, spec)
-
-
-def _of_arm(conversations: list[Any], arm: str | None, spec: str) -> list[Any]:
-    from crm_gym.envs.tasks import arm_of
-
-    if arm is None:
-        return conversations
-    kept = [c for c in conversations if arm_of(c) == arm]
-    if not kept:
-        raise ValueError(f"no conversation of arm {arm!r} in {spec}")
-    return kept
-
-
 @dataclass
 class EvalPlan:
     """Everything about a run that is known before any model is loaded."""
@@ -154,8 +123,10 @@ def _trained_run(spec: Any) -> Any:
 
 
 def _tasks(args: argparse.Namespace, run: Any) -> list[Any]:
+    from benchmarks.task_sets import load_tasks, of_arm
+
     if run is not None and args.tasks is None:
-        return _of_arm(run.tasks(), args.arm, str(run.path))
+        return of_arm(run.tasks(), args.arm, str(run.path))
     return load_tasks(args.tasks or "generated", args.arm)
 
 

@@ -61,7 +61,8 @@ def _names(text: str) -> list[str]:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Build the report of ``args.logs`` and write it into ``args.output``."""
-    from benchmarks.report import ReportOptions, build_report, load_logs, write_report
+    from benchmarks.plots import write_report
+    from benchmarks.report import ReportOptions, build_report, load_logs
 
     missing = [path for path in args.logs if not Path(path).exists()]
     if missing:

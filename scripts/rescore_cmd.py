@@ -43,7 +43,7 @@ def cmd_rescore(args: argparse.Namespace) -> int:
     """Rescore ``args.log`` against ``args.tasks`` and write the records to ``args.output``."""
     from benchmarks.foreign_logs import read_log
     from benchmarks.rescore import rescore
-    from scripts.eval_cmd import load_tasks
+    from benchmarks.task_sets import load_tasks
 
     if not Path(args.log).is_file():
         print(f"crm-gym rescore: no such file: {args.log}", file=sys.stderr)

@@ -1,8 +1,9 @@
 """``crm-gym train``: GRPO from a preset or a config file (the loop is ``agents.train.train``).
 
-Presets are dicts of ``agents.train.Args`` fields; a config file (JSON or TOML) holds the same
-fields, and ``--seed``, ``--steps`` and ``--output`` override either. The run prints a summary
-table, writes the reward curve as ``reward_curve.png`` and ends stdout with one JSON line.
+Presets (``agents.presets``) are dicts of ``agents.train.Args`` fields; a config file (JSON or
+TOML) holds the same fields, and ``--seed``, ``--steps`` and ``--output`` override either. The run
+prints a summary table, writes the reward curve as ``reward_curve.png`` and ends stdout with one
+JSON line.
 """
 
 from __future__ import annotations
@@ -15,86 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agents.presets import PRESETS
 from crm_gym.errors import CheckpointError, ConfigError, RunDirError
 
 TRAIN_EXAMPLE = "crm-gym train --preset cpu-tiny --output runs/tiny"
-
-_TINY = {
-    "model": "tiny",
-    # one base model and one task set for every --seed: seeds vary the RL alone, as they do when
-    # a pretrained model is fine-tuned (the tiny model's init and warm start play pretraining)
-    "data_seed": 0,
-    "base_seed": 0,
-    "task_family": "noarg",
-    "num_conversations": 800,  # 108 noarg tasks: 32 held out, 76 to train on
-    "num_threads": 1,  # measured: 2 threads are 5-10x slower on busy 2-core machines
-    "max_new_tokens": 16,
-    "max_env_steps": 1,  # one action: the tool call (the reward scores it at truncation)
-    "reward_mode": "binary",  # the shaped reward pays plain text more than a broken call
-    "warm_start_steps": 120,
-    "prompts_per_step": 4,
-    "group_size": 8,
-    "lr": 3e-4,
-    "steps": 40,
-    "num_eval_tasks": 32,
-    "eval_samples": 8,
-    "eval_every": 10,
-    "save_every": 10,
-}
-# shared by the GPU presets: vLLM sampling, whole prompts, every task family, bf16 autocast;
-# one completion per backward pass: at ~9,300 tokens a sequence the float32 logits of one row
-# (151,936-token vocabulary) take 17 GiB in the loss (agents.memory_plan)
-_GPU = {
-    "backend": "vllm",
-    "prompt_style": "full",
-    "task_family": "all",
-    "num_conversations": 2000,
-    "num_eval_tasks": 100,
-    "max_new_tokens": 512,
-    "max_env_steps": 5,
-    "reward_mode": "shaped",  # dense credit for a pretrained model's partial calls
-    "prompts_per_step": 16,
-    "group_size": 8,
-    "micro_batch_size": 1,
-    "lr_schedule": "cosine",
-    "warmup_steps": 10,
-    "mixed_precision": "bf16",
-    "beta": 0.0,
-    "eps_high": 0.28,
-    "steps": 500,
-    "eval_every": 25,
-    "save_every": 25,
-    "tensorboard": True,
-}
-PRESETS: dict[str, dict[str, Any]] = {
-    "cpu-tiny": _TINY,
-    # whole conversations, one action per turn: env tokens between actions are masked out
-    # (a smaller held-out set: a held-out episode here is a whole conversation)
-    "cpu-tiny-multiturn": _TINY
-    | {
-        "env_id": "ArcCrmConversation-v1",
-        "steps": 20,
-        "num_conversations": 400,
-        "num_eval_tasks": 12,
-        "eval_samples": 4,
-    },
-    # one 80 GiB GPU with vLLM (``--plan`` says both fit; docs/training.md); not for the CPU
-    "gpu-qwen3-0.6b": _GPU
-    | {
-        "model": "Qwen/Qwen3-0.6B",
-        "lr": 1e-6,  # full fine-tuning
-        "vllm_gpu_memory_utilization": 0.3,  # 24 GiB: 1.1 GiB of weights, the rest KV cache
-    },
-    "gpu-qwen3-4b": _GPU
-    | {
-        "model": "Qwen/Qwen3-4B",
-        "lora_rank": 16,  # adapters on every projection; the reference is the base (no copy)
-        "lora_alpha": 32.0,
-        "lr": 2e-5,  # LoRA takes a larger step than full fine-tuning
-        "gradient_checkpointing": True,
-        "vllm_gpu_memory_utilization": 0.35,  # 28 GiB: 7.5 GiB of weights, the rest KV cache
-    },
-}
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:

@@ -176,10 +176,10 @@ def grpo_step_times(model: Any, tokenizer: Any, device: str, bf16: bool,
     import torch
 
     from agents.hf import HFPolicy
+    from agents.presets import PRESETS
     from agents.train import Args, _make_envs, _tasks_by_arm
     from agents.train_data import split_tasks, task_family
     from benchmarks.speed.grpo import _rollout
-    from scripts.train_cmd import PRESETS
 
     args = Args(**PRESETS["cpu-tiny"], seed=0)
     train_tasks, _ = split_tasks(task_family("noarg", 400, 0), args.num_eval_tasks, 0)

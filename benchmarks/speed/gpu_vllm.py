@@ -190,9 +190,9 @@ def part_memory(preset: str) -> dict[str, Any]:
     import torch
 
     from agents.memory_plan import GIB, KNOWN_SHAPES, estimate, sequence_tokens
+    from agents.presets import PRESETS
     from agents.train_args import Args
     from benchmarks.memory_plan_check import Case, build_model, make_batch, train_steps
-    from scripts.train_cmd import PRESETS
 
     args = Args(**PRESETS[preset])
     shape = KNOWN_SHAPES[args.model]

@@ -54,10 +54,10 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from agents.hf import HFPolicy
+    from agents.presets import PRESETS
     from agents.tiny import build_tiny_model
     from agents.train import Args, _make_envs, _tasks_by_arm
     from agents.train_data import split_tasks, task_family
-    from scripts.train_cmd import PRESETS
 
     args = Args(**(PRESETS["cpu-tiny"] | {"seed": seed, "num_conversations": num_conversations}))
     torch.set_num_threads(args.num_threads or 1)

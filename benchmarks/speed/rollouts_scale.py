@@ -125,8 +125,8 @@ def _rss_kib() -> int:
 def generation_floor_s(preset: str, rows: int, device_gib: float = 80.0) -> dict[str, float]:
     """The least seconds one batch step of ``rows`` sequences can take on an H100 with vLLM."""
     from agents.memory_plan import DTYPE_BYTES, ENV_TOKENS_PER_STEP, GIB, model_shape
+    from agents.presets import PRESETS
     from agents.train_args import Args
-    from scripts.train_cmd import PRESETS
 
     args = Args(**PRESETS[preset])
     shape = model_shape(args.model)

@@ -14,6 +14,8 @@ from crm_gym.errors import DatasetError
 
 TaskSpec = str | Path | Sequence[Conversation] | None
 """A JSONL path, a list of conversations, or None for the default generated tasks."""
+UNLABELLED = "unlabelled"
+"""The arm of a conversation without skill and difficulty labels (hand-made tasks)."""
 
 
 def arm_of(conversation: Conversation) -> str:
@@ -22,7 +24,7 @@ def arm_of(conversation: Conversation) -> str:
     difficulty = getattr(conversation, "difficulty", None)
     if isinstance(skill, str) and isinstance(difficulty, str):
         return f"{skill}-{difficulty}"
-    return "unlabelled"
+    return UNLABELLED
 
 
 def _index_by_id(conversations: Sequence[Conversation]) -> dict[str, int]:

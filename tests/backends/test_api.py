@@ -24,8 +24,10 @@ from agents.api import (
     import_litellm,
 )
 from agents.policy import Observation, Policy, SamplingParams
+from agents.prompts import system_prompt
 from crm_gym.actions import ActionError, ToolCall, format_tool_call, parse_action
 from crm_gym.crm.tools import tool_schemas
+from crm_gym.envs.wrappers.chat import to_chat
 
 if importlib.util.find_spec("litellm") is None:
     pytest.skip('litellm not installed: pip install "crm-gym[api]"', allow_module_level=True)
@@ -93,14 +95,19 @@ def test_build_request_leaves_out_defaults() -> None:
 
 def test_api_messages_pair_tool_calls_with_results(observations: list[Observation]) -> None:
     transcript = observations[2].info["messages"]  # user, assistant tool call, tool result
-    messages = api_messages(transcript, function_calling=True)
-    assert [m["role"] for m in messages] == ["user", "assistant", "tool"]
-    (call,) = messages[1]["tool_calls"]
+    messages = api_messages(observations[2], "compact", function_calling=True)
+    assert messages[0] == {"role": "system", "content": system_prompt("compact")}
+    assert [m["role"] for m in messages[1:]] == ["user", "assistant", "tool"]
+    (call,) = messages[2]["tool_calls"]
     assert call["function"] == {"name": "list_notes", "arguments": "{}"}
-    assert messages[2]["tool_call_id"] == call["id"]
-    plain = api_messages(transcript, function_calling=False)
-    assert [m["role"] for m in plain] == ["user", "assistant", "user"]
-    assert plain[1]["content"] == transcript[1]["content"]
+    assert messages[3] == {
+        "role": "tool",
+        "tool_call_id": call["id"],
+        "content": transcript[2]["content"],
+    }
+    plain = api_messages(observations[2], "compact", function_calling=False)
+    assert [m["role"] for m in plain[1:]] == ["user", "assistant", "user"]
+    assert [m["content"] for m in plain[1:]] == [m["content"] for m in transcript]
 
 
 def test_an_answer_after_a_tool_call_is_a_plain_message() -> None:
@@ -108,7 +115,7 @@ def test_an_answer_after_a_tool_call_is_a_plain_message() -> None:
         {"role": "assistant", "content": "Nothing to do."},
         {"role": "tool", "content": "stray result"},
     ]
-    assert api_messages(transcript, function_calling=True) == [
+    assert to_chat(transcript) == [
         {"role": "assistant", "content": "Nothing to do."},
         {"role": "user", "content": "stray result"},
     ]

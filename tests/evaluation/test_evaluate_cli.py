@@ -8,11 +8,11 @@ import pytest
 
 from benchmarks.metrics import summarize
 from benchmarks.records import load_records
+from benchmarks.task_sets import load_tasks
 from crm_gym.data.generator import generate
 from crm_gym.envs.tasks import arm_of
 from crm_gym.errors import PolicySpecError
 from scripts.cli import main
-from scripts.eval_cmd import load_tasks
 
 
 def test_eval_replay_on_generated_tasks(tmp_path, capsys):

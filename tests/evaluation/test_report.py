@@ -14,6 +14,7 @@ from rliable import metrics as rl_metrics  # noqa: E402
 from rliable.library import score_distributions  # noqa: E402
 from scipy import stats  # noqa: E402
 
+from benchmarks.plots import write_report  # noqa: E402
 from benchmarks.records import RecordError  # noqa: E402
 from benchmarks.report import (  # noqa: E402
     ReportError,
@@ -24,7 +25,6 @@ from benchmarks.report import (  # noqa: E402
     load_logs,
     probability_of_improvement,
     score_distribution,
-    write_report,
 )
 from tests.evaluation.synthetic import ARMS, synthetic_log, write_log  # noqa: E402
 

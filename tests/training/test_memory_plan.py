@@ -19,6 +19,7 @@ from agents.memory_plan import (
     model_shape,
     plan_memory,
 )
+from agents.presets import PRESETS
 from agents.train_args import Args
 from crm_gym.errors import ConfigError
 from scripts import train_cmd
@@ -105,7 +106,7 @@ def test_gpu_presets_fit_one_80_gib_device(capsys, preset):
     assert plan["device_gib"] == 80.0 and 20 < plan["peak_gib"] <= 80
     assert {"parameters", "trainable_parameters", "breakdown_gib"} <= set(plan)
     assert plan["breakdown_gib"]["vllm"] > 0  # both sample with vLLM
-    assert "reward_mode" in train_cmd.PRESETS[preset]  # explicit, not the default
+    assert "reward_mode" in PRESETS[preset]  # explicit, not the default
 
 
 def test_lora_preset_trains_under_one_percent_of_the_parameters(capsys):
@@ -140,7 +141,7 @@ def test_train_refuses_a_plan_that_does_not_fit_the_gpu(monkeypatch, capsys):
 def test_no_check_on_the_cpu(monkeypatch):
     monkeypatch.setattr(train_cmd, "cuda_device", lambda: (None, None))
     options = train_cmd.argparse.Namespace(devices=None, device_gib=None)
-    args = Args(**train_cmd.PRESETS["gpu-qwen3-4b"] | {"micro_batch_size": 64})
+    args = Args(**PRESETS["gpu-qwen3-4b"] | {"micro_batch_size": 64})
     assert not plan_memory(args)["fits"]
     assert train_cmd._refusal(args, options) is None
 

@@ -4,7 +4,8 @@ import argparse
 
 import pytest
 
-from scripts.train_cmd import PRESETS, add_train_arguments, build_args
+from agents.presets import PRESETS
+from scripts.train_cmd import add_train_arguments, build_args
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))

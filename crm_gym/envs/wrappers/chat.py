@@ -18,10 +18,21 @@ from crm_gym.actions import (
 from crm_gym.crm.tools import tool_schemas
 
 SYSTEM_PROMPT = (
-    "You are a CRM assistant. To use a tool, reply with one JSON object "
-    '{"name": <tool>, "arguments": {...}} (or an assistant message with tool_calls); '
-    "when the request is done, answer the user in plain text."
+    "You are an assistant that works a CRM through tools. To call a tool, reply with only a JSON "
+    'object: {"name": "<tool name>", "arguments": {<arguments>}}. You will see its result and may '
+    "call more tools. When the user's request is handled, reply to the user in plain text (no "
+    "JSON): that ends your turn. Ids are UUIDs; use the ones the user or earlier results gave."
 )
+"""The one system prompt: ``ChatMessages`` sends it, and ``agents.prompts`` builds on it."""
+TOOLS_HEADER = "\n\nTools:\n"
+
+
+def with_tools(instructions: str) -> str:
+    """``instructions`` followed by every tool's JSON schema, one a line (the full prompt)."""
+    lines = [json.dumps(schema["function"], ensure_ascii=False) for schema in tool_schemas()]
+    return instructions + TOOLS_HEADER + "\n".join(lines)
+
+
 ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -117,10 +128,7 @@ class ChatMessages(gym.Wrapper[list, Any, str, str]):
 
     def _system_text(self) -> str:
         assert self.system_prompt is not None
-        if not self.tools_in_prompt:
-            return self.system_prompt
-        lines = [json.dumps(schema["function"], ensure_ascii=False) for schema in tool_schemas()]
-        return self.system_prompt + "\n\nTools (JSON schemas):\n" + "\n".join(lines)
+        return with_tools(self.system_prompt) if self.tools_in_prompt else self.system_prompt
 
 
 def action_text(action: Any) -> Any:
@@ -145,32 +153,58 @@ def action_text(action: Any) -> Any:
     return json.dumps(action, ensure_ascii=False, default=str)  # the env reports what is wrong
 
 
-def to_chat(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The env's transcript as OpenAI-style chat messages (fresh dicts)."""
+def to_chat(
+    messages: Sequence[dict[str, Any]], *, openai_tools: bool = True, tool_role: bool = True
+) -> list[dict[str, Any]]:
+    """The env's transcript as chat messages (fresh dicts): the one converter.
+
+    With ``openai_tools`` (``ChatMessages``) a tool call becomes an assistant message with
+    ``tool_calls`` and its result a ``tool`` message with the matching ``tool_call_id``; without
+    it (the prompts of ``agents.prompts``, where the model writes calls as JSON text) every
+    message keeps the env's text as a string. ``tool_role=False`` sends tool results as ``user``
+    messages, for chat templates without a tool role; so does a result that answers no call
+    (chat APIs reject a ``tool`` message without its call).
+
+    Example:
+        >>> transcript = [{"role": "tool", "content": 3, "name": "quote_details"}]
+        >>> to_chat(transcript, openai_tools=False, tool_role=False)
+        [{'role': 'user', 'content': '3'}]
+    """
+    if not openai_tools:
+        return [_as_text(message, tool_role) for message in messages]
     chat: list[dict[str, Any]] = []
-    call_id = None
+    pending = None  # the id of the last tool call, until a tool result answers it
     for number, message in enumerate(messages):
         role, content = message["role"], message["content"]
-        if role == "assistant":
-            parsed = parse_action(content)
-            if isinstance(parsed, ToolCall):
-                call_id = f"call_{number}"
-                chat.append(_tool_call_message(call_id, parsed))
-                continue
-        elif role == "tool":
-            chat.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": call_id,
-                    "name": message.get("name"),
-                    "content": content,
-                }
-            )
+        parsed = parse_action(content) if role == "assistant" else None
+        if isinstance(parsed, ToolCall):
+            pending = f"call_{number}"
+            chat.append(_tool_call_message(pending, parsed))
             continue
+        if role == "tool" and tool_role and pending is not None:
+            chat.append(_tool_result(message, pending))
         elif role == "user" and content.startswith("User: "):
-            content = content[len("User: ") :]
-        chat.append({"role": role, "content": content})
+            chat.append({"role": role, "content": content[len("User: ") :]})
+        else:  # a tool result that answers no call is the user's to read
+            chat.append({"role": "user" if role == "tool" else role, "content": content})
+        pending = None
     return chat
+
+
+def _as_text(message: dict[str, Any], tool_role: bool) -> dict[str, str]:
+    """A message as role and text (a tool result as ``user`` without ``tool_role``)."""
+    role = "user" if message["role"] == "tool" and not tool_role else message["role"]
+    return {"role": role, "content": str(message["content"])}
+
+
+def _tool_result(message: dict[str, Any], call_id: str) -> dict[str, Any]:
+    """A ``tool`` message answering the call ``call_id``."""
+    return {
+        "role": "tool",
+        "tool_call_id": call_id,
+        "name": message.get("name"),
+        "content": message["content"],
+    }
 
 
 def _tool_call_message(call_id: str, call: ToolCall) -> dict[str, Any]:

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from agents.policy import Observation
-from agents.prompts import build_messages, chat_messages, continuation_text, system_prompt
+from agents.prompts import build_messages, continuation_text, system_prompt
 from crm_gym.crm.tools import tool_names, tool_schemas
+from crm_gym.envs.wrappers.chat import ChatMessages, to_chat
 
 TRANSCRIPT = [
     {"role": "user", "content": "User: How many clients?"},
@@ -55,10 +56,36 @@ def test_without_a_transcript_the_observation_text_is_the_user_message():
     assert messages[1:] == [{"role": "user", "content": "User: hi"}]
 
 
-def test_chat_messages_drops_extra_keys_and_stringifies():
-    assert chat_messages([{"role": "user", "content": 3, "name": "x"}]) == [
+def test_text_chat_drops_extra_keys_and_stringifies():
+    assert to_chat([{"role": "user", "content": 3, "name": "x"}], openai_tools=False) == [
         {"role": "user", "content": "3"}
     ]
+
+
+def test_one_converter_keeps_the_env_text_or_uses_openai_tool_calls():
+    call = '{"name": "quote_prefixes", "arguments": {}}'
+    transcript = [
+        {"role": "user", "content": "User: hi"},
+        {"role": "assistant", "content": call},
+        {"role": "tool", "content": "[]", "name": "quote_prefixes"},
+    ]
+    text = to_chat(transcript, openai_tools=False, tool_role=False)
+    assert [m["content"] for m in text] == ["User: hi", call, "[]"]
+    assert [m["role"] for m in text] == ["user", "assistant", "user"]
+    openai = to_chat(transcript, tool_role=False)
+    assert openai[1]["tool_calls"][0]["function"]["name"] == "quote_prefixes"
+    assert openai[2] == {"role": "user", "content": "[]"}
+    assert to_chat(transcript)[2]["tool_call_id"] == openai[1]["tool_calls"][0]["id"]
+
+
+def test_chat_wrapper_and_policies_send_one_system_prompt():
+    import gymnasium as gym
+
+    from crm_gym.data.examples import builtin_path
+
+    env = ChatMessages(gym.make("ArcCrm-v1", tasks=str(builtin_path())), tools_in_prompt=True)
+    messages, _ = env.reset(seed=0)
+    assert messages[0] == {"role": "system", "content": system_prompt("full")}
 
 
 def test_render_prompt_opens_the_assistant_turn(tiny_path):
