@@ -13,7 +13,6 @@ from crm_gym.actions import (
     ActionError,
     FinalAnswer,
     ToolCall,
-    _decode_json,
     _parse_text,
     format_tool_call,
     from_message,
@@ -231,21 +230,3 @@ def test_fast_paths_decide_as_the_general_parser(text):
 def test_to_json_writes_what_json_dumps_writes(value, when):
     for item in (value, {"when": when, "value": value}, [when, value]):
         assert to_json(item) == json.dumps(item, ensure_ascii=False, default=str)
-
-
-def _outcome(decode, text):
-    try:
-        return "value", repr(decode(text))  # repr: NaN equals itself
-    except json.JSONDecodeError as exc:
-        return "error", str(exc)
-
-
-@FAST
-@given(
-    (JSON | MESSAGE).map(json.dumps)
-    | st.lists(st.sampled_from(['{"a": 1}', "{", "}", "[", "]", ",", '"', "1", "NaN", " ", "x",
-                                "\ufeff"]), max_size=8).map("".join)
-    | st.text()
-)  # fmt: skip
-def test_json_is_decoded_as_json_loads_decodes_it(text):
-    assert _outcome(_decode_json, text) == _outcome(json.loads, text)
