@@ -14,14 +14,12 @@ Accepted forms (all may follow a ``<think>...</think>`` block, which is dropped)
 ``ActionError`` whose message tells the agent what to fix (bad JSON, an integer past Python's
 4,300-digit limit, nesting past ``MAX_JSON_DEPTH``, text past ``MAX_ACTION_CHARS``). Its time is
 linear in the text: tags, fences and think blocks are found with ``str.find``, not with
-backtracking regexes, and JSON is read by the C scanner.
+backtracking regexes.
 """
 
 from __future__ import annotations
 
 import json
-import json.encoder
-import json.scanner
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,7 +176,7 @@ def _load(text: str, subject: str, with_place: bool = False) -> Any:
     plain ``ValueError`` for an integer of more digits than ``sys.get_int_max_str_digits()``.
     """
     try:
-        value = _decode_json(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         place = f" (line {exc.lineno}, column {exc.colno})" if with_place else ""
         return ActionError(f"{subject} is not valid JSON: {exc.msg}{place}.")
@@ -287,41 +285,9 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
 def to_json(value: Any) -> str:
     """Compact, readable JSON (dates and other values as text), for actions and tool results.
 
-    The same text as ``json.dumps(value, ensure_ascii=False, default=str)``, from one C encoder
-    built once (``json.dumps`` builds a new one on every call: a third of its time on a record).
-    Without the C extension, or for a cyclic value, the standard encoder does the work.
+    The text of ``json.dumps(value, ensure_ascii=False, default=str)``, from one encoder.
     """
-    if _C_ENCODER is not None:
-        try:
-            return "".join(_C_ENCODER(value, 0))
-        except RecursionError:  # a cycle: let the standard encoder say "Circular reference"
-            pass
-    return _JSON.encode(value)
+    return _ENCODER.encode(value)
 
 
-def _decode_json(text: str) -> Any:
-    """``json.loads(text)`` for text without surrounding whitespace, scanning directly.
-
-    Anything the scanner does not read to the end (an error, extra data) goes through
-    ``json.loads``, so errors and their messages are the standard ones.
-    """
-    if _SCANNER is not None:
-        try:
-            value, end = _SCANNER(text, 0)
-        except (StopIteration, json.JSONDecodeError):
-            return json.loads(text)
-        if end == len(text):
-            return value
-    return json.loads(text)
-
-
-_JSON = json.JSONEncoder(ensure_ascii=False, default=str)
-_C_ENCODER = (
-    None
-    if json.encoder.c_make_encoder is None
-    else json.encoder.c_make_encoder(
-        None, str, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
-    )
-)
-"""What ``json.dumps(..., ensure_ascii=False, default=str)`` encodes with, without cycle checks."""
-_SCANNER = json.scanner.c_make_scanner(json.JSONDecoder()) if json.scanner.c_make_scanner else None
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)

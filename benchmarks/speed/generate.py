@@ -27,15 +27,10 @@ Run::
 
     python -m benchmarks.speed.generate [--quick] [--workers W]
 
-The last line printed is one JSON object with every number; ``compiled_modules`` says how many of
-the modules an optimised install compiles (``crm_gym/compiled.py``) ran compiled, and
-``python_prefix`` which interpreter ran (its build matters: an optimised CPython such as Debian's
+The last line printed is one JSON object with every number; ``python_prefix`` says which
+interpreter ran (its build matters: an optimised CPython such as Debian's
 ``/usr/bin/python3.11``, link-time optimised with ``libpython`` linked in, runs this work about
-1.2x faster than a plain source build such as pyenv's default). To measure such an install,
-build it beside the checkout and run from a directory without ``crm_gym`` in it::
-
-    /usr/bin/python3.11 -m venv /tmp/fast && CRM_GYM_COMPILE=1 /tmp/fast/bin/pip install .
-    cd /tmp && /tmp/fast/bin/python -m benchmarks.speed.generate --workers 2
+1.2x faster than a plain source build such as pyenv's default).
 """
 
 from __future__ import annotations
@@ -49,7 +44,6 @@ import sys
 import tracemalloc
 
 from benchmarks.speed.timing import median_rate
-from crm_gym.compiled import compiled_modules
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.generator import generate, generate_lines, to_json
 from crm_gym.data.replay import replay
@@ -141,7 +135,6 @@ def main() -> None:
         large=large,
         repeats=repeats,
         cpus=os.cpu_count() or 0,
-        compiled_modules=len(compiled_modules()),
         python=platform.python_version(),
         python_prefix=sys.base_prefix,
     )

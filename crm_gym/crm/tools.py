@@ -58,24 +58,6 @@ class ToolResult:
     error: str | None = None
 
 
-def _result(
-    name: str, arguments: dict[str, Any], ok: bool, payload: Any, error: str | None
-) -> ToolResult:
-    """``ToolResult(name, arguments, ok, payload, error)``, built at a third of the cost.
-
-    A frozen dataclass's ``__init__`` sets each field with ``object.__setattr__``, which made it
-    the costliest step of a tool call; this writes the same attribute dict in one step.
-    """
-    result = _new_object(ToolResult)
-    fields = {"name": name, "arguments": arguments, "ok": ok, "payload": payload, "error": error}
-    _set_attribute(result, "__dict__", fields)
-    return result
-
-
-_new_object = object.__new__
-_set_attribute = object.__setattr__
-
-
 # ---- calling ------------------------------------------------------------------------------------
 def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
     """Run one tool by name; agent mistakes come back as ``ok=False`` with a text, never raised."""
@@ -93,8 +75,8 @@ def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
             with api.store.transaction():
                 result = getattr(api, name)(**kwargs)
     except CrmError as exc:
-        return _result(name, kwargs, False, None, str(exc))
-    return _result(name, kwargs, True, to_payload(result), None)
+        return ToolResult(name, kwargs, False, error=str(exc))
+    return ToolResult(name, kwargs, True, to_payload(result))
 
 
 def _check_signature(spec: ToolSpec, kwargs: dict[str, Any]) -> None:

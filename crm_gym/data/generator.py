@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import multiprocessing
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterator, Mapping
 
@@ -27,12 +28,12 @@ import pydantic_core
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.labels import (
     COMPLEXITY_TURNS,
+    SKILLS,
     TASK_NAMES,
     TOOL_CATEGORY,
     category_of,
     difficulty_of,
 )
-from crm_gym.data.mix import Mix
 from crm_gym.data.pools import Dice
 from crm_gym.data.scene import Scene
 from crm_gym.data.workflows import WORKFLOWS, Driver, failure_kinds, plan
@@ -42,6 +43,48 @@ Paraphrase = Callable[[str, np.random.Generator], str]
 """Rewrites one utterance (e.g. with an LLM); it must keep every value the utterance states."""
 
 DEFAULT_SEED = 0
+DEFAULT_COMPLEXITY = {"simple": 0.35, "medium": 0.40, "complex": 0.25}
+DEFAULT_SKILLS = dict.fromkeys(SKILLS, 0.25)
+DEFAULT_EMPTY_SEARCHES = 0.15
+
+
+@dataclass(frozen=True)
+class Mix:
+    """What to generate: shares of failures, complexities and skills (normalised on creation).
+
+    Args:
+        failure_share: expected share of all turns that are planned failures (0..1).
+        complexity: weight of ``simple`` (1-3 turns), ``medium`` (4-6) and ``complex`` (7-10).
+        skills: weight of each curriculum skill.
+        underspecified: share of success turns whose utterance leaves one value unsaid (0 = none,
+            the linter then reports exactly those turns).
+        empty_searches: share of searches that look for something absent, so the reply is "No
+            results" (every search turn declares its ``expected_hits``; 0 marks the empty search
+            as intended, which the linter then does not report).
+    """
+
+    failure_share: float = 0.4
+    complexity: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_COMPLEXITY))
+    skills: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SKILLS))
+    underspecified: float = 0.0
+    empty_searches: float = DEFAULT_EMPTY_SEARCHES
+
+    def __post_init__(self) -> None:
+        for name in ("failure_share", "underspecified", "empty_searches"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
+        object.__setattr__(self, "complexity", _weights(self.complexity, tuple(COMPLEXITY_TURNS)))
+        object.__setattr__(self, "skills", _weights(self.skills, SKILLS))
+
+
+def _weights(weights: Mapping[str, float], names: tuple[str, ...]) -> dict[str, float]:
+    unknown = set(weights) - set(names)
+    total = sum(weights.values())
+    if unknown or total <= 0 or min(weights.values()) < 0:
+        raise ValueError(
+            f"weights {dict(weights)} must be non-negative, not all zero, over {names}"
+        )
+    return {name: weights.get(name, 0.0) / total for name in names}
 
 
 def generate(
@@ -53,15 +96,7 @@ def generate(
         ValueError: at once, for a ``mix`` that ``Mix`` refuses.
     """
     config = Mix(**mix)
-    return _conversations(n, seed, config, paraphrase)
-
-
-def _conversations(
-    n: int, seed: int, config: Mix, paraphrase: Paraphrase | None
-) -> Iterator[Conversation]:
-    # A generator function, not a generator expression: compiled, an expression becomes a list.
-    for index in range(n):
-        yield make_conversation(seed, index, config, paraphrase)
+    return (make_conversation(seed, index, config, paraphrase) for index in range(n))
 
 
 def make_conversation(
@@ -160,28 +195,18 @@ def generate_lines(n: int, seed: int, *, workers: int = 1, **mix: Any) -> Iterat
     """
     config = Mix(**mix)
     if workers <= 1:
-        return _lines(n, seed, config)
+        return (make_line(seed, index, config) for index in range(n))
     return _parallel_lines(n, seed, workers, config)
 
 
 def _parallel_lines(n: int, seed: int, workers: int, config: Mix) -> Iterator[str]:
-    chunks = _chunks(n, seed, config)
+    chunks = ((seed, start, min(start + _CHUNK, n), config) for start in range(0, n, _CHUNK))
     with multiprocessing.Pool(workers) as pool:
         for lines in pool.imap(_chunk_lines, chunks):
             yield from lines
 
 
 _CHUNK = 250
-
-
-def _lines(n: int, seed: int, config: Mix) -> Iterator[str]:
-    for index in range(n):
-        yield make_line(seed, index, config)
-
-
-def _chunks(n: int, seed: int, config: Mix) -> Iterator[tuple[int, int, int, Mix]]:
-    for start in range(0, n, _CHUNK):
-        yield seed, start, min(start + _CHUNK, n), config
 
 
 def _chunk_lines(job: tuple[int, int, int, Mix]) -> list[str]:

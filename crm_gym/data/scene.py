@@ -9,7 +9,7 @@ timestamps are the ones replay will see, so the data is correct by construction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 from crm_gym.crm import CrmApi
@@ -42,7 +42,7 @@ class Mention(NamedTuple):
     via: str | None = None
 
 
-@dataclass(init=False)
+@dataclass
 class Intent:
     """One request: the tool call it expects and what its utterance must state.
 
@@ -53,30 +53,14 @@ class Intent:
 
     tool: str
     args: dict[str, Any]
-    values: dict[str, Any]
-    mentions: dict[str, Any]
-    phrase: str
-    learns: str | None
-    canonical: bool
+    values: dict[str, Any] = field(default_factory=dict)
+    mentions: dict[str, Any] = field(default_factory=dict)
+    phrase: str = ""
+    learns: str | None = None
+    canonical: bool = False
 
-    def __init__(
-        self,
-        tool: str,
-        args: dict[str, Any],
-        values: dict[str, Any] | None = None,
-        mentions: dict[str, Any] | None = None,
-        phrase: str = "",
-        learns: str | None = None,
-        canonical: bool = False,
-    ) -> None:
-        # Written out: compiled (crm_gym/compiled.py), a dataclass's own __init__ stays Python.
-        self.tool = tool
-        self.args = args
-        self.values = {} if values is None else values
-        self.mentions = {} if mentions is None else mentions
-        self.phrase = phrase or tool
-        self.learns = learns
-        self.canonical = canonical
+    def __post_init__(self) -> None:
+        self.phrase = self.phrase or self.tool
 
     def but(
         self,

@@ -23,16 +23,20 @@ from tests.crm.world import build_world
 WRITES = st.sampled_from(
     [
         ("create_new_client", {"name": "New", "email": "new@new.example", "status": "Active"}),
-        ("create_new_opportunity", {"name": "Deal", "client_id": Ref("Client", 0), "amount": 5,
-                                    "stage": "Qualification"}),
-        ("create_quote", {"opportunity_id": Ref("Opportunity", -1), "amount": 5,
-                          "status": "Draft"}),
+        (
+            "create_new_opportunity",
+            {"name": "Deal", "client_id": Ref("Client", 0), "amount": 5, "stage": "Qualification"},
+        ),
+        (
+            "create_quote",
+            {"opportunity_id": Ref("Opportunity", -1), "amount": 5, "status": "Draft"},
+        ),
         ("delete_opportunity", {"opportunity_id": Ref("Opportunity", 0)}),
         ("delete_opportunity", {"opportunity_id": Ref("Opportunity", -2)}),
         ("modify_client", {"client_id": Ref("Client", 1), "updates": {"status": "Inactive"}}),
         ("clone_opportunity", {"opportunity_id": Ref("Opportunity", -1)}),
     ]
-)  # fmt: skip
+)
 
 
 @settings(SETTINGS, max_examples=60)

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-import dataclasses
-import pickle
-
 import pytest
 
 from crm_gym.crm.entities import ENTITY_TYPES
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
-from crm_gym.crm.tools import READ_ONLY_TOOLS, ToolResult, _result, call_tool
+from crm_gym.crm.tools import READ_ONLY_TOOLS, call_tool
 from crm_gym.errors import CrmError
 from tests.crm.world import build_world
-
-
-@pytest.mark.parametrize("payload, error", [({"a": 1}, None), (None, "bad"), ([], None)])
-def test_fast_result_is_the_dataclass(payload: object, error: str | None) -> None:
-    fast = _result("add_note", {"x": 1}, error is None, payload, error)
-    slow = ToolResult("add_note", {"x": 1}, error is None, payload, error)
-    assert fast == slow
-    assert type(fast) is ToolResult and vars(fast) == vars(slow)
-    assert list(vars(fast)) == list(vars(slow)) and repr(fast) == repr(slow)
-    assert pickle.loads(pickle.dumps(fast)) == slow and copy.deepcopy(fast) == slow
-    assert dataclasses.replace(fast, ok=False) == dataclasses.replace(slow, ok=False)
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.ok = False  # type: ignore[misc]
 
 
 def test_accepted_is_params() -> None:

@@ -45,10 +45,24 @@ ENUMS: dict[str, dict[str, Any]] = {
 }
 """Entity -> enum field -> its Literal type."""
 
-MUTATING = {"create_new_client", "create_new_opportunity", "create_quote", "create_contract",
-            "create_new_contact", "upload_document", "add_note", "ensure_client",
-            "modify_opportunity", "modify_client", "modify_quote", "modify_contact",
-            "delete_opportunity", "delete_quote", "cancel_quote", "clone_opportunity"}  # fmt: skip
+MUTATING = {
+    "create_new_client",
+    "create_new_opportunity",
+    "create_quote",
+    "create_contract",
+    "create_new_contact",
+    "upload_document",
+    "add_note",
+    "ensure_client",
+    "modify_opportunity",
+    "modify_client",
+    "modify_quote",
+    "modify_contact",
+    "delete_opportunity",
+    "delete_quote",
+    "cancel_quote",
+    "clone_opportunity",
+}
 READ_ONLY = set(TOOL_SPECS) - MUTATING
 
 # ---- recipes ------------------------------------------------------------------------------------
@@ -84,9 +98,16 @@ HUGE = ["x" * 100_000, " " * 5_000, "é" * 70_000, "a@" + "b" * 3_000 + ".com", 
 ENUM_WORDS = sorted(
     {word for kind in ENUMS.values() for enum in kind.values() for word in get_args(enum)}
 ) + ["Cancelled", " Active", "active", "Closed", "Won", "", "Document", "Company", "opportunity"]
-GOOD_EMAILS = ["a@acme.example", "A@ACME.EXAMPLE", "sales@x.example", "Sales@X.Example",
-               " c@c.example ", "team@acme.example", "ü@ü.example",
-               "info@globex.example"]  # fmt: skip
+GOOD_EMAILS = [
+    "a@acme.example",
+    "A@ACME.EXAMPLE",
+    "sales@x.example",
+    "Sales@X.Example",
+    " c@c.example ",
+    "team@acme.example",
+    "ü@ü.example",
+    "info@globex.example",
+]
 BAD_EMAILS = ["bad", "a@b.test", "a@", "@x.example", "a b@x.example", 5]
 GOOD_FILES = ["doc.pdf", "deck.PPTX", "n.txt", " s.csv ", "a.b.key", "Q4_plan-v2.docx"]
 BAD_FILES = ["a b.pdf", "README", "x.xls", "trailing.", "", "dir/x.pdf"]

@@ -108,9 +108,13 @@ def test_workers_do_not_change_the_output():
 
 @pytest.mark.parametrize(
     "mix",
-    [{}, {"failure_share": 0.0}, {"underspecified": 0.3, "empty_searches": 0.5},
-     {"complexity": {"complex": 1.0}, "failure_share": 0.8}],
-)  # fmt: skip
+    [
+        {},
+        {"failure_share": 0.0},
+        {"underspecified": 0.3, "empty_searches": 0.5},
+        {"complexity": {"complex": 1.0}, "failure_share": 0.8},
+    ],
+)
 def test_lines_are_the_validated_models_json(mix):
     """``generate_lines`` skips building the model; its lines are still exactly the model's."""
     lines = list(generate_lines(60, 3, **mix))
