@@ -7,7 +7,7 @@ transcript comes from ``info["messages"]``, the env's record of the conversation
 
 Example:
     >>> from agents.policy import Observation
-    >>> transcript = [{"role": "user", "content": "User: Hi"}]
+    >>> transcript = [{"role": "user", "content": "Hi", "turn_id": 1}]
     >>> observation = Observation("User: Hi", {"messages": transcript})
     >>> [m["role"] for m in build_messages(observation, style="compact")]
     ['system', 'user']

@@ -88,7 +88,8 @@ class ConversationEnv(CrmEnvBase):
         utterance = turn.turn.user_utterance
         if self.utterances == "resolved":
             utterance = resolve(utterance, self._payloads, turn.turn.turn_id)
-        return self._say("user", f"User: {utterance}")
+        self._say("user", utterance, turn_id=self._turn_id)
+        return f"User: {utterance}"
 
     def _info(self, **extra: Any) -> dict[str, Any]:
         return super()._info(turn_id=self._turn_id, **extra)

@@ -87,7 +87,9 @@ class CrmEnv(CrmEnvBase):
         self._restart_crm(turn, turn.before.known_ids)
         self._begin_turn(turn, turn.before.payloads)
         self._messages = []
-        observation = self._say("user", self._opening(reference, turn_index))
+        context, request = self._context(reference, turn_index), resolve_utterance(turn)
+        observation = f"{context}User: {request}"
+        self._say("user", observation if context else request, turn_id=turn.turn.turn_id)
         return self._truncate(observation), self._reset_info()
 
     def _turn_index(self, reference: ConversationReference, options: dict[str, Any] | None) -> int:
@@ -104,12 +106,10 @@ class CrmEnv(CrmEnvBase):
             raise KeyError(f"unknown task {key!r}")
         return int(turn) - 1
 
-    def _opening(self, reference: ConversationReference, turn_index: int) -> str:
-        """The earlier turns as context, then the current request."""
-        turn = reference.turns[turn_index]
-        request = resolve_utterance(turn)
+    def _context(self, reference: ConversationReference, turn_index: int) -> str:
+        """The earlier turns as context before the current request ("" on a first turn)."""
         if turn_index == 0:
-            return f"User: {request}"
+            return ""
         lines = ["Earlier in this conversation:"]
         for earlier in reference.turns[:turn_index]:
             lines.append(f"User: {resolve_utterance(earlier)}")
@@ -120,8 +120,7 @@ class CrmEnv(CrmEnvBase):
                 lines.append(f"Tool result: {to_json(earlier.payload)}")
             else:
                 lines.append(f"Tool error: {earlier.error}")
-        lines += ["", f"User: {request}"]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n\n"
 
     def _finish_turn(
         self, answer: str | None, last_observation: str = ""

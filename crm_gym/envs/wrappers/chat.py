@@ -167,8 +167,6 @@ def to_chat(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
             continue
-        elif role == "user" and content.startswith("User: "):
-            content = content[len("User: ") :]
         chat.append({"role": role, "content": content})
     return chat
 
