@@ -79,7 +79,7 @@ class TurnActions:
 
 
 def turn_actions(messages: Sequence[dict[str, Any]]) -> list[TurnActions]:
-    """Split a whole transcript into its user turns (a user message with a ``turn_id`` opens one)."""
+    """Split a whole transcript into its user turns (a user message with a ``turn_id``)."""
     turns: list[TurnActions] = []
     for message in messages:
         role, content = message.get("role"), str(message.get("content", ""))

@@ -278,10 +278,7 @@ def test_render_human_prints_the_transcript(tasks, capsys):
     env = CrmEnv(tasks, render_mode="human")
     env.reset(seed=0, options={"task_id": "HAND-new-client#1"})
     assert env.render() is None
-    assert (
-        capsys.readouterr().out
-        == "[user] Add Globex as a prospect, email ops@globex.example.\n"
-    )
+    assert capsys.readouterr().out == "[user] Add Globex as a prospect, email ops@globex.example.\n"
 
 
 # ---- info ----------------------------------------------------------------------------------------
