@@ -101,7 +101,7 @@ class CrmEnvBase(gym.Env[str, str]):
 
     def _info(self, **extra: Any) -> dict[str, Any]:
         """A fresh info dict of plain values (only the read-only ``tools`` are shared)."""
-        messages = [dict(message) for message in self._messages]  # flat: a shallow copy is whole
+        messages = list(map(dict, self._messages))  # flat dicts: a shallow copy is whole
         info = {"task_id": self._task_id, "messages": messages, **extra}
         if self.expose_reference and self._scorer is not None:
             info["reference"] = plain_copy(self._scorer.reference_info())

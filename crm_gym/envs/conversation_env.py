@@ -23,7 +23,8 @@ class ConversationEnv(CrmEnvBase):
 
     ## Observation Space
     ``Unicode(max_observation_chars)``: the new messages as text: ``User: ...`` at reset and after
-    each answer, tool results and errors after tool calls. ``info`` as in ``CrmEnv``, plus
+    each answer, tool results and errors after tool calls. ``info`` as in ``CrmEnv`` (plain JSON
+    data; each request's message holds its text and ``turn_id``), plus
     ``turn_id`` (the turn now in progress: after an answer, the next one) and, on the step that
     ends a turn, ``scored_turn_id`` (the turn that ``reward_components`` score).
 

@@ -25,13 +25,17 @@ class CrmEnv(CrmEnvBase):
     ## Observation Space
     ``Unicode(max_observation_chars)``: the new messages as text. At reset: the earlier turns
     (user request, tool call, result) and the current request; after a tool call: its result or
-    error; after an unreadable action: what was wrong with it. ``info`` has the structured view:
-    ``messages``, ``tool_result`` (after a tool call: ``name``, ``ok``, ``error`` and the
-    ``payload`` as JSON text), ``tools`` (at reset), ``reward_components`` (at the end) and,
-    with ``expose_reference=True``, the ``reference`` call and reply. The tool schemas, the
-    messages and the reference are read-only (``crm_gym.envs.readonly``: they read, compare and
-    serialise as dicts and lists, and an edit raises ``TypeError``), so infos share them instead
-    of copying; ``copy.deepcopy`` gives an editable copy. Each info's dicts and lists are its own.
+    error; after an unreadable action: what was wrong with it. ``info`` has the structured view,
+    all plain JSON data (``json.dumps(info)`` works, and vector envs stack it): ``messages``
+    (``role`` and ``content``; the user's request as its bare text with its ``turn_id``, a
+    tool's result with its ``name``), ``tool_result`` (after a tool call: ``name``, ``ok``,
+    ``error`` and the ``payload`` as JSON text, so that the value has one type in every env of a
+    vector env), ``tools`` (at reset), ``reward_components`` (at the end) and, with
+    ``expose_reference=True``, the ``reference`` call and reply. Each info's dicts and lists are
+    its own copies, except ``tools``: one read-only instance shared by every reset (a ``dict``
+    and ``list`` subclass, ``crm_gym.envs.readonly``; an edit raises ``TypeError``, and
+    ``copy.deepcopy`` gives an editable copy), since copying its 364 containers costs more than
+    a turn.
 
     ## Rewards
     0 on every step but the last; at the end, the turn's reward from ``RewardConfig``
