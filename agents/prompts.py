@@ -9,7 +9,7 @@ the one converter, ``crm_gym.envs.wrappers.chat.to_chat``.
 
 Example:
     >>> from agents.policy import Observation
-    >>> transcript = [{"role": "user", "content": "User: Hi"}]
+    >>> transcript = [{"role": "user", "content": "Hi", "turn_id": 1}]
     >>> observation = Observation("User: Hi", {"messages": transcript})
     >>> [m["role"] for m in build_messages(observation, style="compact")]
     ['system', 'user']

@@ -56,11 +56,15 @@ def turn_started(observation: Observation) -> bool:
 
 
 def request(observation: Observation) -> str:
-    """The current user request (the text after the last ``User: ``)."""
+    """The current user request: the last request message's text, else the observation's.
+
+    A later turn of ``CrmEnv`` holds the earlier turns first, so the text after the last
+    ``User: `` is the request.
+    """
     for message in reversed(observation.info.get("messages") or []):
         content = str(message.get("content", ""))
-        if message["role"] == "user" and "User: " in content:
-            return content.rsplit("User: ", 1)[1]
+        if message["role"] == "user" and ("turn_id" in message or "User: " in content):
+            return content.rsplit("User: ", 1)[-1]
     return observation.text.rsplit("User: ", 1)[-1]
 
 

@@ -79,11 +79,11 @@ class TurnActions:
 
 
 def turn_actions(messages: Sequence[dict[str, Any]]) -> list[TurnActions]:
-    """Split a whole transcript into its user turns (``User: ...`` opens one)."""
+    """Split a whole transcript into its user turns (a user message with a ``turn_id``)."""
     turns: list[TurnActions] = []
     for message in messages:
         role, content = message.get("role"), str(message.get("content", ""))
-        if role == "user" and content.startswith("User: "):
+        if role == "user" and "turn_id" in message:
             turns.append(TurnActions())
         elif role == "assistant" and turns:
             action = parse_action(content)

@@ -108,7 +108,7 @@ class LogPolicy(ScriptedPolicy):
             self._running[task_id] = _Script(*self.plan[task_id])
         script = self._running[task_id]
         last = messages[-1]
-        if last["role"] == "user" and str(last["content"]).startswith("User: "):
+        if last["role"] == "user" and "turn_id" in last:  # a request opens the turn
             script.start_turn(info["turn_id"], info.get("reference"))
         elif last["role"] == "tool" and "tool_result" in info:
             script.learn(info["tool_result"])

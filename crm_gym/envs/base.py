@@ -14,7 +14,7 @@ from crm_gym.crm.canonical import StateCache
 from crm_gym.crm.store import Store, make_store
 from crm_gym.crm.tools import ToolResult, call_tool, tool_schemas
 from crm_gym.data.templates import resolve
-from crm_gym.envs.readonly import ReadOnlyDict, read_only
+from crm_gym.envs.readonly import plain_copy, read_only
 from crm_gym.envs.reference import TurnReference, restore
 from crm_gym.envs.spaces import Unicode
 from crm_gym.envs.tasks import TaskSource, TaskSpec
@@ -95,15 +95,16 @@ class CrmEnvBase(gym.Env[str, str]):
         self._state_cache = reference.before.state_cache(self.api.store, known_ids)
 
     def _say(self, role: str, content: str, **extra: Any) -> str:
-        # read-only, so every info can share the transcript's messages instead of copying them
-        self._messages.append(ReadOnlyDict(role=role, content=content, **extra))
+        """Add a message (plain content; ``extra`` such as ``turn_id`` or ``name`` beside it)."""
+        self._messages.append({"role": role, "content": content, **extra})
         return content
 
     def _info(self, **extra: Any) -> dict[str, Any]:
-        """A fresh info dict (it shares only read-only values with earlier calls)."""
-        info = {"task_id": self._task_id, "messages": list(self._messages), **extra}
+        """A fresh info dict of plain values (only the read-only ``tools`` are shared)."""
+        messages = list(map(dict, self._messages))  # flat dicts: a shallow copy is whole
+        info = {"task_id": self._task_id, "messages": messages, **extra}
         if self.expose_reference and self._scorer is not None:
-            info["reference"] = self._scorer.reference_info()
+            info["reference"] = plain_copy(self._scorer.reference_info())
         return info
 
     def _reset_info(self) -> dict[str, Any]:
@@ -196,8 +197,10 @@ def _result_info(outcome: ToolResult, payload: str) -> dict[str, Any]:
     """``info["tool_result"]``: the same keys and value types after every call.
 
     Gymnasium's vector envs stack infos key by key and recurse into dicts, so a value that is a
-    dict in one env and a list or None in another crashes ``step``; the payload (a record, a
-    list, a summary, or nothing) is therefore its JSON text.
+    dict in one env and a list or None in another crashes ``step``, and numbers take the first
+    env's dtype. The payload (a record, a list, a summary, or nothing) is therefore its JSON
+    text (``json.loads`` gives it back): a plain ``str`` that every env stacks alike, and the
+    exact text the observation shows.
     """
     return {"name": outcome.name, "ok": outcome.ok, "payload": payload, "error": outcome.error}
 

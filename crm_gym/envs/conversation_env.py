@@ -23,7 +23,8 @@ class ConversationEnv(CrmEnvBase):
 
     ## Observation Space
     ``Unicode(max_observation_chars)``: the new messages as text: ``User: ...`` at reset and after
-    each answer, tool results and errors after tool calls. ``info`` as in ``CrmEnv``, plus
+    each answer, tool results and errors after tool calls. ``info`` as in ``CrmEnv`` (plain JSON
+    data; each request's message holds its text and ``turn_id``), plus
     ``turn_id`` (the turn now in progress: after an answer, the next one) and, on the step that
     ends a turn, ``scored_turn_id`` (the turn that ``reward_components`` score).
 
@@ -88,7 +89,8 @@ class ConversationEnv(CrmEnvBase):
         utterance = turn.turn.user_utterance
         if self.utterances == "resolved":
             utterance = resolve(utterance, self._payloads, turn.turn.turn_id)
-        return self._say("user", f"User: {utterance}")
+        self._say("user", utterance, turn_id=self._turn_id)
+        return f"User: {utterance}"
 
     def _info(self, **extra: Any) -> dict[str, Any]:
         return super()._info(turn_id=self._turn_id, **extra)

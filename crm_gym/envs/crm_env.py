@@ -25,13 +25,17 @@ class CrmEnv(CrmEnvBase):
     ## Observation Space
     ``Unicode(max_observation_chars)``: the new messages as text. At reset: the earlier turns
     (user request, tool call, result) and the current request; after a tool call: its result or
-    error; after an unreadable action: what was wrong with it. ``info`` has the structured view:
-    ``messages``, ``tool_result`` (after a tool call: ``name``, ``ok``, ``error`` and the
-    ``payload`` as JSON text), ``tools`` (at reset), ``reward_components`` (at the end) and,
-    with ``expose_reference=True``, the ``reference`` call and reply. The tool schemas, the
-    messages and the reference are read-only (``crm_gym.envs.readonly``: they read, compare and
-    serialise as dicts and lists, and an edit raises ``TypeError``), so infos share them instead
-    of copying; ``copy.deepcopy`` gives an editable copy. Each info's dicts and lists are its own.
+    error; after an unreadable action: what was wrong with it. ``info`` has the structured view,
+    all plain JSON data (``json.dumps(info)`` works, and vector envs stack it): ``messages``
+    (``role`` and ``content``; the user's request as its bare text with its ``turn_id``, a
+    tool's result with its ``name``), ``tool_result`` (after a tool call: ``name``, ``ok``,
+    ``error`` and the ``payload`` as JSON text, so that the value has one type in every env of a
+    vector env), ``tools`` (at reset), ``reward_components`` (at the end) and, with
+    ``expose_reference=True``, the ``reference`` call and reply. Each info's dicts and lists are
+    its own copies, except ``tools``: one read-only instance shared by every reset (a ``dict``
+    and ``list`` subclass, ``crm_gym.envs.readonly``; an edit raises ``TypeError``, and
+    ``copy.deepcopy`` gives an editable copy), since copying its 364 containers costs more than
+    a turn.
 
     ## Rewards
     0 on every step but the last; at the end, the turn's reward from ``RewardConfig``
@@ -87,7 +91,9 @@ class CrmEnv(CrmEnvBase):
         self._restart_crm(turn, turn.before.known_ids)
         self._begin_turn(turn, turn.before.payloads)
         self._messages = []
-        observation = self._say("user", self._opening(reference, turn_index))
+        context, request = self._context(reference, turn_index), resolve_utterance(turn)
+        observation = f"{context}User: {request}"
+        self._say("user", observation if context else request, turn_id=turn.turn.turn_id)
         return self._truncate(observation), self._reset_info()
 
     def _turn_index(self, reference: ConversationReference, options: dict[str, Any] | None) -> int:
@@ -104,12 +110,10 @@ class CrmEnv(CrmEnvBase):
             raise KeyError(f"unknown task {key!r}")
         return int(turn) - 1
 
-    def _opening(self, reference: ConversationReference, turn_index: int) -> str:
-        """The earlier turns as context, then the current request."""
-        turn = reference.turns[turn_index]
-        request = resolve_utterance(turn)
+    def _context(self, reference: ConversationReference, turn_index: int) -> str:
+        """The earlier turns as context before the current request ("" on a first turn)."""
         if turn_index == 0:
-            return f"User: {request}"
+            return ""
         lines = ["Earlier in this conversation:"]
         for earlier in reference.turns[:turn_index]:
             lines.append(f"User: {resolve_utterance(earlier)}")
@@ -120,8 +124,7 @@ class CrmEnv(CrmEnvBase):
                 lines.append(f"Tool result: {to_json(earlier.payload)}")
             else:
                 lines.append(f"Tool error: {earlier.error}")
-        lines += ["", f"User: {request}"]
-        return "\n".join(lines)
+        return "\n".join(lines) + "\n\n"
 
     def _finish_turn(
         self, answer: str | None, last_observation: str = ""

@@ -1,16 +1,18 @@
-"""Read-only containers for info entries that every episode shares.
+"""Read-only containers for what every episode shares, and the plain copies infos hand out.
 
 Infos must not share anything a caller could change: an edit to one reset's info would show up in
 the next one. Copying is the usual cure, but the 38 tool schemas alone are 364 containers, whose
-copy cost more than a whole turn of tool call and scoring. Handing out one read-only instance
-keeps the guarantee at no cost: it reads, compares, serialises and pickles like plain dicts and
-lists, and an edit raises instead of leaking. ``copy.deepcopy`` gives an editable copy.
+copy cost more than a whole turn of tool call and scoring. ``info["tools"]`` is therefore one
+read-only instance: a ``dict``/``list`` subclass that ``json.dumps``, pickle, equality and
+Gymnasium's vector envs take as they are (a list is stacked whole), and an edit raises instead
+of leaking. ``copy.deepcopy`` gives an editable copy. Small entries (the reference) are cached
+read-only and handed out as ``plain_copy``: plain dicts and lists, a few microseconds a step.
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator, Mapping, NoReturn
+from typing import Any, NoReturn
 
 _EDIT_HINT = "it is shared by every episode; copy.deepcopy(...) gives an editable copy"
 
@@ -66,6 +68,15 @@ def read_only(value: Any) -> Any:
     return value
 
 
+def plain_copy(value: Any) -> Any:
+    """Nested dicts and lists (read-only or not) as fresh plain ones: what an info may hold."""
+    if isinstance(value, dict):
+        return {key: plain_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain_copy(item) for item in value]
+    return value
+
+
 def fresh_copy(value: Any) -> Any:
     """A copy of nested dicts and lists that shares only read-only parts (and immutable leaves)."""
     if isinstance(value, (ReadOnlyDict, ReadOnlyList)):
@@ -75,29 +86,3 @@ def fresh_copy(value: Any) -> Any:
     if isinstance(value, list):
         return [fresh_copy(item) for item in value]
     return value
-
-
-class Record(Mapping[str, Any]):
-    """A read-only mapping for one info entry that vector envs must keep whole.
-
-    Gymnasium's vector envs split dict-valued infos key by key into per-key arrays (coercing
-    values to the first env's dtype); a non-dict mapping is kept as one object per env.
-    """
-
-    def __init__(self, values: dict[str, Any]):
-        self._values = values
-
-    def __getitem__(self, key: str) -> Any:
-        return self._values[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._values)
-
-    def __len__(self) -> int:
-        return len(self._values)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Mapping) and dict(self.items()) == dict(other.items())
-
-    def __repr__(self) -> str:
-        return f"Record({self._values!r})"

@@ -25,7 +25,7 @@ from crm_gym.crm.tools import call_tool
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.replay import new_episode
 from crm_gym.data.templates import reference_payload, referenced_turns, resolve
-from crm_gym.envs.readonly import Record, read_only
+from crm_gym.envs.readonly import ReadOnlyDict, read_only
 from crm_gym.scoring.facts import ReplyFacts, id_fields, reply_facts
 
 
@@ -70,7 +70,7 @@ class TurnReference:
         return bool(referenced_turns(self.turn.expected_args))
 
     @cached_property
-    def shared_info(self) -> Record:
+    def shared_info(self) -> ReadOnlyDict:
         """``info["reference"]`` of an untemplated turn: the same read-only view every time."""
         return reference_record(self.turn, self.turn.expected_args)
 
@@ -85,7 +85,7 @@ class TurnReference:
         return ReplyFacts(self.facts, self.id_fields)
 
 
-def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> Record:
+def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> ReadOnlyDict:
     """What ``info["reference"]`` shows of a turn's ground truth, read-only."""
     response = turn.expected_response
     values = {
@@ -95,7 +95,7 @@ def reference_record(turn: Turn, expected_arguments: dict[str, Any]) -> Record:
         "expect_success": turn.expect_success,
         "expected_error_substring": turn.expected_error_substring,
     }
-    return Record(read_only(values))
+    return read_only(values)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 import gymnasium as gym
-from gymnasium.vector import AutoresetMode
+import numpy as np
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from crm_gym.envs.tasks import TaskSource
 
@@ -28,6 +30,11 @@ def make_vec(
     more than the work (see docs/performance.md). The ``"sync"`` envs share one ``TaskSource``,
     so each task's reference run is built once for all of them, not once per env.
 
+    Gymnasium stacks dict infos key by key, each key's numbers in the first env's dtype: the
+    reference's ``expected_arguments`` (an int probability in one env, 62.5 in the next) would
+    come out truncated. These vector envs keep each env's ``info["reference"]`` whole (an object
+    array of plain dicts, with its ``_reference`` mask); every other key stacks as Gymnasium's.
+
     Example:
         >>> import crm_gym
         >>> envs = make_vec("ArcCrm-v1", num_envs=2)
@@ -45,9 +52,38 @@ def make_vec(
         raise ValueError(f"mode must be 'sync' or 'async', got {mode!r}")
     else:  # one process: the envs can share the tasks and their cached reference runs
         env_kwargs["tasks"] = _shared_tasks(env_kwargs)
-    return gym.make_vec(
-        env_id, num_envs, vectorization_mode=mode, vector_kwargs=vector_kwargs, **env_kwargs
-    )
+    env_fns = [partial(gym.make, env_id, **env_kwargs)] * num_envs
+    vector = WholeReferenceSyncVectorEnv if mode == "sync" else WholeReferenceAsyncVectorEnv
+    return vector(env_fns, **vector_kwargs)
+
+
+class _WholeReference:
+    """Stacks ``info["reference"]`` as one plain dict per env instead of key by key."""
+
+    def _add_info(
+        self, vector_infos: dict[str, Any], env_info: dict[str, Any], env_num: int
+    ) -> dict[str, Any]:
+        if WHOLE_KEY not in env_info:
+            return super()._add_info(vector_infos, env_info, env_num)  # type: ignore[misc]
+        rest = {key: value for key, value in env_info.items() if key != WHOLE_KEY}
+        vector_infos = super()._add_info(vector_infos, rest, env_num)  # type: ignore[misc]
+        num_envs = self.num_envs  # type: ignore[attr-defined]
+        array = vector_infos.get(WHOLE_KEY, np.full(num_envs, fill_value=None, dtype=object))
+        mask = vector_infos.get(f"_{WHOLE_KEY}", np.zeros(num_envs, dtype=np.bool_))
+        array[env_num], mask[env_num] = env_info[WHOLE_KEY], True
+        vector_infos[WHOLE_KEY], vector_infos[f"_{WHOLE_KEY}"] = array, mask
+        return vector_infos
+
+
+WHOLE_KEY = "reference"
+
+
+class WholeReferenceSyncVectorEnv(_WholeReference, SyncVectorEnv):
+    """``SyncVectorEnv`` that keeps each env's ``info["reference"]`` whole."""
+
+
+class WholeReferenceAsyncVectorEnv(_WholeReference, AsyncVectorEnv):
+    """``AsyncVectorEnv`` that keeps each env's ``info["reference"]`` whole."""
 
 
 def _shared_tasks(env_kwargs: dict[str, Any]) -> TaskSource:

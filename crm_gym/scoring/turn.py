@@ -14,7 +14,7 @@ from crm_gym.crm.canonical import CanonicalState, StateCache, canonical_state
 from crm_gym.crm.store import Store
 from crm_gym.crm.tools import READ_ONLY_TOOLS, ToolResult, comparison_arguments
 from crm_gym.data.templates import reference_payload
-from crm_gym.envs.readonly import Record
+from crm_gym.envs.readonly import ReadOnlyDict
 from crm_gym.envs.reference import TurnReference, reference_record
 from crm_gym.scoring.facts import ResponseScore, id_map, response_score, unstated_ids
 from crm_gym.scoring.matching import argument_score, error_matches
@@ -38,9 +38,9 @@ class TurnScorer:
     state_cache: StateCache = field(default_factory=StateCache)
     """What earlier turns of this episode derived from the CRM (see ``canonical_state``)."""
     _best: tuple[ToolResult | None, float] | None = None
-    _reference_info: Record | None = None
+    _reference_info: ReadOnlyDict | None = None
 
-    def reference_info(self) -> Record:
+    def reference_info(self) -> ReadOnlyDict:
         """What ``info["reference"]`` shows of this turn's ground truth (read-only, so shared)."""
         if self._reference_info is None:
             reference = self.reference

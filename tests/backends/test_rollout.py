@@ -189,8 +189,9 @@ def test_tiny_model_trajectories_align_tokens_mask_and_logprobs(policy, env_id):
             )
         assert torch.allclose(recomputed[0], torch.tensor(old), atol=1e-4, rtol=0)
         text = policy.tokenizer.decode(list(ids))
-        for step in trajectory.steps[1:]:  # env segments hold the env's messages
-            assert step.observation.split("\n")[-1] in text
+        for step in trajectory.steps[1:]:  # env segments hold the env's messages (a request
+            # as its plain text: the chat role, not a "User: " prefix, says who speaks)
+            assert step.observation.split("\n")[-1].removeprefix("User: ") in text
 
 
 def test_conversation_token_view_has_one_assistant_turn_per_step(policy):

@@ -9,7 +9,7 @@ import pickle
 import pytest
 from hypothesis import given, settings
 
-from crm_gym.envs.readonly import ReadOnlyDict, ReadOnlyList, fresh_copy, read_only
+from crm_gym.envs.readonly import ReadOnlyDict, ReadOnlyList, fresh_copy, plain_copy, read_only
 from tests.envs.support import JSON
 
 VALUE = {"a": [1, {"b": None, "c": [2.5, "x"]}], "d": {"e": True}}
@@ -91,6 +91,28 @@ def test_fresh_copy_copies_plain_parts_and_shares_read_only_ones():
         and copied["plain"]["list"] is not value["plain"]["list"]
     )
     assert copied["items"] is not value["items"] and copied["items"][1] is not value["items"][1]
+
+
+@given(JSON)
+@settings(max_examples=100, deadline=None)
+def test_plain_copy_is_equal_plain_and_unshared(value):
+    frozen = read_only({"v": value, "l": [value]})
+    copied = plain_copy(frozen)
+    assert copied == frozen and json.loads(json.dumps(copied)) == copied
+
+    def containers(x):
+        if isinstance(x, dict):
+            yield x
+            for item in x.values():
+                yield from containers(item)
+        elif isinstance(x, list):
+            yield x
+            for item in x:
+                yield from containers(item)
+
+    ours, theirs = list(containers(copied)), list(containers(frozen))
+    assert all(type(c) in (dict, list) for c in ours)
+    assert not {id(c) for c in ours} & {id(c) for c in theirs}
 
 
 @given(JSON)

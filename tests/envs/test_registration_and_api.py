@@ -267,7 +267,7 @@ def test_render_ansi_returns_the_transcript(env_id, tasks):
     env.step("{broken")
     text = env.render()
     lines = text.splitlines()
-    assert lines[0] == "[user] User: Which Acme deals are in Qualification?"
+    assert lines[0] == "[user] Which Acme deals are in Qualification?"  # the role says who
     assert lines[1] == f"[assistant] {FIND}"
     assert lines[2].startswith('[tool] Tool result (opportunity_search): [{"opportunity_id": ')
     assert lines[3] == "[assistant] {broken"
@@ -278,10 +278,7 @@ def test_render_human_prints_the_transcript(tasks, capsys):
     env = CrmEnv(tasks, render_mode="human")
     env.reset(seed=0, options={"task_id": "HAND-new-client#1"})
     assert env.render() is None
-    assert (
-        capsys.readouterr().out
-        == "[user] User: Add Globex as a prospect, email ops@globex.example.\n"
-    )
+    assert capsys.readouterr().out == "[user] Add Globex as a prospect, email ops@globex.example.\n"
 
 
 # ---- info ----------------------------------------------------------------------------------------
@@ -321,8 +318,8 @@ def test_info_holds_tools_messages_tool_results_and_reward_components(env_id, ta
     )
     assert len(info["tools"]) == 38 == len(TOOL_SPECS)
     assert {tool["function"]["name"] for tool in info["tools"]} == set(TOOL_SPECS)
-    assert info["messages"] == [
-        {"role": "user", "content": "User: Which Acme deals are in Qualification?"}
+    assert info["messages"] == [  # plain content: the role and turn_id say what it is
+        {"role": "user", "content": "Which Acme deals are in Qualification?", "turn_id": 1}
     ]
     _, _, _, _, info = env.step(FIND)
     result = info["tool_result"]
@@ -351,8 +348,7 @@ def test_infos_share_no_mutable_objects(env_id, tasks):
     )
     with pytest.raises(TypeError, match="read-only"):  # shared by every reset, so read-only
         info["tools"][0]["function"]["name"] = "tampered"
-    with pytest.raises(TypeError, match="read-only"):  # the transcript's own messages
-        info["messages"][0]["content"] = "tampered"
+    info["messages"][0]["content"] = "tampered"  # plain dicts, each info's own
     info["messages"].clear()  # each info's list is its own
     _, _, _, _, step_info = env.step(FIND)
     step_info["messages"].clear()

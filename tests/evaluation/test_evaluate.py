@@ -41,7 +41,7 @@ class ScriptedPolicy:
 
     def action(self, info: dict[str, Any]) -> str:
         messages, reference = info["messages"], info["reference"]
-        turn = sum(m["role"] == "user" and m["content"].startswith("User: ") for m in messages)
+        turn = sum(m["role"] == "user" and "turn_id" in m for m in messages)
         plan = self.script[info["task_id"]][turn - 1]
         if messages[-1]["role"] != "user" or plan == "silent":
             return reference["expected_response"] or "Done."
@@ -130,11 +130,11 @@ def test_records_carry_run_fields_and_validate(scripted):
 
 def test_turn_actions_read_the_transcript():
     messages = [
-        {"role": "user", "content": "User: hi"},
+        {"role": "user", "content": "hi", "turn_id": 1},
         {"role": "assistant", "content": format_tool_call("client_search", {"name": "x"})},
         {"role": "tool", "content": "Tool error (client_search): boom", "name": "client_search"},
         {"role": "assistant", "content": "Sorry."},
-        {"role": "user", "content": "User: again"},
+        {"role": "user", "content": "again", "turn_id": 2},
         {"role": "assistant", "content": "{broken"},
         {"role": "user", "content": "Action error: not JSON"},
     ]

@@ -46,7 +46,7 @@ def read_context(messages: Sequence[dict[str, Any]]) -> Context:
     """The context of the current step, from the env's ``info["messages"]``.
 
     Example:
-        >>> context = read_context([{"role": "user", "content": "User: Show quote "
+        >>> context = read_context([{"role": "user", "turn_id": 1, "content": "Show quote "
         ...                          "0b8f4f9e-1b2c-4d3e-8f9a-0123456789ab please"}])
         >>> context.ids["quote"]
         ['0b8f4f9e-1b2c-4d3e-8f9a-0123456789ab']
@@ -64,14 +64,20 @@ def read_context(messages: Sequence[dict[str, Any]]) -> Context:
 
 
 def current_request(messages: Sequence[dict[str, Any]]) -> str:
-    """The text of the latest ``User: ...`` request (without the earlier-turn context)."""
+    """The text of the latest user request (without the earlier-turn context).
+
+    The env's request messages carry a ``turn_id`` and hold the request itself, or, for a
+    later turn of ``CrmEnv``, the earlier turns as context with ``User: `` before each request.
+    """
     for message in reversed(messages):
+        if message.get("role") != "user":
+            continue
         content = message.get("content") or ""
-        starts = (
-            [m.end() for m in _REQUEST.finditer(content)] if message.get("role") == "user" else []
-        )
+        starts = [m.end() for m in _REQUEST.finditer(content)]
         if starts:
             return content[starts[-1] :].strip()
+        if "turn_id" in message:
+            return content.strip()
     return ""
 
 

@@ -183,8 +183,6 @@ def to_chat(
             continue
         if role == "tool" and tool_role and pending is not None:
             chat.append(_tool_result(message, pending))
-        elif role == "user" and content.startswith("User: "):
-            chat.append({"role": role, "content": content[len("User: ") :]})
         else:  # a tool result that answers no call is the user's to read
             chat.append({"role": "user" if role == "tool" else role, "content": content})
         pending = None
