@@ -73,7 +73,7 @@ def crm_corpus(num_conversations: int, seed: int) -> Iterator[str]:
     """Text a CRM agent reads and writes: requests, tool calls, replies and the tool catalogue."""
     from crm_gym.actions import format_tool_call
     from crm_gym.crm.tools import tool_schemas
-    from crm_gym.data.generator import generate
+    from crm_gym.generator import generate
 
     for schema in tool_schemas():
         yield json.dumps(schema)

@@ -35,7 +35,7 @@ NO_ARGUMENT_TOOLS = frozenset(
 
 def task_family(name: str, num_conversations: int, seed: int) -> list[Any]:
     """Generated conversations of a family: ``noarg`` or ``all`` (every generated one)."""
-    from crm_gym.data.generator import generate
+    from crm_gym.generator import generate
 
     conversations = generate(num_conversations, seed=seed)
     if name == "all":

@@ -18,8 +18,8 @@ import sys
 import time
 from typing import Any
 
-from crm_gym.data.generator import generate
 from crm_gym.data.replay import replay
+from crm_gym.generator import generate
 
 
 def check_seed(n: int, seed: int, run_lint: bool) -> dict[str, Any]:

@@ -19,7 +19,7 @@ per-turn fields, and the judge's place).
 
 Example:
     >>> from agents.baselines import ReplayPolicy
-    >>> from crm_gym.data.generator import generate
+    >>> from crm_gym.generator import generate
     >>> records = evaluate(list(generate(2, 0)), ReplayPolicy(), policy_name="replay",
     ...                    expose_reference=True, progress=False)
     >>> [r.reward_signal for r in records]

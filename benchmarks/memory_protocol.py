@@ -34,7 +34,7 @@ from benchmarks.learning import learning_metrics
 from benchmarks.plots import write_report
 from benchmarks.records import ConversationRecord
 from benchmarks.report import ReportOptions, build_report
-from crm_gym.data.generator import generate
+from crm_gym.generator import generate
 
 POLICIES = {"hint-following": HintFollowingPolicy, "hint-ignoring": HintIgnoringPolicy}
 

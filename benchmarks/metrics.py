@@ -196,7 +196,7 @@ def ceilings(items: Iterable[Conversation | ConversationRecord]) -> dict[str, fl
     ran (``pre_execution_error``) counts as a failed attempt even for a perfect agent.
 
     Example:
-        >>> from crm_gym.data.generator import generate
+        >>> from crm_gym.generator import generate
         >>> ceilings(generate(20, 0))["ceiling/turn_level_success"]
         1.0
     """

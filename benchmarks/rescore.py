@@ -20,7 +20,7 @@ into the record ``crm-gym eval`` writes, so a rescored log and an eval log compa
 
 Example:
     >>> from benchmarks.foreign_logs import parse_record
-    >>> from crm_gym.data.generator import generate
+    >>> from crm_gym.generator import generate
     >>> [conversation] = generate(1, 0)
     >>> log = parse_record({"conversation_id": conversation.conversation_id,
     ...                     "per_turn_results": []})

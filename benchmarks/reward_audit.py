@@ -370,8 +370,8 @@ def leaks_table(leaks: dict[str, dict[str, Any]]) -> str:
 # ---- entry point --------------------------------------------------------------------------------
 def load_data(public: Path, limit: int | None) -> dict[str, Sequence[Conversation]]:
     """The public file and the default generated tasks, each cut to ``limit`` conversations."""
-    from crm_gym.data import default_tasks
     from crm_gym.data.loading import load_conversations
+    from crm_gym.generator import default_tasks
 
     sets = {"public": load_conversations(public), "generated": default_tasks()}
     return {name: list(conversations)[:limit] for name, conversations in sets.items()}

@@ -14,7 +14,7 @@ from crm_gym.envs.tasks import arm_of
 def load_tasks(spec: str, arm: str | None = None) -> list[Any]:
     """Conversations of a JSONL path or ``generated[:N[:SEED]]``, optionally of one arm."""
     from crm_gym.data import load_conversations
-    from crm_gym.data.generator import DEFAULT_SEED, default_tasks, generate
+    from crm_gym.generator import DEFAULT_SEED, default_tasks, generate
 
     if spec == "generated":
         conversations = list(default_tasks())

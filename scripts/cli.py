@@ -38,7 +38,7 @@ def _read(path: str) -> list[Any]:
 
 def _default_tasks() -> list[Any]:
     """The package's default task source: conversations generated from the default seed."""
-    from crm_gym.data.generator import default_tasks
+    from crm_gym.generator import default_tasks
 
     return list(default_tasks())
 

@@ -113,7 +113,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _generated(args: argparse.Namespace) -> Generator[tuple[str, Any], None, None]:
     """``(line, conversation or None)`` pairs, lazily; the mix is checked at once (ValueError)."""
-    from crm_gym.data.generator import generate, generate_lines, to_json
+    from crm_gym.generator import generate, generate_lines, to_json
 
     mix = {
         "failure_share": args.failure_share,

@@ -72,7 +72,10 @@ def cold():  # a fresh env: every reference run is built on first use, inside th
 print(median_rate(cold, {repeats}))
 """,
     "generate-lines": """
-from crm_gym.data.generator import generate_lines
+try:
+    from crm_gym.generator import generate_lines
+except ImportError:  # a checkout from before the generator had its own package
+    from crm_gym.data.generator import generate_lines
 print(median_rate(lambda: sum(1 for _ in generate_lines(2000, 1)), {repeats}))
 """,
 }

@@ -45,8 +45,8 @@ import tracemalloc
 
 from benchmarks.speed.timing import median_rate
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.generator import generate, generate_lines, to_json
 from crm_gym.data.replay import replay
+from crm_gym.generator import generate, generate_lines, to_json
 
 SEED = 2025
 

@@ -3,7 +3,7 @@ r"""Where the time goes: inclusive and own shares of each function in a py-spy r
 A flame graph shows shares by hovering; this prints them as a table, so the shares quoted in the
 docs can be recomputed. Record with py-spy (from PyPI) in its ``raw`` format, then read it::
 
-    py-spy record -r 1000 -f raw -o gen.raw -- python -c "from crm_gym.data.generator import \
+    py-spy record -r 1000 -f raw -o gen.raw -- python -c "from crm_gym.generator import \
         generate_lines; sum(1 for _ in generate_lines(10000, 1))"
     python -m benchmarks.speed.profile_shares gen.raw --under make_line [--top 40]
 
@@ -22,7 +22,7 @@ _FRAME = re.compile(r"(.*) \((.*?):\d+\)$")
 
 
 def frame_name(frame: str) -> str:
-    """``function file.py`` of one py-spy frame such as ``play (crm_gym/data/scene.py:187)``."""
+    """``function file.py`` of a py-spy frame such as ``play (crm_gym/generator/scene.py:187)``."""
     match = _FRAME.match(frame)
     return f"{match[1]} {Path(match[2]).name}" if match else frame
 

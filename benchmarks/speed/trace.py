@@ -33,7 +33,10 @@ from collections.abc import Mapping
 from benchmarks.speed.envs import data_path, make_env, task_ids
 from crm_gym.actions import format_tool_call
 from crm_gym.data import load_conversations
-from crm_gym.data.generator import generate
+try:
+    from crm_gym.generator import generate
+except ImportError:  # a checkout from before the generator had its own package
+    from crm_gym.data.generator import generate
 from crm_gym.envs.reference import build_reference
 
 def plain(value):
@@ -84,7 +87,10 @@ print(digest.hexdigest())
 
 GENERATOR_TRACE = """
 import hashlib
-from crm_gym.data.generator import generate_lines
+try:
+    from crm_gym.generator import generate_lines
+except ImportError:  # a checkout from before the generator had its own package
+    from crm_gym.data.generator import generate_lines
 digest = hashlib.sha256()
 for n, seed, mix in [({size}, 0, {{}}), ({size}, 2025, {{}}), ({size}, 5, {{"failure_share": 0.2}}),
                      ({size}, 11, {{"underspecified": 0.3, "empty_searches": 0.5,

@@ -1,19 +1,11 @@
-"""Arc conversation data: models, loading, templates, seeding, replay and lint."""
+"""The Arc conversation format: models, loading, templates, seeding, replay, labels and lint.
+
+It imports nothing from the generator (``crm_gym.generator``), which writes this format.
+"""
 
 from crm_gym.data.conversation import Conversation, ExpectedResponse, Turn
 from crm_gym.data.loading import load_conversations, read_conversations
 from crm_gym.data.replay import ConversationResult, TurnResult, replay, summarize
-
-
-def default_tasks(n: int = 200, seed: int = 0) -> tuple[Conversation, ...]:
-    """The package's default tasks: ``n`` conversations generated from ``seed`` (cached, shared).
-
-    See ``crm_gym.data.generator``, imported on first use (reading data does not need it).
-    """
-    from crm_gym.data.generator import default_tasks as generated
-
-    return generated(n, seed)
-
 
 __all__ = [
     "Conversation",
@@ -21,7 +13,6 @@ __all__ = [
     "ExpectedResponse",
     "Turn",
     "TurnResult",
-    "default_tasks",
     "load_conversations",
     "read_conversations",
     "replay",

@@ -63,7 +63,7 @@ class TaskSource:
                 (``crm_gym.data.loading.load_conversations``); DatasetError for repeated ids.
         """
         if tasks is None:
-            from crm_gym.data import default_tasks
+            from crm_gym.generator import default_tasks
 
             conversations: Sequence[Conversation] = default_tasks()
         elif isinstance(tasks, (str, Path)):

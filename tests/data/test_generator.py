@@ -11,9 +11,7 @@ import pytest
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES as ENTITY_MODELS
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
-from crm_gym.data import default_tasks
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.generator import Mix, generate, generate_lines, to_json
 from crm_gym.data.labels import (
     ARMS,
     COMPLEXITY_TURNS,
@@ -25,11 +23,12 @@ from crm_gym.data.labels import (
     skill_of,
 )
 from crm_gym.data.language import states_value
-from crm_gym.data.pools import Dice
 from crm_gym.data.replay import replay
 from crm_gym.data.seeding import seed_conversation
 from crm_gym.data.templates import referenced_turns, resolve
-from crm_gym.data.workflows import plan
+from crm_gym.generator import Mix, default_tasks, generate, generate_lines, to_json
+from crm_gym.generator.pools import Dice
+from crm_gym.generator.workflows import plan
 
 ENTITY_TYPES = {
     "Client",

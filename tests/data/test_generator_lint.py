@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 
-from crm_gym.data.generator import generate
+from crm_gym.generator import generate
 
 lint_module = pytest.importorskip("crm_gym.data.lint")
 

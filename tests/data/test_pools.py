@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 
-from crm_gym.data.pools import Dice, new_uuid
+from crm_gym.generator.pools import Dice, new_uuid
 
 
 def test_pick_shuffle_and_integers_match_the_plain_formulas():

@@ -10,11 +10,11 @@ import pytest
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES, is_uuid
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.pools import Dice
 from crm_gym.data.replay import replay, summarize
 from crm_gym.data.seeding import seed, seed_generated
-from crm_gym.data.world import seed_world
 from crm_gym.errors import SeedingError
+from crm_gym.generator.pools import Dice
+from crm_gym.generator.world import seed_world
 
 C1 = "0a1b2c3d-0000-4000-8000-000000000001"
 C2 = "0a1b2c3d-0000-4000-8000-000000000002"

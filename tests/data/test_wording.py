@@ -1,6 +1,6 @@
 """Rendering's precompiled forms say exactly what the grammar's text forms say.
 
-``wording`` and ``language`` split patterns, clause, mention and politeness forms once and cache
+``wording`` and ``phrasing`` split patterns, clause, mention and politeness forms once and cache
 value spellings; these tests check each fast form against the plain text form it replaces.
 """
 
@@ -12,11 +12,12 @@ import re
 import pytest
 
 from crm_gym.crm.tools import ToolResult
-from crm_gym.data import language, responses, wording
-from crm_gym.data.clauses import CLAUSES, MENTION_FORMS
-from crm_gym.data.phrasebook import PATTERNS
-from crm_gym.data.pools import Dice
-from crm_gym.data.scene import Intent
+from crm_gym.data import language
+from crm_gym.generator import phrasing, responses, wording
+from crm_gym.generator.clauses import CLAUSES, MENTION_FORMS
+from crm_gym.generator.intents import Intent
+from crm_gym.generator.phrasebook import PATTERNS
+from crm_gym.generator.pools import Dice
 
 ALL_PATTERNS = sorted({pattern for patterns in PATTERNS.values() for pattern in patterns})
 
@@ -75,7 +76,7 @@ def test_dress_says_what_replacing_the_forms_says(kind, recovery):
     for seed in range(200):
         body = random.Random(seed).choice(["create a deal", "I need a quote", "we are done"])
         expected = _dress_by_replacing(Dice(seed), body, kind, recovery)
-        assert language.dress(Dice(seed), body, kind, recovery) == expected
+        assert phrasing.dress(Dice(seed), body, kind, recovery) == expected
 
 
 def _dress_by_replacing(rng: Dice, body: str, kind: str, recovery: bool) -> str:
@@ -84,12 +85,12 @@ def _dress_by_replacing(rng: Dice, body: str, kind: str, recovery: bool) -> str:
     if kind == "question":
         text = capital
     else:
-        form = rng.pick(language._PLEASE if kind == "request" else language._STATE)
+        form = rng.pick(phrasing._PLEASE if kind == "request" else phrasing._STATE)
         text = form.replace("{b}", body).replace("{B}", capital)
-    opener = rng.pick(language._RECOVERY) if recovery else rng.pick(language._OPENERS)
+    opener = rng.pick(phrasing._RECOVERY) if recovery else rng.pick(phrasing._OPENERS)
     if opener and opener[-2] not in ".!:" and not text.startswith(("I ", "I'")):
         text = text[0].lower() + text[1:]
-    closer = rng.pick(language._CLOSERS)
+    closer = rng.pick(phrasing._CLOSERS)
     if closer and text[-1] not in ".?!":
         text += "."
     return opener + text + closer
@@ -98,15 +99,15 @@ def _dress_by_replacing(rng: Dice, body: str, kind: str, recovery: bool) -> str:
 @pytest.mark.parametrize("value", [1, 999, 1000, 120_000, 1_500_000, 2_000_000, 1_234_567])
 def test_cached_money_is_one_of_the_money_forms(value):
     rng = Dice(value)
-    said = {language.money(rng, value) for _ in range(300)}
+    said = {phrasing.money(rng, value) for _ in range(300)}
     assert said == set(language.money_forms(value))
 
 
 @pytest.mark.parametrize("iso", ["2025-03-15", "2026-12-01"])
 def test_cached_days_and_percents_are_their_forms(iso):
     rng = Dice(1)
-    assert {language.day(rng, iso) for _ in range(200)} == set(language.day_forms(iso))
-    assert {language.percent(rng, 40) for _ in range(200)} == set(language.percent_forms(40))
+    assert {phrasing.day(rng, iso) for _ in range(200)} == set(language.day_forms(iso))
+    assert {phrasing.percent(rng, 40) for _ in range(200)} == set(language.percent_forms(40))
 
 
 def test_a_describer_is_chosen_per_tool():

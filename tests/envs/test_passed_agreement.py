@@ -15,8 +15,8 @@ import pytest
 
 from crm_gym.actions import format_tool_call
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.generator import generate
 from crm_gym.data.replay import EpisodeState, new_episode, score_turn
+from crm_gym.generator import generate
 from tests.envs.support import replay_episode
 
 Call = tuple[str, dict[str, Any], str]

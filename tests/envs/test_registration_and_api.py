@@ -106,7 +106,7 @@ def test_check_env_passes_on_the_builtin_examples(env_id):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_make_without_tasks_uses_the_default_task_set(env_id):
-    env = gym.make(env_id)  # crm_gym.data.default_tasks()
+    env = gym.make(env_id)  # crm_gym.generator.default_tasks()
     obs, info = env.reset(seed=0)
     assert obs.startswith(("User: ", "Earlier in this conversation")) and info["task_id"]
     assert len(env.unwrapped.tasks) > 0

@@ -14,8 +14,8 @@ import pytest
 
 from crm_gym.actions import to_json
 from crm_gym.data.examples import builtin_path
-from crm_gym.data.generator import generate
 from crm_gym.data.loading import load_conversations
+from crm_gym.generator import generate
 from crm_gym.scoring import RewardConfig
 from tests.envs.support import DEAL, replay_answer, replay_call, replay_episode
 
@@ -69,9 +69,7 @@ def test_replay_passes_every_builtin_example(env_id):
 
 
 def test_replay_through_conversation_env_passes_1000_generated_conversations():
-    module = pytest.importorskip(
-        "crm_gym.data.generator", reason="crm_gym.data.generator is not written yet"
-    )
+    module = pytest.importorskip("crm_gym.generator", reason="crm_gym.generator is not written yet")
     conversations = list(module.generate(1000, seed=0))
     assert len(conversations) == 1000
     env = conversation_env(conversations)

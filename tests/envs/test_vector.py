@@ -152,7 +152,7 @@ def test_envs_doing_different_things_in_one_step_stack_their_infos(mode, tasks):
 def test_each_envs_reference_is_kept_whole(mode):
     """Vector envs split dict infos key by key, coercing to the first env's dtype (an int
     probability would truncate a later env's 62.5 amount); the reference is one object per env."""
-    from crm_gym.data.generator import generate
+    from crm_gym.generator import generate
 
     conversations = list(generate(6, seed=3))
     envs = make_vec(

@@ -11,7 +11,7 @@ from agents.policy import Sample, SamplingParams
 from benchmarks.evaluate import evaluate
 from benchmarks.metrics import ceilings, summarize
 from benchmarks.records import ConversationRecord
-from crm_gym.data.generator import default_tasks, generate
+from crm_gym.generator import default_tasks, generate
 
 
 def _record(cid: str, kinds: list[bool], verification: str = "failed") -> ConversationRecord:

@@ -18,9 +18,9 @@ from benchmarks.outcomes import turn_actions
 from benchmarks.records import check_unique, load_records
 from crm_gym.actions import format_tool_call
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.generator import generate
 from crm_gym.data.loading import load_conversations
 from crm_gym.errors import EvalLogError
+from crm_gym.generator import generate
 from tests.envs.support import hand_made, require_public_data
 
 

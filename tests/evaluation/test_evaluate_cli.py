@@ -9,9 +9,9 @@ import pytest
 from benchmarks.metrics import summarize
 from benchmarks.records import load_records
 from benchmarks.task_sets import load_tasks
-from crm_gym.data.generator import generate
 from crm_gym.envs.tasks import arm_of
 from crm_gym.errors import PolicySpecError
+from crm_gym.generator import generate
 from scripts.cli import main
 
 

@@ -23,9 +23,9 @@ from benchmarks.metrics import summarize
 from benchmarks.records import ConversationRecord
 from crm_gym.actions import format_tool_call
 from crm_gym.data.conversation import Conversation
-from crm_gym.data.generator import default_tasks
 from crm_gym.data.loading import load_conversations
 from crm_gym.data.replay import replay
+from crm_gym.generator import default_tasks
 from tests.envs.support import require_public_data
 
 pytestmark = pytest.mark.slow

@@ -21,8 +21,8 @@ from benchmarks.foreign_logs import parse_record, read_log
 from benchmarks.records import load_records
 from benchmarks.rescore import rescore
 from crm_gym.data import load_conversations
-from crm_gym.data.generator import generate
 from crm_gym.errors import LogError
+from crm_gym.generator import generate
 from scripts.rescore_cmd import add_rescore_arguments, cmd_rescore
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agents.memory import GuidelineMemory, MemoryPolicy
 from benchmarks.records import load_records
-from crm_gym.data.generator import generate
+from crm_gym.generator import generate
 from scripts.cli import main
 
 

@@ -111,7 +111,7 @@ def test_the_summariser_turns_a_replayed_episode_into_tool_guidelines():
     from agents.baselines import ReplayPolicy
     from agents.rollout import collect_rollouts
     from crm_gym import make_vec
-    from crm_gym.data.generator import generate
+    from crm_gym.generator import generate
 
     tasks = list(generate(3, 5, failure_share=0.0))
     envs = make_vec("ArcCrmConversation-v1", 1, tasks=tasks, expose_reference=True)

@@ -43,5 +43,5 @@ def test_wheel_is_pure_python_with_the_builtin_examples(tmp_path):
     assert wheel.name.endswith("-py3-none-any.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "crm_gym/data/examples/builtin.jsonl" in names
-    assert "crm_gym/data/generator.py" in names
+    assert "crm_gym/generator/conversations.py" in names
     assert not [name for name in names if name.endswith((".so", ".pyd", ".c"))]

@@ -14,11 +14,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("crm_gym", "agents", "benchmarks", "curricula", "scripts")
-KNOWN_CIRCLES = {
-    # The conversation generator's scene <-> wording <-> responses circle is another step of
-    # issue #20; remove this entry when that step lands (the test then guards those modules too).
-    frozenset({"crm_gym.data.scene", "crm_gym.data.wording", "crm_gym.data.responses"}),
-}
 
 
 def module_names() -> dict[str, Path]:
@@ -98,12 +93,16 @@ def circles(graph: dict[str, set[str]]) -> list[frozenset[str]]:
 
 def test_no_import_circle_in_the_package_code():
     found = set(circles(import_graph()))
-    assert found - KNOWN_CIRCLES == set(), sorted(map(sorted, found - KNOWN_CIRCLES))
+    assert found == set(), sorted(map(sorted, found))
 
 
-def test_known_circles_still_exist():
-    """A fixed circle must leave ``KNOWN_CIRCLES``, so the test guards its modules again."""
-    assert KNOWN_CIRCLES <= set(circles(import_graph()))
+def test_the_format_does_not_import_the_generator():
+    """``crm_gym.data`` is the Arc format; the generator writes it and may import it, not back."""
+    graph = import_graph()
+    data = {name for name in graph if name.split(".")[:2] == ["crm_gym", "data"]}
+    reached = {t for name in data for t in graph[name] if t.startswith("crm_gym.generator")}
+    assert reached == set()
+    assert "crm_gym.data.language" in graph["crm_gym.generator.phrasing"]
 
 
 def test_lazy_imports_are_edges():

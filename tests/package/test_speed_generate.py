@@ -6,8 +6,7 @@ No timing assertions: absolute speed varies on shared machines; ``docs/data.md``
 import pytest
 
 from benchmarks.speed.generate import clear_caches, measure, memory_bytes
-from crm_gym.data import pools
-from crm_gym.data.generator import generate_lines
+from crm_gym.generator import generate_lines, pools
 
 
 def test_measure_reports_rates_and_memory_for_both_sizes():

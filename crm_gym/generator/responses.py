@@ -8,12 +8,10 @@ ids from the episode's seeded id source, stored values, never timestamps or null
 from __future__ import annotations
 
 from functools import cache, partial
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from crm_gym.crm.tools import ToolResult
-
-if TYPE_CHECKING:
-    from crm_gym.data.scene import Intent
+from crm_gym.generator.intents import Intent
 
 RESULT_KIND = {
     "create_new_client": "Client",

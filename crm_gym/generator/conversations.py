@@ -34,10 +34,10 @@ from crm_gym.data.labels import (
     category_of,
     difficulty_of,
 )
-from crm_gym.data.pools import Dice
-from crm_gym.data.scene import Scene
-from crm_gym.data.workflows import WORKFLOWS, Driver, failure_kinds, plan
-from crm_gym.data.world import seed_world
+from crm_gym.generator.pools import Dice
+from crm_gym.generator.scene import Scene
+from crm_gym.generator.workflows import WORKFLOWS, Driver, failure_kinds, plan
+from crm_gym.generator.world import seed_world
 
 Paraphrase = Callable[[str, np.random.Generator], str]
 """Rewrites one utterance (e.g. with an LLM); it must keep every value the utterance states."""

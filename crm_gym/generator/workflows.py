@@ -11,14 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from crm_gym.data import failures
-from crm_gym.data import moves_edit as edit
-from crm_gym.data import moves_read as read
-from crm_gym.data import moves_write as write
 from crm_gym.data.labels import GENERIC_FAILURES, POLICY_FAILURES
-from crm_gym.data.pools import Dice
-from crm_gym.data.scene import Intent, Scene
 from crm_gym.errors import GenerationError
+from crm_gym.generator import failures
+from crm_gym.generator import moves_edit as edit
+from crm_gym.generator import moves_read as read
+from crm_gym.generator import moves_write as write
+from crm_gym.generator.intents import Intent
+from crm_gym.generator.pools import Dice
+from crm_gym.generator.scene import Scene
 
 Move = Callable[[Scene], "Intent | None"]
 S = read.SEARCH_MOVES

@@ -2,7 +2,7 @@
 
 A pattern is a request body with tokens: ``{name}`` states a value, ``{client}`` names an entity
 (a mention role), ``{Deal}``/``{Deals}``/``{a_Deal}`` are entity words (synonyms), ``{rest}``
-states the remaining values as clauses (``crm_gym.data.clauses``) and ``{all}`` states all of
+states the remaining values as clauses (``crm_gym.generator.clauses``) and ``{all}`` states all of
 them (at least one). A leading ``?`` marks a question, a leading ``!`` a statement (not a verb
 phrase). ``wording.render`` fills them.
 """

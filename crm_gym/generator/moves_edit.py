@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from crm_gym.data import pools
-from crm_gym.data.moves_write import (
+from crm_gym.generator import pools
+from crm_gym.generator.intents import Intent
+from crm_gym.generator.moves_write import (
     CLOSED_STAGES,
     deal_intent,
     deal_values,
@@ -13,9 +14,9 @@ from crm_gym.data.moves_write import (
     is_open,
     prefix,
 )
-from crm_gym.data.pools import TODAY
-from crm_gym.data.scene import Intent, Scene
-from crm_gym.data.world import CLIENT_STATUSES, OPEN_STAGES
+from crm_gym.generator.pools import TODAY
+from crm_gym.generator.scene import Scene
+from crm_gym.generator.world import CLIENT_STATUSES, OPEN_STAGES
 
 Draw = Callable[[Scene, Any], Any]
 """Draws a new value for a field from the scene and the current record."""

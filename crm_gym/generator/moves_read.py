@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from crm_gym.crm.tool_catalogue import LISTING_TOOLS
-from crm_gym.data import pools
-from crm_gym.data.scene import Intent, Mention, Scene
-from crm_gym.data.world import CLIENT_STATUSES, OPEN_STAGES
+from crm_gym.generator import pools
+from crm_gym.generator.intents import Intent, Mention
+from crm_gym.generator.scene import Scene
+from crm_gym.generator.world import CLIENT_STATUSES, OPEN_STAGES
 
 Criteria = dict[str, Any]
 """Search criteria by field; a value is a literal or a ``Mention`` (id criteria)."""

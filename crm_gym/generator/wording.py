@@ -1,6 +1,6 @@
 """Rendering an intent as a user utterance from the phrasebook's grammar.
 
-Every literal value the expected arguments need is stated (formatted by ``language``); entities
+Every literal value the expected arguments need is stated (formatted by ``phrasing``); entities
 are named by literal id or by the earlier turn whose result holds them, matching the expected
 arguments' templates. The choice of pattern, clause forms, order, synonyms and dress all come
 from the conversation's generator.
@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
-from crm_gym.data import language
-from crm_gym.data.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
-from crm_gym.data.phrasebook import PATTERNS, TOKENS, WORDS
-from crm_gym.data.pools import Dice
-
-if TYPE_CHECKING:
-    from crm_gym.data.scene import Intent, Mention
+from crm_gym.generator import phrasing
+from crm_gym.generator.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
+from crm_gym.generator.intents import Intent, Mention
+from crm_gym.generator.phrasebook import PATTERNS, TOKENS, WORDS
+from crm_gym.generator.pools import Dice
 
 _TOKEN = re.compile(r"\{(\w+)\}")
 _PLURALS = {f"{t}s": kind for t, kind in TOKENS.items() if t != "Company"} | {
@@ -86,7 +84,7 @@ def render(
     plans = _plans(intent.phrase, *slots)
     plan = rng.pick(plans)
     body = _fill(plan, slots, intent, rng, turn_id, words)
-    return language.dress(rng, body, plan.kind, recovery)
+    return phrasing.dress(rng, body, plan.kind, recovery)
 
 
 class _Words(dict):
@@ -199,14 +197,14 @@ def _fill(
             out.append(_clauses(how, clauses, joins, leftover, slots, rng, turn_id, words))
         elif how == "person":
             names = [slots["first_name"], slots.get("last_name")]
-            out.append(language.quoted(rng, " ".join(name for name in names if name)))
+            out.append(phrasing.quoted(rng, " ".join(name for name in names if name)))
         elif how == "one":
             out.append(words[token][0])
         elif how == "many":
             out.append(words[token][1])
         else:
             singular = words[token][0]
-            out.append(f"{language.article(singular)} {singular}")
+            out.append(f"{phrasing.article(singular)} {singular}")
         out.append(after)
     return "".join(out)
 
@@ -239,7 +237,7 @@ def _clauses(
     for key in keys:
         head, tail = rng.pick(forms[key])
         clauses.append(head + _say(key, slots[key], rng, turn_id, words) + tail)
-    text = language.join_clauses(rng, clauses)
+    text = phrasing.join_clauses(rng, clauses)
     if how == "all" or not text:
         return text
     return rng.pick(joins) + text
@@ -260,36 +258,36 @@ _SPLIT_CLAUSES = {
 def _say(key: str, value: Any, rng: Dice, turn_id: int, words: dict[str, tuple[str, str]]) -> str:
     """One value (or mention: a named tuple, or a list of them) as text."""
     if isinstance(value, list):
-        return language.join_clauses(
+        return phrasing.join_clauses(
             rng, [mention_text(m, rng, turn_id, words, True) for m in value]
         )
     if isinstance(value, tuple):
         return mention_text(cast("Mention", value), rng, turn_id, words)
     say = _SAY.get(key)  # how this kind of literal value is written (else: quoted text)
-    return say(value, rng) if say is not None else language.quoted(rng, str(value))
+    return say(value, rng) if say is not None else phrasing.quoted(rng, str(value))
 
 
 def _say_money(value: Any, rng: Dice) -> str:
     if isinstance(value, (int, float)):
-        return language.money(rng, value)
-    return language.quoted(rng, str(value))
+        return phrasing.money(rng, value)
+    return phrasing.quoted(rng, str(value))
 
 
 def _say_probability(value: Any, rng: Dice) -> str:
     if isinstance(value, (int, float)):
-        return f"{value:g}" if 0 < value < 1 else language.percent(rng, value)
-    return language.quoted(rng, str(value))
+        return f"{value:g}" if 0 < value < 1 else phrasing.percent(rng, value)
+    return phrasing.quoted(rng, str(value))
 
 
 def _say_date(value: Any, rng: Dice) -> str:
-    return language.day(rng, value) if _is_iso(value) else language.quoted(rng, str(value))
+    return phrasing.day(rng, value) if _is_iso(value) else phrasing.quoted(rng, str(value))
 
 
 def _enum_sayer(allowed: tuple[str, ...]) -> Any:
     def say(value: Any, rng: Dice) -> str:
         if value in allowed:
             return value.lower() if rng.random() < 0.3 else value
-        return language.quoted(rng, value)
+        return phrasing.quoted(rng, value)
 
     return say
 
@@ -332,7 +330,7 @@ def mention_text(
     forms = _NAMED_FORMS[category] if name else _UNNAMED_FORMS[category]
     text = rng.pick(forms)
     source = words[via][0] if via else ""
-    shown = language.quoted(rng, name) if name else ""
+    shown = phrasing.quoted(rng, name) if name else ""
     return text.format(word, mention.key, shown, turn, mention.verb, source)
 
 

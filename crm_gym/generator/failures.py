@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from crm_gym.data import moves_edit, moves_read, moves_write, pools
-from crm_gym.data.moves_write import CLOSED_STAGES, is_open
-from crm_gym.data.pools import Dice
-from crm_gym.data.scene import Failure, Intent, Mention, Scene
+from crm_gym.generator import moves_edit, moves_read, moves_write, pools
+from crm_gym.generator.intents import Failure, Intent, Mention
+from crm_gym.generator.moves_write import CLOSED_STAGES, is_open
+from crm_gym.generator.pools import Dice
+from crm_gym.generator.scene import Scene
 
 Botched = tuple[Intent, Failure]
 

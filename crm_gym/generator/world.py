@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from crm_gym.data import pools
-from crm_gym.data.pools import Dice
+from crm_gym.generator import pools
+from crm_gym.generator.pools import Dice
 
 OPEN_STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation")
 CLIENT_STATUSES = ("Active", "Prospect", "Inactive")
