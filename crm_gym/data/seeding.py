@@ -108,6 +108,16 @@ def seed_generated(api: CrmApi, seed_data: dict[str, dict[str, Meta]]) -> Seeded
     return seeded
 
 
+def reuse_seeded(conversation: Conversation, seeded: Seeded) -> None:
+    """Give ``seed_conversation`` the default-mode records a seeding already built for this task.
+
+    For the generator: its simulation seeds exactly as replay will (``seed_generated``), so
+    replay can insert those records instead of validating the seed data again. The records must
+    be the ones ``seed_generated`` returned for ``conversation.initial_entities``.
+    """
+    conversation.seed_cache[False] = seeded
+
+
 class _Kind(NamedTuple):
     """What turns a world record of one entity type into its entity record."""
 

@@ -34,6 +34,7 @@ from crm_gym.data.labels import (
     category_of,
     difficulty_of,
 )
+from crm_gym.data.seeding import reuse_seeded
 from crm_gym.generator.pools import Dice
 from crm_gym.generator.scene import Scene
 from crm_gym.generator.workflows import WORKFLOWS, Driver, failure_kinds, plan
@@ -105,7 +106,7 @@ def make_conversation(
     """Conversation ``index`` of ``seed``: simulated turn by turn, checked, labelled, validated."""
     record, scene = _simulate(seed, index, config, paraphrase)
     conversation = Conversation.model_validate(record)
-    conversation.seed_cache[False] = scene.seeded  # replay reuses the simulation's seed records
+    reuse_seeded(conversation, scene.seeded)  # replay reuses the simulation's seed records
     return conversation
 
 

@@ -11,8 +11,9 @@ from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES, is_uuid
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.replay import replay, summarize
-from crm_gym.data.seeding import seed, seed_generated
+from crm_gym.data.seeding import reuse_seeded, seed, seed_conversation, seed_generated
 from crm_gym.errors import SeedingError
+from crm_gym.generator import generate, to_json
 from crm_gym.generator.pools import Dice
 from crm_gym.generator.world import seed_world
 
@@ -436,3 +437,15 @@ def test_generated_companies_get_a_contacts_list_each():
     world["Company"] = {C1: {"name": "Acme"}, C2: {"name": "Globex"}}
     first, second = dict(seed_generated(api, world))["Company"]
     assert first.contacts == second.contacts == [] and first.contacts is not second.contacts
+
+
+def test_reused_seed_records_are_the_ones_seeding_inserts():
+    """``reuse_seeded`` hands replay the generator's records: the same objects, no rebuilding."""
+    built = next(generate(1, 3))
+    conversation = Conversation.model_validate_json(to_json(built))
+    reuse_seeded(conversation, built.seed_cache[False])
+    api = CrmApi(seed=0)
+    seed_conversation(api, conversation)
+    kind, records = next((kind, records) for kind, records in built.seed_cache[False] if records)
+    assert all(any(stored is record for stored in api.store.records(kind)) for record in records)
+    assert conversation.seed_cache == {False: built.seed_cache[False]}
