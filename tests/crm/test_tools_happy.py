@@ -17,6 +17,7 @@ import pytest
 from crm_gym.crm import CrmApi
 from crm_gym.crm.clock import DEFAULT_EPOCH
 from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import call_tool, to_payload, tool_names
 from crm_gym.errors import CrmError
 from tests.crm.world import TODAY, build_world, dump_state, resolve
@@ -281,7 +282,7 @@ def test_happy_path(tool: str, args: dict, expected: Any, via: str) -> None:
 
 def test_every_tool_has_a_happy_case() -> None:
     assert {case[0] for case in HAPPY} == set(tool_names())
-    assert len(tool_names()) == 38
+    assert len(tool_names()) == len(TOOL_SPECS)
 
 
 # ---- argument shapes through call_tool ----------------------------------------------------------

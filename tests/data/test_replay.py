@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from crm_gym.crm.entities import ENTITY_TYPES
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import tool_names
 from crm_gym.data.conversation import Conversation, ExpectedResponse, Turn
 from crm_gym.data.examples import builtin_path
@@ -85,7 +86,7 @@ def test_builtin_examples_replay_fully(builtin):
 
 def test_builtin_examples_use_all_38_tools(builtin):
     used = {turn.expected_tool for conversation in builtin for turn in conversation.turns}
-    assert used == set(tool_names()) and len(used) == 38
+    assert used == set(tool_names()) and len(used) == len(TOOL_SPECS)
 
 
 def test_builtin_examples_seed_every_entity_type(builtin):

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from crm_gym.actions import format_tool_call
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import tool_names
 from crm_gym.data.examples import builtin_path
 from crm_gym.envs import CrmEnv
@@ -35,7 +36,7 @@ def test_reset_gives_system_then_user():
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": "Open quote d9b86191-b67d-549a-a9be-e51cbb82737c."},
     ]
-    assert len(info["tools"]) == 38
+    assert len(info["tools"]) == len(TOOL_SPECS)
 
 
 def test_tool_call_becomes_tool_calls_and_a_matching_tool_message():

@@ -16,6 +16,7 @@ from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 from crm_gym import make_vec
 from crm_gym.actions import format_tool_call
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 
 COUNTS = format_tool_call("summarize_counts", {})
 MODES = ["sync", "async"]
@@ -40,7 +41,8 @@ def test_reset_and_step_with_text_actions(mode, env_id, tasks):
         assert all(
             isinstance(obs, str) and obs.startswith(("User: ", "Earlier")) for obs in observations
         )
-        assert len(infos["tools"][0]) == 38 and infos["_tools"].tolist() == [True, True]
+        assert len(infos["tools"][0]) == len(TOOL_SPECS)
+        assert infos["_tools"].tolist() == [True, True]
         observations, rewards, terminated, truncated, infos = envs.step([COUNTS, "{broken"])
         assert observations[0].startswith("Tool result (summarize_counts): ")
         assert observations[1].startswith("Action error: The tool call is not valid JSON")
