@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal, Optional, get_args
 
 from pydantic import AfterValidator, AnyUrl, BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -25,9 +25,18 @@ DocumentEntityType = Literal["Opportunity", "Contract", "Quote", "Client"]
 NoteEntityType = Literal["Opportunity", "Client", "Contact", "Quote", "Contract"]
 CompanyType = Literal["Partner", "Vendor", "Competitor"]
 
-CLOSED_STAGES = frozenset({"Closed-Won", "Closed-Lost"})
+CLIENT_STATUSES: tuple[str, ...] = get_args(ClientStatus)
+OPPORTUNITY_STAGES: tuple[str, ...] = get_args(OpportunityStage)
+OPEN_STAGES = OPPORTUNITY_STAGES[:4]
+CLOSED_STAGES = OPPORTUNITY_STAGES[4:]
+"""The two final stages, in the order the stage type lists them."""
+QUOTE_STATUSES: tuple[str, ...] = get_args(QuoteStatus)
+CONTRACT_STATUSES: tuple[str, ...] = get_args(ContractStatus)
+COMPANY_TYPES: tuple[str, ...] = get_args(CompanyType)
 
-_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+UUID_PATTERN = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
+"""A canonical UUID of any case, as a regular expression (the one copy in the package)."""
+_CANONICAL_UUID = re.compile(UUID_PATTERN)
 
 
 def is_uuid(value: str) -> bool:
@@ -182,6 +191,18 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
 """Entity name -> model, in the order the stores and ``summarize_counts`` list them."""
 
 PRIMARY_KEYS: dict[str, str] = {name: f"{name.lower()}_id" for name in ENTITY_TYPES}
+
+PLURALS: dict[str, str] = {
+    "Client": "clients",
+    "Contact": "contacts",
+    "Opportunity": "opportunities",
+    "Quote": "quotes",
+    "Contract": "contracts",
+    "Document": "documents",
+    "Note": "notes",
+    "Company": "companies",
+}
+"""Entity name -> its plural, as ``summarize_counts`` and the ``list_<plural>`` tools say it."""
 
 FIELD_NAMES: dict[str, frozenset[str]] = {
     name: frozenset(model.model_fields) for name, model in ENTITY_TYPES.items()

@@ -8,6 +8,7 @@ from crm_gym.crm.core import CrmCore
 from crm_gym.crm.entities import (
     ENTITY_TYPES,
     FIELD_NAMES,
+    PLURALS,
     Client,
     Company,
     Contact,
@@ -141,19 +142,7 @@ class QueryTools(CrmCore):
 
     def summarize_counts(self) -> dict[str, int]:
         """How many records of each of the eight kinds exist."""
-        return {_PLURALS[kind]: self.store.count(kind) for kind in ENTITY_TYPES}
+        return {PLURALS[kind]: self.store.count(kind) for kind in ENTITY_TYPES}
 
     def _listing(self, kind: str) -> dict[str, Entity]:
         return dict(self.store.items(kind))
-
-
-_PLURALS = {
-    "Client": "clients",
-    "Contact": "contacts",
-    "Opportunity": "opportunities",
-    "Quote": "quotes",
-    "Contract": "contracts",
-    "Document": "documents",
-    "Note": "notes",
-    "Company": "companies",
-}

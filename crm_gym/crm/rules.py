@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime, time
 from typing import Any, Iterable
 
+from crm_gym.crm.entities import CLOSED_STAGES
 from crm_gym.errors import CrmError
 
 AMOUNT_LIMIT = 10_000_000
@@ -86,7 +87,7 @@ def close_date_not_past(value: date | None, today: date) -> None:
 def closed_deal_lock(stage: str | None, changes: Iterable[str]) -> None:
     """R14: stage, amount, probability and close date are frozen once a deal is closed."""
     locked = sorted(field for field in changes if field in CLOSE_DATE_FIELDS)
-    if locked and stage in ("Closed-Won", "Closed-Lost"):
+    if locked and stage in CLOSED_STAGES:
         raise CrmError(
             f"Cannot modify closed opportunity fields {locked} while stage is '{stage}'."
         )

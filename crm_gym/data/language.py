@@ -13,6 +13,8 @@ import re
 from datetime import date
 from functools import lru_cache
 
+from crm_gym.crm.entities import UUID_PATTERN
+
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
@@ -131,7 +133,7 @@ _NUMBER_WORD = (
 _MONTH = r"(?:" + "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS) + r")"
 _ISO = r"\b\d{4}-\d{2}-\d{2}\b"
 _MASKS = (
-    (re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"), "<ID>"),
+    (re.compile(UUID_PATTERN), "<ID>"),
     (re.compile(r"https?://\S+"), "<URL>"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<EMAIL>"),
     (re.compile(r"(?<!\w)'[^']*'(?!\w)|\"[^\"]*\""), "<TEXT>"),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, is_uuid
+from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, UUID_PATTERN, is_uuid
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import MODIFY_TOOLS, SEARCH_TOOLS, execution_arguments
 from crm_gym.data.conversation import Conversation, Turn
@@ -24,7 +24,7 @@ from crm_gym.data.templates import TURN_TEMPLATE
 
 PLACEHOLDER = re.compile(r"\{\{([^{}]*)\}\}")
 """Any ``{{...}}``; those that are not ``turn_N.field`` are never resolved (SPEC-arc.md 3.3)."""
-UUID_TEXT = re.compile(r"\b[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}\b")
+UUID_TEXT = re.compile(rf"\b{UUID_PATTERN}\b")
 """A UUID anywhere in a text (ids in replies and error messages)."""
 QUOTED = re.compile(r"'([^']+)'")
 SINGLE_BRACE = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")

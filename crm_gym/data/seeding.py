@@ -15,7 +15,17 @@ import uuid
 from typing import Any, Callable, NamedTuple, Optional
 
 from crm_gym.crm import CrmApi
-from crm_gym.crm.entities import ENTITY_TYPES, FIELD_NAMES, FOREIGN_KEYS, PRIMARY_KEYS, Entity
+from crm_gym.crm.entities import (
+    CLIENT_STATUSES,
+    CONTRACT_STATUSES,
+    ENTITY_TYPES,
+    FIELD_NAMES,
+    FOREIGN_KEYS,
+    OPEN_STAGES,
+    PRIMARY_KEYS,
+    QUOTE_STATUSES,
+    Entity,
+)
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import CrmError, SeedingError
 
@@ -209,7 +219,7 @@ def _client(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     status = meta.get("status")
     return {
         "name": name.strip(),
-        "status": status if status in ("Active", "Prospect", "Inactive") else "Active",
+        "status": status if status in CLIENT_STATUSES else "Active",
         "industry": meta.get("industry") or "Technology",
         "owner": meta.get("owner") or meta.get("owner_name") or UNASSIGNED_OWNER,
         "email": meta.get("email"),
@@ -248,7 +258,7 @@ def _number(kind: str, key: str, meta: Meta, field: str) -> float:
 def _opportunity(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     client_id = _client_of("Opportunity", meta, fallback)
     stage = meta.get("stage")
-    open_stages = ("Prospecting", "Qualification", "Proposal", "Negotiation")
+    open_stages = OPEN_STAGES
     amount = _number("Opportunity", key, meta, "amount")
     probability = min(99, max(1, int(_number("Opportunity", key, meta, "probability"))))
     if not meta.get("name"):
@@ -268,7 +278,7 @@ def _quote(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
     if not meta.get("opportunity_id"):
         raise SeedingError("Quote seeding requires an opportunity_id.")
     status = meta.get("status")
-    statuses = ("Draft", "Sent", "Approved", "Rejected", "Canceled")
+    statuses = QUOTE_STATUSES
     return {
         "opportunity_id": meta["opportunity_id"],
         "status": status if status in statuses else "Draft",
@@ -284,7 +294,7 @@ def _contract(key: str, meta: Meta, fallback: str | None, api: CrmApi) -> Meta:
         value = 75000.0
     return {
         "client_id": _client_of("Contract", meta, fallback),
-        "status": status if status in ("Active", "Pending", "Expired") else "Active",
+        "status": status if status in CONTRACT_STATUSES else "Active",
         "value": float(value),
         "opportunity_id": meta.get("opportunity_id"),
     }

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_gym.crm.entities import CLOSED_STAGES
 from crm_gym.generator import moves_edit, moves_read, moves_write, pools
 from crm_gym.generator.intents import Failure, Intent, Mention
-from crm_gym.generator.moves_write import CLOSED_STAGES, is_open
+from crm_gym.generator.moves_write import is_open
 from crm_gym.generator.pools import Dice
 from crm_gym.generator.scene import Scene
 

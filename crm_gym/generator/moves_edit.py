@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_gym.crm.entities import CLIENT_STATUSES, CLOSED_STAGES, OPEN_STAGES
 from crm_gym.generator import pools
 from crm_gym.generator.intents import Intent
 from crm_gym.generator.moves_write import (
-    CLOSED_STAGES,
     deal_intent,
     deal_values,
     fresh_email,
@@ -16,7 +16,6 @@ from crm_gym.generator.moves_write import (
 )
 from crm_gym.generator.pools import TODAY
 from crm_gym.generator.scene import Scene
-from crm_gym.generator.world import CLIENT_STATUSES, OPEN_STAGES
 
 Draw = Callable[[Scene, Any], Any]
 """Draws a new value for a field from the scene and the current record."""

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from crm_gym.crm.entities import CLIENT_STATUSES, COMPANY_TYPES, OPEN_STAGES
 from crm_gym.crm.tool_catalogue import LISTING_TOOLS
 from crm_gym.generator import pools
 from crm_gym.generator.intents import Intent, Mention
 from crm_gym.generator.scene import Scene
-from crm_gym.generator.world import CLIENT_STATUSES, OPEN_STAGES
 
 Criteria = dict[str, Any]
 """Search criteria by field; a value is a literal or a ``Mention`` (id criteria)."""
@@ -30,7 +30,7 @@ _ROLES = {"client_id": ("client", "Client"), "opportunity_id": ("deal", "Opportu
 _ABSENT = {
     "status": CLIENT_STATUSES + ("Draft", "Sent", "Approved", "Rejected", "Pending"),
     "stage": OPEN_STAGES,
-    "type": pools.COMPANY_TYPES,
+    "type": COMPANY_TYPES,
     "industry": pools.INDUSTRIES,
 }
 

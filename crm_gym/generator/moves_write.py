@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_gym.crm.entities import CLIENT_STATUSES, CLOSED_STAGES, CONTRACT_STATUSES, OPEN_STAGES
 from crm_gym.generator import pools
 from crm_gym.generator.intents import Intent, Mention, turn_template
 from crm_gym.generator.scene import Scene
-from crm_gym.generator.world import CLIENT_STATUSES, CONTRACT_STATUSES, OPEN_STAGES
 
-CLOSED_STAGES = ("Closed-Won", "Closed-Lost")
 ATTACHABLE = ("Client", "Opportunity", "Quote", "Contract")
 NOTABLE = ("Client", "Contact", "Opportunity", "Quote", "Contract")
 

@@ -123,9 +123,6 @@ GOOD_EXTENSIONS = ("pdf", "docx", "doc", "pptx", "ppt", "xlsx", "csv", "txt", "k
 BAD_EXTENSIONS = ("xls", "jpg", "png", "zip", "exe", "pages", "rtf", "odt", "html", "mp4")
 # fmt: on
 # fmt: off
-COMPANY_TYPES = ("Partner", "Vendor", "Competitor")
-# fmt: on
-# fmt: off
 CITIES = (
     "Austin, TX", "Denver, CO", "Boston, MA", "Seattle, WA", "Chicago, IL", "Toronto, ON",
     "London, UK", "Berlin, DE", "Dublin, IE", "Singapore, SG",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache, partial
 from typing import Any, Callable
 
+from crm_gym.crm.entities import PLURALS
 from crm_gym.crm.tools import ToolResult
 from crm_gym.generator.intents import Intent
 
@@ -61,16 +62,7 @@ SHOWN = {
 }
 """Fields a reply states for each kind of record, in this order (nulls skipped)."""
 
-PLURAL = {
-    "Client": "clients",
-    "Contact": "contacts",
-    "Opportunity": "opportunities",
-    "Quote": "quotes",
-    "Contract": "contracts",
-    "Document": "documents",
-    "Note": "notes",
-    "Company": "companies",
-}
+PLURAL = PLURALS
 _VERB = {
     "create": "Created",
     "upload": "Uploaded",

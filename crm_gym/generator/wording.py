@@ -12,6 +12,7 @@ import re
 from functools import cache, lru_cache
 from typing import Any, NamedTuple, cast
 
+from crm_gym.crm import entities
 from crm_gym.generator import phrasing
 from crm_gym.generator.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
 from crm_gym.generator.intents import Intent, Mention
@@ -27,27 +28,13 @@ _KINDS = {"?": "question", "!": "statement"}
 _MONEY = ("amount", "value")
 _DATES = ("close_date", "valid_until", "start_date", "end_date")
 _ENUMS = {
-    "stage": (
-        "Prospecting",
-        "Qualification",
-        "Proposal",
-        "Negotiation",
-        "Closed-Won",
-        "Closed-Lost",
+    "stage": entities.OPPORTUNITY_STAGES,
+    "status": tuple(
+        dict.fromkeys(
+            entities.CLIENT_STATUSES + entities.QUOTE_STATUSES + entities.CONTRACT_STATUSES
+        )
     ),
-    "status": (
-        "Active",
-        "Prospect",
-        "Inactive",
-        "Draft",
-        "Sent",
-        "Approved",
-        "Rejected",
-        "Canceled",
-        "Pending",
-        "Expired",
-    ),
-    "type": ("Partner", "Vendor", "Competitor"),
+    "type": entities.COMPANY_TYPES,
 }
 _BARE = ("email", "phone", "document_url", "file_url")
 

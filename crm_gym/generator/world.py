@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from crm_gym.crm import entities
+from crm_gym.crm.entities import CLIENT_STATUSES, CONTRACT_STATUSES, OPEN_STAGES
 from crm_gym.generator import pools
 from crm_gym.generator.pools import Dice
 
-OPEN_STAGES = ("Prospecting", "Qualification", "Proposal", "Negotiation")
-CLIENT_STATUSES = ("Active", "Prospect", "Inactive")
-QUOTE_STATUSES = ("Draft", "Sent", "Approved", "Rejected")
-CONTRACT_STATUSES = ("Active", "Pending", "Expired")
+QUOTE_STATUSES = tuple(s for s in entities.QUOTE_STATUSES if s != "Canceled")
+"""Seeded quotes are never canceled."""
 
 SeedData = dict[str, dict[str, dict[str, Any]]]
 
@@ -173,7 +173,7 @@ def _stem(seed: SeedData, kind: str, record: dict[str, Any]) -> str:
 def _company(rng: Dice) -> dict[str, Any]:
     return {
         "name": pools.company_name(rng),
-        "type": rng.pick(pools.COMPANY_TYPES),
+        "type": rng.pick(entities.COMPANY_TYPES),
         "industry": rng.pick(pools.INDUSTRIES),
         "address": pools.address(rng),
     }

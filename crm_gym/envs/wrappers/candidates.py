@@ -17,14 +17,13 @@ from functools import cache
 from typing import Any, Sequence
 
 from crm_gym.actions import format_tool_call
-from crm_gym.crm.entities import ENTITY_TYPES
+from crm_gym.crm.entities import ENTITY_TYPES, UUID_PATTERN
 from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import MODIFY_TOOLS, SEARCH_TOOLS
 
 KINDS = ("client", "contact", "opportunity", "quote", "contract", "company", "document", "note")
 """Entity kinds, as they appear in ``<kind>_id`` parameters."""
 
-UUID_PATTERN = r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}"
 _KEYED_ID = re.compile(rf'"({"|".join(KINDS)})_id":\s*"({UUID_PATTERN})"')
 _WORD_OR_ID = re.compile(rf"(?P<id>{UUID_PATTERN})|(?P<word>{'|'.join(KINDS)}|deal)", re.IGNORECASE)
 _REQUEST = re.compile(r"(?:^|\n)User: ")
