@@ -1,4 +1,4 @@
-"""The catalogue of the 38 tools: parameters and one-line descriptions, as a dict literal."""
+"""The catalogue of the tools: one keyword-built row per tool holding every fact about it."""
 
 from __future__ import annotations
 
@@ -11,17 +11,39 @@ Updates = (Optional[dict[str, Any]], "fields to change; they may also be given a
 QuoteIds = (list[str], "ids of the quotes to compare, in order")
 
 
-@dataclass(frozen=True)
+OPPORTUNITIES = "Opportunity Management"
+CLIENTS = "Client Management"
+CONTACTS = "Contact Management"
+QUOTES = "Quote Management"
+CONTRACTS = "Contract Management"
+COMPANIES = "Company / Account Management"
+DOCUMENTS = "Document Management"
+NOTES = "Notes & Collaboration"
+GENERAL = "General"
+"""Upstream's workflow categories (its task table's intents), one per tool."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ToolSpec:
-    """How one tool is called: its parameters and whether it takes arbitrary keyword fields."""
+    """Every fact about one tool: how it is called, and how tasks, labels and replies treat it.
+
+    Other tables (search and modify tools, skills, categories, task names, result kinds) are
+    derived from these rows, so adding a tool means adding one row and its CRM method.
+    """
 
     name: str
     description: str
+    skill: str
+    category: str
     entity: str | None = None
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     open_kwargs: bool = False
     special: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    creates: bool = False
+    """Whether a success makes a record (ids in its reply are new, not looked up)."""
+    returns_records: bool = True
+    task: str | None = None
 
     @cached_property
     def params(self) -> tuple[str, ...]:
@@ -38,27 +60,48 @@ class ToolSpec:
         """``required`` as a set."""
         return frozenset(self.required)
 
+    @property
+    def task_name(self) -> str:
+        """Upstream's task name, as in conversation ids such as ``SKEL-CREATE QUOTE_simple_...``."""
+        return self.task or self.name.upper().replace("_", " ")
 
-def _search(name: str, entity: str, description: str, fields: tuple[str, ...]) -> ToolSpec:
+    @property
+    def result_kind(self) -> str | None:
+        """The kind of record a success returns (one or a list), or None for other replies."""
+        return self.entity if self.returns_records else None
+
+
+def _search(
+    name: str, entity: str, description: str, fields: tuple[str, ...], **facts: Any
+) -> ToolSpec:
+    facts.setdefault("skill", "knowledge")
     return ToolSpec(
-        name, description, entity, (), fields + ("criteria",), True, {"criteria": Criteria}
-    )
+        name=name, description=description, entity=entity, optional=fields + ("criteria",),
+        open_kwargs=True, special={"criteria": Criteria}, **facts,
+    )  # fmt: skip
 
 
-def _modify(name: str, entity: str, key: str, fields: tuple[str, ...]) -> ToolSpec:
+def _modify(name: str, entity: str, key: str, fields: tuple[str, ...], category: str) -> ToolSpec:
     description = (
         f"Update fields of an existing {entity.lower()} (flat fields or an updates object)."
     )
-    params = ("updates",) + fields
-    return ToolSpec(name, description, entity, (key,), params, True, {"updates": Updates})
+    return ToolSpec(
+        name=name, description=description, skill="crud", category=category, entity=entity,
+        required=(key,), optional=("updates",) + fields, open_kwargs=True,
+        special={"updates": Updates},
+    )  # fmt: skip
 
 
-def _by_id(name: str, entity: str, description: str) -> ToolSpec:
-    return ToolSpec(name, description, entity, (f"{entity.lower()}_id",))
+def _by_id(name: str, entity: str, description: str, **facts: Any) -> ToolSpec:
+    return ToolSpec(
+        name=name, description=description, entity=entity, required=(f"{entity.lower()}_id",),
+        **facts,
+    )  # fmt: skip
 
 
-def _listing(name: str, what: str) -> ToolSpec:
-    return ToolSpec(name, f"List every {what} in the CRM, keyed by id.")
+def _listing(name: str, what: str, category: str) -> ToolSpec:
+    description = f"List every {what} in the CRM, keyed by id."
+    return ToolSpec(name=name, description=description, skill="knowledge", category=category)
 
 
 _CLIENT = ("client_id", "name", "industry", "email", "phone", "address", "status", "owner")
@@ -71,69 +114,100 @@ _QUOTE = ("quote_id", "opportunity_id", "name", "version", "amount", "status", "
 _CONTRACT = ("contract_id", "client_id", "opportunity_id", "start_date", "end_date", "value",
              "status", "document_url")  # fmt: skip
 _COMPANY = ("company_id", "name", "type", "industry", "address")
+_CREATE = {"skill": "crud", "open_kwargs": True, "creates": True}
+_CRUD = {"skill": "crud"}
 
 _SPECS = [
-    ToolSpec("create_new_client", "Create a new client account; its email must be unused.",
-             "Client", ("name", "email", "status"), ("industry", "phone", "address", "owner"),
-             True),
-    ToolSpec("create_new_opportunity", "Create a new sales opportunity for an existing client.",
-             "Opportunity", ("name", "client_id", "amount", "stage"),
-             ("close_date", "owner", "probability", "notes"), True),
-    ToolSpec("create_quote", "Create a quote for an existing opportunity.", "Quote",
-             ("opportunity_id", "amount", "status"),
-             ("name", "version", "valid_until", "quote_prefix"), True),
-    ToolSpec("create_contract",
-             "Create a contract for a client, optionally tied to an opportunity.", "Contract",
-             ("client_id",),
-             ("opportunity_id", "start_date", "end_date", "value", "status", "document_url"), True),
-    ToolSpec("create_new_contact", "Create a contact person at an existing client.", "Contact",
-             ("first_name", "last_name", "client_id"), ("title", "email", "phone", "notes"), True),
-    ToolSpec("upload_document", "Attach a document (file name with an allowed extension) to a "
-             "client, opportunity, quote or contract.", "Document",
-             ("entity_type", "entity_id", "file_name"), ("file_url", "uploaded_by"), True),
-    ToolSpec("add_note", "Add a note to a client, contact, opportunity, quote or contract.", "Note",
-             ("entity_type", "entity_id", "content"), ("created_by",), True),
-    ToolSpec("ensure_client",
-             "Return the client with this email, creating it if it does not exist.", "Client", (),
-             ("name", "email", "status", "industry", "phone", "address", "owner"), True),
-    _modify("modify_opportunity", "Opportunity", "opportunity_id", _OPPORTUNITY[1:]),
-    _modify("modify_client", "Client", "client_id", _CLIENT[1:]),
-    _modify("modify_quote", "Quote", "quote_id", _QUOTE[1:]),
-    _modify("modify_contact", "Contact", "contact_id", _CONTACT[1:]),
-    _by_id("delete_opportunity", "Opportunity", "Delete an opportunity."),
-    _by_id("delete_quote", "Quote", "Delete a quote."),
-    _by_id("cancel_quote", "Quote", "Cancel a quote (set its status to Canceled)."),
+    ToolSpec(name="create_new_client",
+             description="Create a new client account; its email must be unused.",
+             entity="Client", required=("name", "email", "status"),
+             optional=("industry", "phone", "address", "owner"), category=CLIENTS, **_CREATE),
+    ToolSpec(name="create_new_opportunity",
+             description="Create a new sales opportunity for an existing client.",
+             entity="Opportunity", required=("name", "client_id", "amount", "stage"),
+             optional=("close_date", "owner", "probability", "notes"), category=OPPORTUNITIES,
+             **_CREATE),
+    ToolSpec(name="create_quote", description="Create a quote for an existing opportunity.",
+             entity="Quote", required=("opportunity_id", "amount", "status"),
+             optional=("name", "version", "valid_until", "quote_prefix"), category=QUOTES,
+             **_CREATE),
+    ToolSpec(name="create_contract",
+             description="Create a contract for a client, optionally tied to an opportunity.",
+             entity="Contract", required=("client_id",),
+             optional=("opportunity_id", "start_date", "end_date", "value", "status",
+                       "document_url"), category=CONTRACTS, task="CREATE NEW CONTRACT",
+             **_CREATE),
+    ToolSpec(name="create_new_contact",
+             description="Create a contact person at an existing client.", entity="Contact",
+             required=("first_name", "last_name", "client_id"),
+             optional=("title", "email", "phone", "notes"), category=CONTACTS, **_CREATE),
+    ToolSpec(name="upload_document",
+             description="Attach a document (file name with an allowed extension) to a client, "
+             "opportunity, quote or contract.", entity="Document",
+             required=("entity_type", "entity_id", "file_name"),
+             optional=("file_url", "uploaded_by"), category=DOCUMENTS, **_CREATE),
+    ToolSpec(name="add_note",
+             description="Add a note to a client, contact, opportunity, quote or contract.",
+             entity="Note", required=("entity_type", "entity_id", "content"),
+             optional=("created_by",), category=NOTES, **_CREATE),
+    ToolSpec(name="ensure_client",
+             description="Return the client with this email, creating it if it does not exist.",
+             entity="Client",
+             optional=("name", "email", "status", "industry", "phone", "address", "owner"),
+             category=CLIENTS, **_CREATE),
+    _modify("modify_opportunity", "Opportunity", "opportunity_id", _OPPORTUNITY[1:],
+            OPPORTUNITIES),
+    _modify("modify_client", "Client", "client_id", _CLIENT[1:], CLIENTS),
+    _modify("modify_quote", "Quote", "quote_id", _QUOTE[1:], QUOTES),
+    _modify("modify_contact", "Contact", "contact_id", _CONTACT[1:], CONTACTS),
+    _by_id("delete_opportunity", "Opportunity", "Delete an opportunity.",
+           category=OPPORTUNITIES, returns_records=False, **_CRUD),
+    _by_id("delete_quote", "Quote", "Delete a quote.", category=QUOTES, returns_records=False,
+           **_CRUD),
+    _by_id("cancel_quote", "Quote", "Cancel a quote (set its status to Canceled).",
+           category=QUOTES, **_CRUD),
     _by_id("clone_opportunity", "Opportunity", "Copy an opportunity under a new id and the name "
-           "'<name> (Clone)'."),
+           "'<name> (Clone)'.", category=OPPORTUNITIES, creates=True, **_CRUD),
     _search("client_search", "Client", "Find clients matching criteria (case-insensitive substring "
-            "on text fields).", _CLIENT),
+            "on text fields).", _CLIENT, category=CLIENTS),
     _search("opportunity_search", "Opportunity", "Find opportunities matching criteria.",
-            _OPPORTUNITY),
-    _search("contact_search", "Contact", "Find contacts matching criteria.", _CONTACT),
-    _search("quote_search", "Quote", "Find quotes matching criteria.", _QUOTE),
-    _search("contract_search", "Contract", "Find contracts matching criteria.", _CONTRACT),
+            _OPPORTUNITY, category=OPPORTUNITIES),
+    _search("contact_search", "Contact", "Find contacts matching criteria.", _CONTACT,
+            category=CONTACTS),
+    _search("quote_search", "Quote", "Find quotes matching criteria.", _QUOTE, category=QUOTES),
+    _search("contract_search", "Contract", "Find contracts matching criteria.", _CONTRACT,
+            category=CONTRACTS),
     _search("company_search", "Company", "Find companies (partners, vendors, competitors) matching "
-            "criteria.", _COMPANY),
-    _by_id("view_opportunity_details", "Opportunity", "Show one opportunity's details."),
+            "criteria.", _COMPANY, category=COMPANIES),
+    _by_id("view_opportunity_details", "Opportunity", "Show one opportunity's details.",
+           skill="knowledge", category=OPPORTUNITIES),
     _by_id("opportunity_details", "Opportunity", "Show one opportunity's details (alias of "
-           "view_opportunity_details)."),
-    _by_id("quote_details", "Quote", "Show one quote's details."),
-    ToolSpec("compare_quotes", "Return several quotes side by side, in the order given.", "Quote",
-             ("quote_ids",), special={"quote_ids": QuoteIds}),
-    ToolSpec("compare_quote_details", "Compare quotes: the records, their amounts, statuses and "
-             "total.", "Quote", ("quote_ids",), special={"quote_ids": QuoteIds}),
+           "view_opportunity_details).", skill="knowledge", category=OPPORTUNITIES),
+    _by_id("quote_details", "Quote", "Show one quote's details.", skill="knowledge",
+           category=QUOTES),
+    ToolSpec(name="compare_quotes",
+             description="Return several quotes side by side, in the order given.",
+             entity="Quote", required=("quote_ids",), special={"quote_ids": QuoteIds},
+             skill="analytics", category=QUOTES),
+    ToolSpec(name="compare_quote_details", description="Compare quotes: the records, their "
+             "amounts, statuses and total.", entity="Quote", required=("quote_ids",),
+             special={"quote_ids": QuoteIds}, skill="analytics", category=QUOTES,
+             returns_records=False),
     _search("summarize_opportunities", "Opportunity", "Count and total the opportunities matching "
-            "criteria, by stage and by owner.", ("client_id", "name", "stage", "owner")),
-    ToolSpec("quote_prefixes", "List the distinct quote prefixes in use, sorted."),
-    _listing("list_clients", "client"),
-    _listing("list_contacts", "contact"),
-    _listing("list_opportunities", "opportunity"),
-    _listing("list_quotes", "quote"),
-    _listing("list_contracts", "contract"),
-    _listing("list_documents", "document"),
-    _listing("list_notes", "note"),
-    _listing("list_companies", "company"),
-    ToolSpec("summarize_counts", "Count the records of each kind in the CRM."),
+            "criteria, by stage and by owner.", ("client_id", "name", "stage", "owner"),
+            skill="analytics", category=OPPORTUNITIES, returns_records=False),
+    ToolSpec(name="quote_prefixes", description="List the distinct quote prefixes in use, sorted.",
+             skill="analytics", category=QUOTES),
+    _listing("list_clients", "client", CLIENTS),
+    _listing("list_contacts", "contact", CONTACTS),
+    _listing("list_opportunities", "opportunity", OPPORTUNITIES),
+    _listing("list_quotes", "quote", QUOTES),
+    _listing("list_contracts", "contract", CONTRACTS),
+    _listing("list_documents", "document", DOCUMENTS),
+    _listing("list_notes", "note", NOTES),
+    _listing("list_companies", "company", COMPANIES),
+    ToolSpec(name="summarize_counts", description="Count the records of each kind in the CRM.",
+             skill="analytics", category=GENERAL),
 ]  # fmt: skip
 
 TOOL_SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _SPECS}

@@ -21,13 +21,7 @@ from crm_gym.crm.tool_catalogue import TOOL_SPECS, ToolSpec
 from crm_gym.errors import CrmError
 
 SEARCH_TOOLS = {
-    "client_search": "Client",
-    "contact_search": "Contact",
-    "opportunity_search": "Opportunity",
-    "quote_search": "Quote",
-    "contract_search": "Contract",
-    "company_search": "Company",
-    "summarize_opportunities": "Opportunity",
+    name: spec.entity for name, spec in TOOL_SPECS.items() if "criteria" in spec.special
 }
 """Tools whose keyword arguments are search criteria, and the entity they filter."""
 
@@ -41,7 +35,8 @@ CRITERIA_FIELDS = {
 }
 """Upstream's harness canonicalised only these fields, and not ``company_search`` (section 2.4)."""
 
-MODIFY_TOOLS = ("modify_opportunity", "modify_client", "modify_quote", "modify_contact")
+MODIFY_TOOLS = tuple(name for name, spec in TOOL_SPECS.items() if "updates" in spec.special)
+"""Tools that edit one record, given flat fields or an ``updates`` object."""
 
 READ_ONLY_TOOLS = frozenset(name for name in TOOL_SPECS if name in vars(QueryTools))
 """Tools that never write, so they need no transaction to stay atomic."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
-from crm_gym.crm.tool_catalogue import LISTING_TOOLS
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 
 SKILLS = ("crud", "knowledge", "analytics", "policy")
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -34,108 +34,16 @@ POLICY_FAILURES = (
 GENERIC_FAILURES = ("invalid_enum", "unknown_id", "missing_field")
 """Failure categories of a malformed request (wrong value, missing record or argument)."""
 
-_CREATES = (
-    "create_new_client",
-    "create_new_opportunity",
-    "create_quote",
-    "create_contract",
-    "create_new_contact",
-    "upload_document",
-    "add_note",
-    "ensure_client",
-)
-CREATING_TOOLS = frozenset((*_CREATES, "clone_opportunity"))
+CREATING_TOOLS = frozenset(name for name, spec in TOOL_SPECS.items() if spec.creates)
 """Tools that make a record in this run (ids in their replies are new, not looked up)."""
-_CRUD = (
-    *_CREATES,
-    "modify_opportunity",
-    "modify_client",
-    "modify_quote",
-    "modify_contact",
-    "delete_opportunity",
-    "delete_quote",
-    "cancel_quote",
-    "clone_opportunity",
-)
-_KNOWLEDGE = (
-    "client_search",
-    "opportunity_search",
-    "contact_search",
-    "quote_search",
-    "contract_search",
-    "company_search",
-    "view_opportunity_details",
-    "opportunity_details",
-    "quote_details",
-    *LISTING_TOOLS,
-)
-_ANALYTICS = (
-    "compare_quotes",
-    "compare_quote_details",
-    "summarize_opportunities",
-    "quote_prefixes",
-    "summarize_counts",
-)
 
-TOOL_SKILL: dict[str, str] = {
-    **dict.fromkeys(_CRUD, "crud"),
-    **dict.fromkeys(_KNOWLEDGE, "knowledge"),
-    **dict.fromkeys(_ANALYTICS, "analytics"),
-}
+TOOL_SKILL: dict[str, str] = {name: spec.skill for name, spec in TOOL_SPECS.items()}
 """Tool -> the skill family it exercises (``policy`` is decided by rules, not by tools)."""
 
-_CATEGORY_TOOLS = {
-    "Opportunity Management": (
-        "create_new_opportunity",
-        "modify_opportunity",
-        "delete_opportunity",
-        "opportunity_search",
-        "clone_opportunity",
-        "view_opportunity_details",
-        "opportunity_details",
-        "summarize_opportunities",
-        "list_opportunities",
-    ),
-    "Client Management": (
-        "create_new_client",
-        "ensure_client",
-        "client_search",
-        "modify_client",
-        "list_clients",
-    ),
-    "Contact Management": (
-        "create_new_contact",
-        "contact_search",
-        "modify_contact",
-        "list_contacts",
-    ),
-    "Quote Management": (
-        "create_quote",
-        "modify_quote",
-        "delete_quote",
-        "cancel_quote",
-        "quote_details",
-        "compare_quotes",
-        "compare_quote_details",
-        "quote_search",
-        "quote_prefixes",
-        "list_quotes",
-    ),
-    "Contract Management": ("create_contract", "contract_search", "list_contracts"),
-    "Company / Account Management": ("company_search", "list_companies"),
-    "Document Management": ("upload_document", "list_documents"),
-    "Notes & Collaboration": ("add_note", "list_notes"),
-    "General": ("summarize_counts",),
-}
-
-TOOL_CATEGORY: dict[str, str] = {
-    tool: category for category, tools in _CATEGORY_TOOLS.items() for tool in tools
-}
+TOOL_CATEGORY: dict[str, str] = {name: spec.category for name, spec in TOOL_SPECS.items()}
 """Tool -> upstream workflow category (its task table's intent and sub-actions)."""
 
-TASK_NAMES: dict[str, str] = {tool: tool.upper().replace("_", " ") for tool in TOOL_CATEGORY} | {
-    "create_contract": "CREATE NEW CONTRACT"
-}
+TASK_NAMES: dict[str, str] = {name: spec.task_name for name, spec in TOOL_SPECS.items()}
 """Tool -> upstream task name (as in conversation ids such as ``SKEL-CREATE QUOTE_simple_...``)."""
 
 DIFFICULTY_LOAD = (5, 11)

@@ -11,34 +11,12 @@ from functools import cache, partial
 from typing import Any, Callable
 
 from crm_gym.crm.entities import PLURALS
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.crm.tools import ToolResult
 from crm_gym.generator.intents import Intent
 
 RESULT_KIND = {
-    "create_new_client": "Client",
-    "ensure_client": "Client",
-    "modify_client": "Client",
-    "client_search": "Client",
-    "create_new_contact": "Contact",
-    "modify_contact": "Contact",
-    "contact_search": "Contact",
-    "create_new_opportunity": "Opportunity",
-    "modify_opportunity": "Opportunity",
-    "clone_opportunity": "Opportunity",
-    "opportunity_search": "Opportunity",
-    "view_opportunity_details": "Opportunity",
-    "opportunity_details": "Opportunity",
-    "create_quote": "Quote",
-    "modify_quote": "Quote",
-    "cancel_quote": "Quote",
-    "quote_search": "Quote",
-    "quote_details": "Quote",
-    "compare_quotes": "Quote",
-    "create_contract": "Contract",
-    "contract_search": "Contract",
-    "upload_document": "Document",
-    "add_note": "Note",
-    "company_search": "Company",
+    name: spec.result_kind for name, spec in TOOL_SPECS.items() if spec.result_kind is not None
 }
 """Tool -> the kind of record it returns (one record, or a list of them)."""
 
