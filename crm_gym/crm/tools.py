@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -42,6 +42,18 @@ READ_ONLY_TOOLS = frozenset(name for name in TOOL_SPECS if name in vars(QueryToo
 """Tools that never write, so they need no transaction to stay atomic."""
 
 
+def _crm_methods() -> dict[str, Callable[..., Any]]:
+    """Each catalogue row's ``CrmApi`` method, looked up once so a row without one fails here."""
+    missing = [name for name in TOOL_SPECS if not callable(getattr(CrmApi, name, None))]
+    if missing:
+        raise AttributeError(f"catalogue tools without a CrmApi method: {missing}")
+    return {name: getattr(CrmApi, name) for name in TOOL_SPECS}
+
+
+_METHODS = _crm_methods()
+"""Tool name -> the unbound ``CrmApi`` method ``call_tool`` runs."""
+
+
 @dataclass(frozen=True)
 class ToolResult:
     """The outcome of one tool call: a payload of plain Python values, or the error text."""
@@ -65,10 +77,10 @@ def call_tool(api: CrmApi, name: str, arguments: Any) -> ToolResult:
     try:
         _check_signature(spec, kwargs)
         if api.strict_upstream or name in READ_ONLY_TOOLS:
-            result = getattr(api, name)(**kwargs)
+            result = _METHODS[name](api, **kwargs)
         else:
             with api.store.transaction():
-                result = getattr(api, name)(**kwargs)
+                result = _METHODS[name](api, **kwargs)
     except CrmError as exc:
         return ToolResult(name, kwargs, False, error=str(exc))
     return ToolResult(name, kwargs, True, to_payload(result))
