@@ -188,7 +188,7 @@ ENTITY_TYPES: dict[str, type[Entity]] = {
     "Note": Note,
     "Company": Company,
 }
-"""Entity name -> model, in the order the stores and ``summarize_counts`` list them."""
+"""Entity name -> model, in the order the stores and the counts tool list them."""
 
 PRIMARY_KEYS: dict[str, str] = {name: f"{name.lower()}_id" for name in ENTITY_TYPES}
 
@@ -202,7 +202,7 @@ PLURALS: dict[str, str] = {
     "Note": "notes",
     "Company": "companies",
 }
-"""Entity name -> its plural, as ``summarize_counts`` and the ``list_<plural>`` tools say it."""
+"""Entity name -> its plural, as the counts and ``list_<plural>`` tools say it."""
 
 FIELD_NAMES: dict[str, frozenset[str]] = {
     name: frozenset(model.model_fields) for name, model in ENTITY_TYPES.items()

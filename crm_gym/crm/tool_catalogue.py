@@ -44,6 +44,8 @@ class ToolSpec:
     """Whether a success makes a record (ids in its reply are new, not looked up)."""
     returns_records: bool = True
     task: str | None = None
+    upstream_criteria: tuple[str, ...] | None = None
+    """The search fields upstream's harness moved into ``criteria`` (None: it merged none)."""
 
     @cached_property
     def params(self) -> tuple[str, ...]:
@@ -169,14 +171,19 @@ _SPECS = [
     _by_id("clone_opportunity", "Opportunity", "Copy an opportunity under a new id and the name "
            "'<name> (Clone)'.", category=OPPORTUNITIES, creates=True, **_CRUD),
     _search("client_search", "Client", "Find clients matching criteria (case-insensitive substring "
-            "on text fields).", _CLIENT, category=CLIENTS),
+            "on text fields).", _CLIENT, category=CLIENTS,
+            upstream_criteria=("client_id", "name", "email", "status")),
     _search("opportunity_search", "Opportunity", "Find opportunities matching criteria.",
-            _OPPORTUNITY, category=OPPORTUNITIES),
+            _OPPORTUNITY, category=OPPORTUNITIES,
+            upstream_criteria=("opportunity_id", "client_id", "name", "stage")),
     _search("contact_search", "Contact", "Find contacts matching criteria.", _CONTACT,
-            category=CONTACTS),
-    _search("quote_search", "Quote", "Find quotes matching criteria.", _QUOTE, category=QUOTES),
+            category=CONTACTS,
+            upstream_criteria=("contact_id", "first_name", "last_name", "email", "client_id")),
+    _search("quote_search", "Quote", "Find quotes matching criteria.", _QUOTE, category=QUOTES,
+            upstream_criteria=("quote_id", "opportunity_id", "name", "status")),
     _search("contract_search", "Contract", "Find contracts matching criteria.", _CONTRACT,
-            category=CONTRACTS),
+            category=CONTRACTS,
+            upstream_criteria=("contract_id", "client_id", "opportunity_id", "status")),
     _search("company_search", "Company", "Find companies (partners, vendors, competitors) matching "
             "criteria.", _COMPANY, category=COMPANIES),
     _by_id("view_opportunity_details", "Opportunity", "Show one opportunity's details.",
@@ -195,7 +202,8 @@ _SPECS = [
              returns_records=False),
     _search("summarize_opportunities", "Opportunity", "Count and total the opportunities matching "
             "criteria, by stage and by owner.", ("client_id", "name", "stage", "owner"),
-            skill="analytics", category=OPPORTUNITIES, returns_records=False),
+            skill="analytics", category=OPPORTUNITIES, returns_records=False,
+            upstream_criteria=("client_id",)),
     ToolSpec(name="quote_prefixes", description="List the distinct quote prefixes in use, sorted.",
              skill="analytics", category=QUOTES),
     _listing("list_clients", "client", CLIENTS),

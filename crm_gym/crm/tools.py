@@ -26,14 +26,11 @@ SEARCH_TOOLS = {
 """Tools whose keyword arguments are search criteria, and the entity they filter."""
 
 CRITERIA_FIELDS = {
-    "client_search": ("client_id", "name", "email", "status"),
-    "contact_search": ("contact_id", "first_name", "last_name", "email", "client_id"),
-    "opportunity_search": ("opportunity_id", "client_id", "name", "stage"),
-    "quote_search": ("quote_id", "opportunity_id", "name", "status"),
-    "contract_search": ("contract_id", "client_id", "opportunity_id", "status"),
-    "summarize_opportunities": ("client_id",),
+    name: spec.upstream_criteria
+    for name, spec in TOOL_SPECS.items()
+    if spec.upstream_criteria is not None
 }
-"""Upstream's harness canonicalised only these fields, and not ``company_search`` (section 2.4)."""
+"""Upstream's harness canonicalised only these fields, and not the company search (section 2.4)."""
 
 MODIFY_TOOLS = tuple(name for name, spec in TOOL_SPECS.items() if "updates" in spec.special)
 """Tools that edit one record, given flat fields or an ``updates`` object."""
@@ -125,7 +122,7 @@ _FLAT_ENTITIES = frozenset(model for model in ENTITY_TYPES.values() if model is 
 # ---- argument shapes ----------------------------------------------------------------------------
 def execution_arguments(name: str, arguments: dict[str, Any], strict: bool = False) -> dict:
     """Merge a ``criteria`` dict into the keyword arguments of search tools (top level wins)."""
-    if name not in SEARCH_TOOLS or (strict and name == "company_search"):
+    if name not in SEARCH_TOOLS or (strict and name not in CRITERIA_FIELDS):
         return dict(arguments)
     criteria = arguments.get("criteria")
     if not isinstance(criteria, dict):
@@ -138,7 +135,7 @@ def comparison_arguments(name: str, arguments: dict[str, Any], strict: bool = Fa
     """The canonical shape two calls are compared in.
 
     Upstream moved the listed search fields into ``criteria`` and left everything else as sent.
-    By default every search field goes into ``criteria`` (``company_search`` included) and a
+    By default every search field goes into ``criteria`` (the company search included) and a
     modify tool's ``updates`` dict is flattened, so equivalent calls compare equal.
     """
     if name in MODIFY_TOOLS and not strict:
