@@ -51,7 +51,7 @@ from agents.checkpoint import (
     recover_checkpoint,
     save_checkpoint,
 )
-from agents.grpo import group_advantages, grpo_loss, masked_mean
+from agents.grpo import group_advantages, grpo_loss
 from agents.logprobs import token_logprobs
 from agents.lora import is_lora
 from agents.policy import SamplingParams
@@ -67,11 +67,11 @@ from agents.train_data import (
     task_family,
     warm_start,
 )
+from agents.train_metrics import episode_passed, logprob_mismatch, shared_metrics, step_metrics
 from agents.train_parallel import (
     MicroBatch,
     finish_rollouts,
     gather_rows,
-    merge_parts,
     micro_batches,
     on_main,
     rollout_policy,
@@ -117,9 +117,114 @@ def train(args: Args) -> dict[str, Any]:
                        [first_turn(c) for c in eval_tasks])  # fmt: skip
     sampler = rollout_policy(policy, accelerator)  # seeds this process's rows as W = 1 does
     curriculum = _curriculum(args, sorted(by_arm))
+    (model, optimizer, scheduler), reference, start_step, extra = _prepare_training(
+        args, accelerator, model, policy, curriculum, resuming, out,
+        partial(_warm_start_and_eval, args, model, policy, envs, train_tasks, evaluate),
+    )  # fmt: skip
+    log = MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
+    progress = _progress(args, start_step, accelerator.is_main_process)
+    pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
+    last_eval, last_tasks = extra.get("eval", {}), _eval_tasks(extra)
+    for step in range(start_step, args.steps):
+        tick = time.perf_counter()
+        # ------------------------------------------------------------------ rollout
+        # every process draws the whole step's arms and tasks, then runs its shard of the slots
+        trajectories = _rollouts(args, envs, sampler, _step_options(args, curriculum, by_arm, step),
+                                 shard, step, model)  # fmt: skip
+        finish_rollouts(sampler)
+        rollout_seconds = time.perf_counter() - tick
+        # ------------------------------------------------------------------ scoring, advantages
+        # gathered in slot order: advantages and metrics are the global batch's on every process;
+        # SEC's arms get their rollouts' mean |A| before the policy moves
+        rewards, passed, advantages = _score(args, accelerator, curriculum, trajectories)
+        # ------------------------------------------------------------------ optimisation
+        batch = pad_batch(trajectories, pad_id, accelerator.device)
+        advantages = advantages[shard].to(accelerator.device)  # (b*G,) this process's rows
+        parts, (num_items, num_micro_batches) = _micro_batch_plan(args, accelerator, batch, shard)
+        ref_logprobs = _reference_logprobs(reference, batch, parts, args.temperature)
+        torch.manual_seed(derive_seed(args.seed, step, 3))  # dropout (lora_dropout) masks
+        model.train()
+        grad_norm, loss_parts, mismatch = _optimise(
+            args, accelerator, (model, optimizer, scheduler), batch, parts, advantages,
+            ref_logprobs, (num_items, num_micro_batches),
+        )  # fmt: skip
+        if args.backend == "vllm":
+            policy.sync_weights(engine_state(accelerator, model))
+        # ------------------------------------------------------------------ logging
+        metrics = step_metrics(args, step, accelerator, (rewards, passed, int(num_items)),
+                               curriculum, (loss_parts, mismatch, grad_norm, scheduler),
+                               (time.perf_counter() - tick, rollout_seconds))  # fmt: skip
+        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+            model.eval()  # dropout (lora_dropout) off, as `crm-gym eval` runs the model
+            last_eval, last_tasks = evaluate()
+            metrics |= last_eval
+        log.write(metrics)
+        progress.update(1)
+        progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
+        if _saving(args, step + 1):
+            extra_now = {**extra, "eval": last_eval, "eval_tasks": last_tasks}
+            _save(accelerator, (model, optimizer, scheduler), tokenizer, curriculum, log,
+                  checkpoint, step + 1, extra_now)  # fmt: skip
+        if step + 1 == args.stop_at_step:
+            break
+    progress.close()
+    log.close()
+    accelerator.wait_for_everyone()  # the checkpoint is written before any process returns
+    return _summary(args, extra, last_eval, last_tasks, time.perf_counter() - started,
+                    checkpoint, log.path)  # fmt: skip
+
+
+def _eval_tasks(extra: dict[str, Any]) -> dict[str, Any]:
+    """The last held-out per-task scores a checkpoint holds (before GRPO, on a fresh run)."""
+    return extra.get("eval_tasks", extra.get("eval_tasks_before", {}))
+
+
+def _saving(args: Args, steps_done: int) -> bool:
+    """A checkpoint is due: every ``save_every`` steps, at the end, and at ``stop_at_step``."""
+    last = steps_done in (args.steps, args.stop_at_step)
+    return steps_done % args.save_every == 0 or last
+
+
+def _rollouts(
+    args: Args, envs: Any, sampler: Any, options: list, shard: slice, step: int, model: Any
+) -> list[Any]:
+    """This process's shard of the step's episodes (every process drew the whole step's plan)."""
+    sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
+                              max_new_tokens=args.max_new_tokens,
+                              seed=derive_seed(args.seed, step, 1))  # fmt: skip
+    model.eval()  # generation (HF backend) runs the trained model itself
+    return collect_rollouts(envs, sampler, sampling=sampling, options=options[shard],
+                            seed=derive_seed(args.seed, step, 2),
+                            first_episode=shard.start)  # fmt: skip
+
+
+def _micro_batch_plan(
+    args: Args, accelerator: Any, batch: dict[str, Any], shard: slice
+) -> tuple[list[Any], tuple[Any, int]]:
+    """This process's micro-batch parts, and the loss normalisers of the whole step.
+
+    The normalisers: the completion tokens of every process's rows (``dapo``) and the global
+    number of micro-batches (the mean over micro-batches).
+    """
+    row_tokens = gather_rows(accelerator, batch["action_mask"].sum(dim=1).tolist())
+    num_items = torch.tensor(sum(row_tokens))
+    parts = micro_batches(shard, args.micro_batch_size, row_tokens, args.loss_type,
+                          accelerator.num_processes)  # fmt: skip
+    return parts, (num_items, -(-len(row_tokens) // args.micro_batch_size))
+
+
+def _prepare_training(
+    args: Args, accelerator: Any, model: Any, policy: Any, curriculum: Any, resuming: bool,
+    out: Path, warm_start: Callable[[], dict[str, Any]],
+) -> tuple[tuple[Any, Any, Any], Any, int, dict[str, Any]]:  # fmt: skip
+    """The trained triple (model, optimizer, scheduler), KL reference, first step and ``extra``.
+
+    Warm-started and saved as ``initial/`` on a new run, loaded from the checkpoint on a resume.
+    """
+    checkpoint = out / "checkpoint"
     start_step, extra, sharded_optimizer = 0, {}, None
     if not resuming:  # every process runs the (deterministic) warm start; the main one evaluates
-        extra = _warm_start_and_eval(args, model, policy, envs, train_tasks, evaluate)
+        extra = warm_start()
         _save_initial(model, out, accelerator)
     model = prepare_for_training(args, model, seed=args.seed)  # LoRA, checkpointing
     optimizer = make_optimizer(args, model)
@@ -135,111 +240,71 @@ def train(args: Args) -> dict[str, Any]:
     reference = _reference(args, out, accelerator.device, model)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     load_sharded_optimizer(model, optimizer, sharded_optimizer)  # FSDP resumes only
-    log = MetricsLog(out, start_step, args.tensorboard, accelerator.is_main_process)
-    progress = _progress(args, start_step, accelerator.is_main_process)
-    pad_id = policy.pad_id if args.backend == "hf" else tokenizer.pad_token_id
-    G = args.group_size
-    last_eval = extra.get("eval", {})
-    last_tasks = extra.get("eval_tasks", extra.get("eval_tasks_before", {}))
-    for step in range(start_step, args.steps):
-        tick = time.perf_counter()
-        # ------------------------------------------------------------------ rollout
-        # every process draws the whole step's arms and tasks, then runs its shard of the slots
-        options = _step_options(args, curriculum, by_arm, step)
-        sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
-                                  max_new_tokens=args.max_new_tokens,
-                                  seed=derive_seed(args.seed, step, 1))  # fmt: skip
-        model.eval()  # generation (HF backend) runs the trained model itself
-        trajectories = collect_rollouts(envs, sampler, sampling=sampling, options=options[shard],
-                                        seed=derive_seed(args.seed, step, 2),
-                                        first_episode=shard.start)  # fmt: skip
-        finish_rollouts(sampler)
-        rollout_seconds = time.perf_counter() - tick
-        # ------------------------------------------------------------------ scoring
-        # gathered in slot order: advantages and metrics are the global batch's on every process
-        rewards = torch.tensor(gather_rows(accelerator, [t.total_return for t in trajectories]),
-                               dtype=torch.float32)  # (B*G,)  # fmt: skip
-        passed = gather_rows(accelerator, [_passed(t) for t in trajectories])
-        # ------------------------------------------------------------------ advantages
-        advantages = group_advantages(rewards, G, args.scale_rewards)  # (B*G,)
-        # ------------------------------------------------------------------ curriculum update
-        # SEC: each arm's reward is its rollouts' mean |A|, fed back before the policy moves
-        curriculum.update(reward_from_advantages(
-            gather_rows(accelerator, [t.arm for t in trajectories]), advantages.tolist()
-        ))  # fmt: skip
-        # ------------------------------------------------------------------ optimisation
-        batch = pad_batch(trajectories, pad_id, accelerator.device)
-        advantages = advantages[shard].to(accelerator.device)  # (b*G,) this process's rows
-        row_tokens = gather_rows(accelerator, batch["action_mask"].sum(dim=1).tolist())
-        num_items = torch.tensor(sum(row_tokens))  # dapo: completion tokens of the whole step
-        parts = micro_batches(shard, args.micro_batch_size, row_tokens, args.loss_type,
-                              accelerator.num_processes)  # fmt: skip
-        num_micro_batches = -(-len(row_tokens) // args.micro_batch_size)  # global, for the mean
-        ref_logprobs = _reference_logprobs(reference, batch, parts, args.temperature)
-        torch.manual_seed(derive_seed(args.seed, step, 3))  # dropout (lora_dropout) masks
-        model.train()
-        loss_parts: list[tuple[Any, dict[str, float]]] = []
-        mismatch: list[tuple[Any, dict[str, float]]] = []
-        for iteration in range(args.num_iterations):
-            optimizer.zero_grad(set_to_none=True)
-            for k, part in enumerate(parts):
-                rows = part.rows
-                # the last micro-batch syncs gradients across processes (a no-op on one)
-                sync = nullcontext() if k == len(parts) - 1 else accelerator.no_sync(model)
-                with sync, accelerator.autocast():
-                    logprobs, loss, metrics = _micro_batch_loss(
-                        args, model, batch, rows, advantages, ref_logprobs,
-                        (num_items, num_micro_batches),
-                    )  # fmt: skip
-                    # a shared micro-batch's part, and DDP's mean over processes (see
-                    # agents.train_parallel): the gradients add up to the global batch's
-                    accelerator.backward(loss if part.scale == 1 else loss * part.scale)
-                loss_parts.append(((iteration, part.index), _shared(metrics, part.share)))
-                if iteration == 0:  # sampler vs trainer logprobs, before any update
-                    mismatch.append((part.index, _mismatch(logprobs, batch, rows)))
-            grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-        if args.backend == "vllm":
-            policy.sync_weights(engine_state(accelerator, model))
-        # ------------------------------------------------------------------ logging
-        seconds = time.perf_counter() - tick
-        tokens = int(num_items)
-        metrics = {
-            "step": step + 1,
-            **_rollout_metrics(rewards, G, passed, tokens),
-            **_loss_metrics(accelerator, loss_parts, mismatch),
-            "loss/grad_norm": float(grad_norm),
-            "loss/lr": scheduler.get_last_lr()[0],
-            **curriculum.metrics(),
-            "perf/step_seconds": seconds,
-            "perf/rollout_seconds": rollout_seconds,
-            "perf/tokens_per_s": tokens / seconds,
-        }
-        if (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
-            model.eval()  # dropout (lora_dropout) off, as `crm-gym eval` runs the model
-            last_eval, last_tasks = evaluate()
-            metrics |= last_eval
-        log.write(metrics)
-        progress.update(1)
-        progress.set_postfix(reward=f"{metrics['rollout/reward_mean']:.3f}")
-        done = step + 1 == args.steps or step + 1 == args.stop_at_step
-        saving = (step + 1) % args.save_every == 0 or done
-        gathered = sharded_states(accelerator, model, optimizer) if saving else {}  # FSDP
-        if saving and accelerator.is_main_process:
-            log.sync()  # the rows on disk before the checkpoint that says their steps are done
-            save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
-                            optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
-                            step=step + 1, extra={**extra, "eval": last_eval,
-                                                  "eval_tasks": last_tasks},
-                            **gathered)  # fmt: skip
-        if step + 1 == args.stop_at_step:
-            break
-    progress.close()
-    log.close()
-    accelerator.wait_for_everyone()  # the checkpoint is written before any process returns
-    return _summary(args, extra, last_eval, last_tasks, time.perf_counter() - started,
-                    checkpoint, log.path)  # fmt: skip
+    return (model, optimizer, scheduler), reference, start_step, extra
+
+
+def _score(
+    args: Args, accelerator: Any, curriculum: Any, trajectories: list[Any]
+) -> tuple[Any, list, Any]:
+    """The global batch's rewards ``(B*G,)``, passed flags and group advantages ``(B*G,)``.
+
+    The curriculum is updated here (SEC: each arm's reward is its rollouts' mean |A|).
+    """
+    rewards = torch.tensor(gather_rows(accelerator, [t.total_return for t in trajectories]),
+                           dtype=torch.float32)  # (B*G,)  # fmt: skip
+    passed = gather_rows(accelerator, [episode_passed(t) for t in trajectories])
+    advantages = group_advantages(rewards, args.group_size, args.scale_rewards)  # (B*G,)
+    arms = gather_rows(accelerator, [t.arm for t in trajectories])
+    curriculum.update(reward_from_advantages(arms, advantages.tolist()))
+    return rewards, passed, advantages
+
+
+def _optimise(
+    args: Args, accelerator: Any, trained: tuple[Any, Any, Any], batch: dict[str, Any],
+    parts: list[Any], advantages: Any, ref_logprobs: Any, norms: tuple[Any, int],
+) -> tuple[Any, list, list]:  # fmt: skip
+    """``num_iterations`` optimizer steps on the step's batch, micro-batch by micro-batch.
+
+    Returns the last gradient norm, each micro-batch's loss metrics, and the sampler-vs-trainer
+    logprob gaps of the first iteration (before any update).
+    """
+    model, optimizer, scheduler = trained
+    loss_parts: list[tuple[Any, dict[str, float]]] = []
+    mismatch: list[tuple[Any, dict[str, float]]] = []
+    for iteration in range(args.num_iterations):
+        optimizer.zero_grad(set_to_none=True)
+        for k, part in enumerate(parts):
+            rows = part.rows
+            # the last micro-batch syncs gradients across processes (a no-op on one)
+            sync = nullcontext() if k == len(parts) - 1 else accelerator.no_sync(model)
+            with sync, accelerator.autocast():
+                logprobs, loss, metrics = _micro_batch_loss(
+                    args, model, batch, rows, advantages, ref_logprobs, norms
+                )
+                # a shared micro-batch's part, and DDP's mean over processes (see
+                # agents.train_parallel): the gradients add up to the global batch's
+                accelerator.backward(loss if part.scale == 1 else loss * part.scale)
+            loss_parts.append(((iteration, part.index), shared_metrics(metrics, part.share)))
+            if iteration == 0:  # sampler vs trainer logprobs, before any update
+                mismatch.append((part.index, logprob_mismatch(logprobs, batch, rows)))
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+    return grad_norm, loss_parts, mismatch
+
+
+def _save(
+    accelerator: Any, trained: tuple[Any, Any, Any], tokenizer: Any, curriculum: Any,
+    log: MetricsLog, checkpoint: Path, step: int, extra: dict[str, Any],
+) -> None:  # fmt: skip
+    """Write the checkpoint of ``step`` (every process gathers FSDP states; the main one writes)."""
+    model, optimizer, scheduler = trained
+    gathered = sharded_states(accelerator, model, optimizer)  # FSDP; {} otherwise
+    if accelerator.is_main_process:
+        log.sync()  # the rows on disk before the checkpoint that says their steps are done
+        save_checkpoint(checkpoint, model=accelerator.unwrap_model(model), tokenizer=tokenizer,
+                        optimizer=optimizer, scheduler=scheduler, curriculum=curriculum,
+                        step=step, extra=extra, **gathered)  # fmt: skip
 
 
 def _step_options(args: Args, curriculum: Any, by_arm: dict[str, list[str]], step: int) -> list:
@@ -470,49 +535,6 @@ def _reference_logprobs(
             for p in parts
         ]  # fmt: skip
     return torch.cat(logprobs)
-
-
-def _passed(trajectory: Any) -> float:
-    return trajectory.steps[-1].info.get("reward_components", {}).get("passed", 0.0)
-
-
-def _mismatch(logprobs: Any, batch: dict, rows: slice) -> dict[str, float]:
-    """Sampler vs trainer logprobs of a micro-batch: the token mean gap, and its token count."""
-    mask = batch["action_mask"][rows]
-    gap = (logprobs.detach() - batch["old_logprobs"][rows]).abs()
-    return {"gap": float(masked_mean(gap, mask)), "loss/num_tokens": float(mask.sum())}
-
-
-def _rollout_metrics(rewards: Any, group_size: int, passed: list[float], tokens: int) -> dict:
-    """``rollout/*`` of the global batch (its completion ``tokens`` summed over all rows)."""
-    group_std = rewards.reshape(-1, group_size).std(dim=1)  # (B,)
-    return {
-        "rollout/reward_mean": float(rewards.mean()),
-        "rollout/reward_std": float(rewards.std()),
-        "rollout/success_rate": float(np.mean(passed)),
-        "rollout/frac_groups_zero_std": float((group_std == 0).float().mean()),
-        "rollout/completion_tokens_mean": tokens / len(rewards),
-    }
-
-
-def _loss_metrics(accelerator: Any, loss_parts: list, mismatch: list) -> dict[str, float]:
-    """``loss/*`` and the logprob mismatch, micro-batch parts of every process put together."""
-    gaps = [m["gap"] for m in merge_parts(gather_rows(accelerator, mismatch))]
-    return {"rollout/logprob_mismatch": float(np.mean(gaps)),
-            **_mean_metrics(merge_parts(gather_rows(accelerator, loss_parts)))}  # fmt: skip
-
-
-def _shared(metrics: dict[str, float], share: float) -> dict[str, float]:
-    """A micro-batch part's metrics, its loss counted as its share of the step's loss."""
-    return metrics if share == 1 else {**metrics, "loss/total": metrics["loss/total"] * share}
-
-
-def _mean_metrics(per_micro_batch: list[dict[str, float]]) -> dict[str, float]:
-    """Micro-batch metrics averaged (``loss/total`` summed: it is the step's loss)."""
-    keys = per_micro_batch[0]
-    summed = {"loss/total", "loss/num_tokens"}
-    return {k: float((np.sum if k in summed else np.mean)([m[k] for m in per_micro_batch]))
-            for k in keys}  # fmt: skip
 
 
 def _summary(args: Args, extra: dict[str, Any], last_eval: dict[str, float],
