@@ -65,7 +65,7 @@ CUDA_OVERHEAD_GIB = 1.0
 ALLOCATOR_SLACK = 0.2
 LOGIT_BYTES = 12  # per vocab entry and token, see the module docstring
 # measured: the rendered prompt's characters (median of 40 tasks, ``all`` family) / 3.5
-PROMPT_TOKENS = {"full": 5_700, "compact": 360}
+PROMPT_TOKENS = {"full": 5_700, "compact": 360, "minimal": 30}
 ENV_TOKENS_PER_STEP = 256  # a tool result between two completions (an assumption, stated)
 DTYPE_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 _ACTIVATION_DTYPE = {"no": None, "bf16": 2, "fp16": 2}

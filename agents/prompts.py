@@ -24,7 +24,7 @@ from agents.policy import Observation
 from crm_gym.crm.tools import tool_schemas
 from crm_gym.envs.wrappers.chat import SYSTEM_PROMPT, to_chat, with_tools
 
-PromptStyle = Literal["full", "compact"]
+PromptStyle = Literal["full", "compact", "minimal"]
 
 COMPACT_INSTRUCTIONS = (
     'CRM agent. Call a tool: {"name": ..., "arguments": {...}}. Answer in plain text when done.'
@@ -33,14 +33,16 @@ _MARK = "\u2063ACTION\u2063"
 """A placeholder assistant message whose end marks where a completion stops in the template."""
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=3)
 def system_prompt(style: PromptStyle = "full") -> str:
     """The system prompt: instructions and the tool catalogue in the given style."""
     if style == "full":
         return with_tools(SYSTEM_PROMPT)
     if style == "compact":
         return f"{COMPACT_INSTRUCTIONS}\nTools:\n" + "\n".join(map(_signature, tool_schemas()))
-    raise ValueError(f"prompt style must be 'full' or 'compact', got {style!r}")
+    if style == "minimal":  # no catalogue: a model trained here learns the tools from its data
+        return COMPACT_INSTRUCTIONS
+    raise ValueError(f"prompt style must be 'full', 'compact' or 'minimal', got {style!r}")
 
 
 def _signature(schema: dict[str, Any]) -> str:

@@ -63,8 +63,8 @@ from agents.train_data import (
     first_turn,
     pad_batch,
     replay_trajectories,
-    split_tasks,
-    task_family,
+    task_arm,
+    task_sets,
     warm_start,
 )
 from agents.train_metrics import episode_passed, logprob_mismatch, shared_metrics, step_metrics
@@ -88,7 +88,6 @@ from agents.train_scale import (
     prepare_for_training,
     sharded_states,
 )
-from crm_gym.envs.tasks import arm_of
 from curricula import SoftmaxBandit, UniformSampler, reward_from_advantages
 
 
@@ -105,11 +104,9 @@ def train(args: Args) -> dict[str, Any]:
     model, tokenizer = _load_model(args, out, accelerator, resuming)
     check_lora_targets(args, model)
     model.to(accelerator.device)
-    train_tasks, eval_tasks = split_tasks(
-        task_family(args.task_family, args.num_conversations, _data_seed(args)),
-        args.num_eval_tasks, _data_seed(args),
-    )  # fmt: skip
-    by_arm = _tasks_by_arm(train_tasks)
+    train_tasks, eval_tasks = task_sets(args.task_family, args.num_conversations,
+                                        args.num_eval_tasks, _data_seed(args))  # fmt: skip
+    by_arm = _tasks_by_arm(args.task_family, train_tasks)
     envs = _make_envs(args, train_tasks, shard.stop - shard.start)
     eval_envs = _make_envs(args, eval_tasks, len(eval_tasks) * args.eval_samples)
     policy = _policy(args, model, tokenizer, accelerator.device)
@@ -398,16 +395,18 @@ def _load_model(args: Args, out: Path, accelerator: Any, resuming: bool) -> tupl
 
         path = out / "tiny-model"
         if accelerator.is_main_process and not (path / "config.json").exists():
-            build_tiny_model(path, seed=_base_seed(args))
+            build_tiny_model(path, seed=_base_seed(args), hidden_size=args.tiny_hidden_size,
+                             num_layers=args.tiny_num_layers,
+                             vocab_size=args.tiny_vocab_size)  # fmt: skip
         accelerator.wait_for_everyone()
     weights = out / "initial" if resuming and args.lora_rank else path
     return load_pretrained(weights), AutoTokenizer.from_pretrained(path)
 
 
-def _tasks_by_arm(conversations: list[Any]) -> dict[str, list[str]]:
+def _tasks_by_arm(family: str, conversations: list[Any]) -> dict[str, list[str]]:
     by_arm: dict[str, list[str]] = {}
     for conversation in conversations:
-        by_arm.setdefault(arm_of(conversation), []).append(first_turn(conversation))
+        by_arm.setdefault(task_arm(family, conversation), []).append(first_turn(conversation))
     return by_arm
 
 
@@ -465,8 +464,7 @@ def _warm_start_and_eval(args: Args, model: Any, policy: Any, envs: Any, train_t
     """
     losses: list[float] = []
     if args.warm_start_steps:
-        ids = [first_turn(c) for c in train_tasks]
-        data = replay_trajectories(envs, policy, ids, seed=_base_seed(args))
+        data = warm_start_data(args, envs, policy, train_tasks)
         rng = np.random.default_rng([_base_seed(args), 3])
         losses = warm_start(model, data, steps=args.warm_start_steps, lr=args.warm_start_lr,
                             batch_size=args.warm_start_batch_size, pad_id=policy.pad_id,
@@ -488,6 +486,27 @@ def _save_initial(model: Any, out: Path, accelerator: Any) -> None:
     if accelerator.is_main_process:
         model.save_pretrained(out / "initial")
     accelerator.wait_for_everyone()
+
+
+def warm_start_data(args: Args, envs: Any, policy: Any, train_tasks: list) -> list[Any]:
+    """Replayed reference trajectories: of the training tasks, or of ``warm_start_conversations``.
+
+    Those conversations come from the base seed's own generator stream, on the training side of
+    the held-out split for the ``args`` family (the first requests with arguments).
+    """
+    seed = _base_seed(args)
+    if not args.warm_start_conversations:
+        return replay_trajectories(envs, policy, [first_turn(c) for c in train_tasks], seed)
+    from crm_gym.generator import generate
+
+    side = "train" if args.task_family == "args" else "all"
+    stream = generate(args.warm_start_conversations, seed=derive_seed(seed, 11), holdout=side)
+    tasks = [c for c in stream if c.turns[0].expected_args or args.task_family != "args"]
+    replay_envs = _make_envs(args, tasks, envs.num_envs)
+    try:
+        return replay_trajectories(replay_envs, policy, [first_turn(c) for c in tasks], seed)
+    finally:
+        replay_envs.close()
 
 
 def _eval_sampling(args: Args) -> SamplingParams:
@@ -546,9 +565,11 @@ def _summary(args: Args, extra: dict[str, Any], last_eval: dict[str, float],
         "eval_reward_after": last_eval.get("eval/reward_mean"),
         "eval_success_before": extra["eval_before"]["eval/success_rate"],
         "eval_success_after": last_eval.get("eval/success_rate"),
-        # each held-out task's mean reward (task id -> mean over eval_samples episodes)
-        "eval_task_rewards_before": extra.get("eval_tasks_before", {}),
-        "eval_task_rewards_after": last_tasks,
+        "eval_greedy_success_before": extra["eval_before"].get("eval/greedy_success_rate"),
+        "eval_greedy_success_after": last_eval.get("eval/greedy_success_rate"),
+        # each held-out task's success rate, {"sampled": {task: rate}, "greedy": {task: 0|1}}
+        "eval_tasks_before": extra.get("eval_tasks_before", {}),
+        "eval_tasks_after": last_tasks,
         "warm_start_steps": args.warm_start_steps,
         "steps": min(args.steps, args.stop_at_step or args.steps),
         "seconds": round(seconds, 2),

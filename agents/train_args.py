@@ -39,14 +39,14 @@ class Args:
     # model and generation
     model: str = "tiny"  # "tiny": agents.tiny's offline model; else a HF name or directory
     backend: Literal["hf", "vllm"] = "hf"
-    prompt_style: Literal["full", "compact"] = "compact"
+    prompt_style: Literal["full", "compact", "minimal"] = "compact"
     max_new_tokens: int = 24
     temperature: float = 1.0
     top_p: float = 1.0
     vllm_gpu_memory_utilization: float = 0.3
     # tasks and env
     env_id: str = "ArcCrm-v1"
-    task_family: str = "noarg"
+    task_family: Literal["args", "noarg", "all"] = "noarg"
     num_conversations: int = 400  # generated, then filtered by the family
     num_eval_tasks: int = 12  # held out
     eval_samples: int = 4  # sampled episodes per held-out task
@@ -86,6 +86,13 @@ class Args:
     warm_start_steps: int = 0
     warm_start_lr: float = 3e-3
     warm_start_batch_size: int = 8
+    # 0: the warm start replays the training tasks; N: the first requests of N other conversations
+    # of the generator's training side (``args``: never the held-out side's phrasings or names)
+    warm_start_conversations: int = 0
+    # the offline tiny model's size (``model="tiny"``)
+    tiny_hidden_size: int = 64
+    tiny_num_layers: int = 2
+    tiny_vocab_size: int = 1024
     # logging
     eval_every: int = 10
     save_every: int = 10
@@ -114,6 +121,8 @@ _AT_LEAST: dict[str, int] = {
     "prompts_per_step": 1, "micro_batch_size": 1, "num_iterations": 1, "max_new_tokens": 1,
     "max_env_steps": 1, "num_conversations": 2, "num_eval_tasks": 1, "eval_samples": 1,
     "eval_every": 1, "save_every": 1, "warm_start_steps": 0, "warm_start_batch_size": 1,
+    "warm_start_conversations": 0, "tiny_hidden_size": 8, "tiny_num_layers": 1,
+    "tiny_vocab_size": 300,
     "warmup_steps": 0, "num_threads": 1, "stop_at_step": 1,
     "beta": 0, "eps_low": 0, "eps_high": 0, "weight_decay": 0, "lora_rank": 0,
 }  # fmt: skip

@@ -13,7 +13,7 @@ as the GRPO batches, and cross-entropy falls on the action tokens only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from agents.baselines import ReplayPolicy
 from agents.logprobs import token_logprobs
 from agents.policy import Observation, Sample, SamplingParams
 from agents.rollout import Trajectory, collect_rollouts, episode_seed
+from crm_gym.envs.tasks import arm_of
+from crm_gym.scoring.facts import scalars
 
 if TYPE_CHECKING:
     import torch
@@ -33,16 +35,83 @@ NO_ARGUMENT_TOOLS = frozenset(
 """Tools whose call is fully determined by which tool it is: the ``noarg`` family."""
 
 
-def task_family(name: str, num_conversations: int, seed: int) -> list[Any]:
-    """Generated conversations of a family: ``noarg`` or ``all`` (every generated one)."""
+FAMILIES = ("args", "noarg", "all")
+
+
+def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tuple[list, list]:
+    """The (training, held-out) conversations of a task family; their first turns are the tasks.
+
+    Every family keeps the requests that the reference call passes on its own (one action, no
+    reply needed), so a held-out ceiling is 1.0. ``args``: requests with arguments, the training
+    tasks from ``num_conversations`` conversations of the generator's training side and the
+    held-out ones from as many of its held-out side (``crm_gym.generator.holdout``: request
+    patterns and entity names never trained on). ``noarg`` (argument-free requests: which tool
+    alone) and ``all`` (every conversation, whole conversations too) split one generated set at
+    random: their held-out tasks are in-distribution paraphrases.
+    """
     from crm_gym.generator import generate
 
-    conversations = generate(num_conversations, seed=seed)
-    if name == "all":
-        return list(conversations)
+    if name == "args":
+        train = passes_with_call(generate(num_conversations, seed=seed, holdout="train"))
+        held_out = passes_with_call(generate(num_conversations, seed=seed, holdout="held_out"))
+        if len(held_out) < num_eval:
+            raise ValueError(f"num_eval={num_eval} exceeds the {len(held_out)} held-out tasks "
+                             f"of {num_conversations} conversations")  # fmt: skip
+        return _with_arguments(train), _with_arguments(held_out)[:num_eval]
+    conversations = list(generate(num_conversations, seed=seed))
     if name == "noarg":
-        return [c for c in conversations if c.turns[0].expected_tool in NO_ARGUMENT_TOOLS]
-    raise ValueError(f"task family must be 'noarg' or 'all', got {name!r}")
+        conversations = passes_with_call(
+            c for c in conversations if c.turns[0].expected_tool in NO_ARGUMENT_TOOLS
+        )
+    elif name != "all":
+        raise ValueError(f"task family must be one of {FAMILIES}, got {name!r}")
+    return split_tasks(conversations, num_eval, seed)
+
+
+def _with_arguments(conversations: list[Any]) -> list[Any]:
+    return [c for c in conversations if c.turns[0].expected_args]
+
+
+def passes_with_call(conversations: Iterable[Any]) -> list[Any]:
+    """The conversations whose first request passes on its reference call alone.
+
+    Checked by running that call in ``ArcCrm-v1`` with one action and the binary reward.
+    """
+    import gymnasium as gym
+
+    from crm_gym.actions import format_tool_call
+    from crm_gym.scoring import RewardConfig
+
+    candidates = list(conversations)
+    env = gym.make("ArcCrm-v1", tasks=candidates, max_steps=1,
+                   reward_config=RewardConfig(mode="binary"))  # fmt: skip
+    kept = []
+    for conversation in candidates:
+        turn = conversation.turns[0]
+        env.reset(options={"task_id": first_turn(conversation)})
+        *_, info = env.step(format_tool_call(turn.expected_tool, turn.expected_args))
+        if info["reward_components"]["passed"]:
+            kept.append(conversation)
+    env.close()
+    return kept
+
+
+CALL_DIFFICULTY = ((2, "easy"), (3, "medium"))
+"""A first request's difficulty by the argument values its call must state: <= 2, 3, more."""
+
+
+def task_arm(family: str, conversation: Any) -> str:
+    """The curriculum arm of a task: ``"<skill>-<difficulty>"``.
+
+    For ``args`` the difficulty is the call's (``CALL_DIFFICULTY``: how many values it copies
+    from the request), the thing the model does; the generator's label describes the whole
+    conversation (``crm_gym.envs.tasks.arm_of``), which the other families keep.
+    """
+    if family != "args":
+        return arm_of(conversation)
+    values = len(scalars(conversation.turns[0].expected_args))
+    difficulty = next((name for most, name in CALL_DIFFICULTY if values <= most), "hard")
+    return f"{conversation.skill}-{difficulty}"
 
 
 def split_tasks(conversations: Sequence[Any], num_eval: int, seed: int) -> tuple[list, list]:
@@ -181,37 +250,49 @@ def warm_start(
 def evaluate(
     envs: Any, policy: Any, task_ids: Sequence[str], sampling: SamplingParams, num_samples: int
 ) -> dict[str, float]:
-    """``num_samples`` episodes per held-out task: ``eval/reward_mean``, ``eval/success_rate``.
-
-    Sampled at the training temperature with a fixed seed, so evaluations at different steps
-    draw the same random numbers (common random numbers: the differences are the policy's).
-    """
+    """The held-out means of ``evaluate_per_task`` (sampled and greedy)."""
     return evaluate_per_task(envs, policy, task_ids, sampling, num_samples)[0]
 
 
 def evaluate_per_task(
     envs: Any, policy: Any, task_ids: Sequence[str], sampling: SamplingParams, num_samples: int
-) -> tuple[dict[str, float], dict[str, float]]:
-    """``evaluate``'s means and each held-out task's mean reward (task id -> mean return).
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Held-out success, sampled and greedy: the means and each task's success rate.
+
+    Sampled: ``num_samples`` episodes per task at the training temperature (``eval/reward_mean``,
+    ``eval/success_rate``); greedy: one episode per task at temperature 0
+    (``eval/greedy_reward_mean``, ``eval/greedy_success_rate``). The per-task rates come as
+    ``{"sampled": {task: rate}, "greedy": {task: 0.0 or 1.0}}``.
 
     Sample ``k`` of a task is seeded as ``crm-gym eval`` seeds attempt ``k`` of that task
     (``episode_seed(sampling.seed, task_id, k)``), so ``crm-gym eval --policy RUN_DIR`` repeats
-    these episodes exactly, however it batches them.
+    these episodes exactly, however it batches them; every evaluation draws the same random
+    numbers (common random numbers: differences between steps are the policy's).
     """
+    greedy = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=sampling.max_new_tokens,
+                            seed=sampling.seed)  # fmt: skip
+    means: dict[str, float] = {}
+    per_task: dict[str, dict[str, float]] = {}
+    for name, params, samples, prefix in (("sampled", sampling, num_samples, "eval/"),
+                                          ("greedy", greedy, 1, "eval/greedy_")):  # fmt: skip
+        returns, passed = _held_out_episodes(envs, policy, task_ids, params, samples)
+        means |= {f"{prefix}reward_mean": float(returns.mean()),
+                  f"{prefix}success_rate": float(passed.mean())}  # fmt: skip
+        per_task[name] = dict(zip(task_ids, passed.mean(axis=1).tolist(), strict=True))
+    return means, per_task
+
+
+def _held_out_episodes(
+    envs: Any, policy: Any, task_ids: Sequence[str], sampling: SamplingParams, num_samples: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns and passed flags of ``num_samples`` episodes per task, both ``(tasks, samples)``."""
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(num_samples)]
     seed = 0 if sampling.seed is None else sampling.seed
     seeds = [episode_seed(seed, task_id, k) for task_id in task_ids for k in range(num_samples)]
     trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
                                     episode_seeds=seeds)  # fmt: skip
-    returns = np.array([t.total_return for t in trajectories])
-    passed = [
-        t.steps[-1].info.get("reward_components", {}).get("passed", 0.0) for t in trajectories
-    ]
-    per_task: dict[str, list[float]] = {}
-    for option, value in zip(options, returns.tolist(), strict=True):
-        per_task.setdefault(option["task_id"], []).append(value)
-    means = {
-        "eval/reward_mean": float(returns.mean()),
-        "eval/success_rate": float(np.mean(passed)),
-    }
-    return means, {task: float(np.mean(values)) for task, values in per_task.items()}
+    shape = (len(task_ids), num_samples)
+    returns = np.array([t.total_return for t in trajectories]).reshape(shape)
+    passed = np.array([t.steps[-1].info["reward_components"]["passed"] for t in trajectories])
+    passed = passed.reshape(shape)
+    return returns, passed

@@ -55,11 +55,10 @@ class TrainedRun:
 
     def tasks(self) -> list[Conversation]:
         """The run's held-out conversations (its evaluation runs their first turns)."""
-        from agents.train_data import split_tasks, task_family
+        from agents.train_data import task_sets
 
-        seed = self.data_seed
-        family = task_family(self.args.task_family, self.args.num_conversations, seed)
-        return split_tasks(family, self.args.num_eval_tasks, seed)[1]
+        return task_sets(self.args.task_family, self.args.num_conversations,
+                         self.args.num_eval_tasks, self.data_seed)[1]  # fmt: skip
 
     @property
     def data_seed(self) -> int:

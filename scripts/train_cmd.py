@@ -273,4 +273,6 @@ def print_table(summary: dict[str, Any]) -> None:
     width = max(map(len, summary))
     for key, value in summary.items():
         shown = f"{value:.4f}" if isinstance(value, float) else value
+        if isinstance(value, dict):  # per-task results: in the JSON line
+            shown = f"({', '.join(f'{len(v)} {k}' for k, v in value.items())} tasks: JSON line)"
         print(f"{key:<{width}}  {shown}")

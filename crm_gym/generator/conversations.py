@@ -35,6 +35,7 @@ from crm_gym.data.labels import (
     difficulty_of,
 )
 from crm_gym.data.seeding import reuse_seeded
+from crm_gym.generator.holdout import SIDES, Side
 from crm_gym.generator.pools import Dice
 from crm_gym.generator.scene import Scene
 from crm_gym.generator.workflows import WORKFLOWS, Driver, failure_kinds, plan
@@ -62,6 +63,9 @@ class Mix:
         empty_searches: share of searches that look for something absent, so the reply is "No
             results" (every search turn declares its ``expected_hits``; 0 marks the empty search
             as intended, which the linter then does not report).
+        holdout: which side of the held-out split patterns and names are drawn from
+            (``crm_gym.generator.holdout``): ``"train"``, ``"held_out"`` or ``"all"``; a split
+            side marks the conversation id (``..._train``), so the sides never share an id.
     """
 
     failure_share: float = 0.4
@@ -69,8 +73,11 @@ class Mix:
     skills: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SKILLS))
     underspecified: float = 0.0
     empty_searches: float = DEFAULT_EMPTY_SEARCHES
+    holdout: Side = "all"
 
     def __post_init__(self) -> None:
+        if self.holdout not in SIDES:
+            raise ValueError(f"holdout must be one of {SIDES}, got {self.holdout!r}")
         for name in ("failure_share", "underspecified", "empty_searches"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
@@ -126,7 +133,7 @@ def _simulate(
     seed: int, index: int, config: Mix, paraphrase: Paraphrase | None = None
 ) -> tuple[dict[str, Any], Scene]:
     """The record of conversation ``index`` of ``seed`` and the scene that played it."""
-    rng = Dice(f"crm-gym:{seed}:{index}")
+    rng = Dice(f"crm-gym:{seed}:{index}", config.holdout)
     episode_seed = rng.integers(2**31 - 1)
     skill = _draw(rng, config.skills)
     complexity = _draw(rng, config.complexity)
@@ -141,6 +148,8 @@ def _simulate(
         for turn in scene.turns:
             turn["user_utterance"] = paraphrase(turn["user_utterance"], generator)
     record = _record(seed, index, scene, complexity, workflow.name, skill, episode_seed)
+    if config.holdout != "all":
+        record["conversation_id"] += f"_{config.holdout}"
     return record, scene
 
 

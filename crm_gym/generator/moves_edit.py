@@ -43,7 +43,7 @@ _DEAL_FIELDS: dict[str, Draw] = {
     "amount": lambda s, r: pools.amount(s.rng),
     "probability": lambda s, r: pools.probability(s.rng),
     "close_date": lambda s, r: pools.future_date(s.rng),
-    "owner": lambda s, r: s.rng.pick(pools.OWNERS),
+    "owner": lambda s, r: s.rng.pick_name(pools.OWNERS),
     "notes": lambda s, r: pools.note_text(s.rng),
     "name": lambda s, r: pools.deal_name(s.rng, r.name.split(" ")[0]),
 }
@@ -51,7 +51,7 @@ _CLIENT_FIELDS: dict[str, Draw] = {
     "status": lambda s, r: s.rng.pick(tuple(x for x in CLIENT_STATUSES if x != r.status)),
     "industry": lambda s, r: s.rng.pick(pools.INDUSTRIES),
     "phone": lambda s, r: pools.phone(s.rng),
-    "owner": lambda s, r: s.rng.pick(pools.OWNERS),
+    "owner": lambda s, r: s.rng.pick_name(pools.OWNERS),
     "address": lambda s, r: pools.address(s.rng),
     "email": lambda s, r: fresh_email(s, r.name),
 }
@@ -70,11 +70,11 @@ _QUOTE_FIELDS: dict[str, Draw] = {
 _CONTACT_FIELDS: dict[str, Draw] = {
     "title": lambda s, r: s.rng.pick(pools.TITLES),
     "email": lambda s, r: pools.person_email(
-        s.rng, r.first_name, r.last_name, s.rng.pick(pools.NAME_HEADS)
+        s.rng, r.first_name, r.last_name, s.rng.pick_name(pools.NAME_HEADS)
     ),
     "phone": lambda s, r: pools.phone(s.rng),
     "notes": lambda s, r: pools.note_text(s.rng),
-    "last_name": lambda s, r: s.rng.pick(pools.LAST_NAMES),
+    "last_name": lambda s, r: s.rng.pick_name(pools.LAST_NAMES),
 }
 EDITS: dict[str, tuple[str, dict[str, Draw]]] = {
     "Opportunity": ("modify_opportunity", _DEAL_FIELDS),

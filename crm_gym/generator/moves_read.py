@@ -10,6 +10,7 @@ from typing import Any, Callable
 from crm_gym.crm.entities import CLIENT_STATUSES, COMPANY_TYPES, OPEN_STAGES
 from crm_gym.crm.tool_catalogue import LISTING_TOOLS
 from crm_gym.generator import pools
+from crm_gym.generator.holdout import on_side
 from crm_gym.generator.intents import Intent, Mention
 from crm_gym.generator.scene import Scene
 
@@ -100,7 +101,8 @@ def _absent(scene: Scene, key: str) -> Any:
     if key in _ABSENT:
         return scene.rng.pick(_ABSENT[key])
     if key in ("name", "first_name", "last_name", "title", "owner"):
-        return scene.rng.pick((pools.company_name(scene.rng), *pools.FIRST_NAMES[:5], "Unknown"))
+        first_names = on_side(pools.FIRST_NAMES, scene.rng.side)[:5]
+        return scene.rng.pick((pools.company_name(scene.rng), *first_names, "Unknown"))
     if key == "email":
         return pools.company_email(scene.rng, pools.company_name(scene.rng))
     return None
@@ -198,7 +200,7 @@ def summarize(scene: Scene) -> Intent:
     elif scope == "stage":
         criteria["stage"] = rng.pick(OPEN_STAGES)
     elif scope == "owner":
-        criteria["owner"] = rng.pick(pools.OWNERS)
+        criteria["owner"] = rng.pick_name(pools.OWNERS)
     intent = _search_intent("summarize_opportunities", criteria)
     intent.args = {k: v for k, v in intent.args["criteria"].items()} if criteria else {}
     intent.learns = None

@@ -46,12 +46,12 @@ def _extras(scene: Scene, values: dict[str, Any], options: Options) -> None:
 _CLIENT_EXTRAS: Options = {
     "industry": (0.4, lambda r: r.pick(pools.INDUSTRIES)),
     "phone": (0.15, pools.phone),
-    "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
+    "owner": (0.2, lambda r: r.pick_name(pools.OWNERS)),
 }
 _DEAL_EXTRAS: Options = {
     "probability": (0.55, pools.probability),
     "close_date": (0.4, pools.future_date),
-    "owner": (0.2, lambda r: r.pick(pools.OWNERS)),
+    "owner": (0.2, lambda r: r.pick_name(pools.OWNERS)),
     "notes": (0.1, pools.note_text),
 }
 _CONTRACT_EXTRAS: Options = {
@@ -59,7 +59,7 @@ _CONTRACT_EXTRAS: Options = {
     "value": (0.8, lambda r: pools.amount(r, 5_000, 1_500_000)),
     "status": (0.7, lambda r: r.pick(CONTRACT_STATUSES)),
 }
-_NOTE_EXTRAS: Options = {"created_by": (0.3, lambda r: r.pick(pools.OWNERS))}
+_NOTE_EXTRAS: Options = {"created_by": (0.3, lambda r: r.pick_name(pools.OWNERS))}
 
 
 def _client_values(scene: Scene) -> dict[str, Any]:
@@ -240,7 +240,7 @@ def upload(scene: Scene) -> Intent | None:
         values,
         {
             "file_url": (0.25, lambda r: f"https://files.example.com/{values['file_name']}"),
-            "uploaded_by": (0.25, lambda r: r.pick(pools.OWNERS)),
+            "uploaded_by": (0.25, lambda r: r.pick_name(pools.OWNERS)),
         },
     )
     args = {"entity_type": target.kind, "entity_id": target.arg, **values}

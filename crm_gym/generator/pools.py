@@ -14,6 +14,8 @@ from typing import Sequence, TypeVar
 
 import numpy as np
 
+from crm_gym.generator.holdout import Side, on_side
+
 T = TypeVar("T")
 
 TODAY = date(2025, 1, 6)
@@ -151,7 +153,9 @@ class Dice:
     ``Generator`` (one draw of it seeds the stream).
     """
 
-    def __init__(self, source: random.Random | np.random.Generator | int | str):
+    def __init__(self, source: random.Random | np.random.Generator | int | str, side: Side = "all"):
+        self.side = side
+        """The side of the held-out split this conversation's names come from (``holdout``)."""
         if isinstance(source, np.random.Generator):
             source = int(source.integers(2**63))
         self.source = source if isinstance(source, random.Random) else random.Random(source)
@@ -177,6 +181,10 @@ class Dice:
     def pick(self, items: Sequence[T]) -> T:
         """One item, uniformly."""
         return items[_floor(self.random() * len(items))]
+
+    def pick_name(self, pool: tuple[str, ...]) -> str:
+        """One name of a name pool, from this conversation's side of the held-out split."""
+        return self.pick(pool if self.side == "all" else on_side(pool, self.side))
 
     def weighted(self, weights: Sequence[float]) -> int:
         """An index drawn with these (normalised) weights."""
@@ -227,7 +235,7 @@ def new_uuid(rng: Dice) -> str:
 
 def company_name(rng: Dice) -> str:
     """A company name such as ``Northwind Logistics`` or ``Atlas Foods LLC``."""
-    name = f"{rng.pick(NAME_HEADS)} {rng.pick(NAME_TAILS)}"
+    name = f"{rng.pick_name(NAME_HEADS)} {rng.pick(NAME_TAILS)}"
     suffix = rng.pick(NAME_SUFFIXES)
     return f"{name} {suffix}" if suffix else name
 
@@ -250,7 +258,7 @@ def company_email(rng: Dice, name: str) -> str:
 
 def person(rng: Dice) -> tuple[str, str]:
     """A first and a last name."""
-    return rng.pick(FIRST_NAMES), rng.pick(LAST_NAMES)
+    return rng.pick_name(FIRST_NAMES), rng.pick_name(LAST_NAMES)
 
 
 def person_email(rng: Dice, first: str, last: str, company: str) -> str:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, cast
 from crm_gym.crm import entities
 from crm_gym.generator import phrasing
 from crm_gym.generator.clauses import CLAUSES, FAMILY, MENTION_FORMS, REST_JOIN
+from crm_gym.generator.holdout import Side, is_held_out_pattern
 from crm_gym.generator.intents import Intent, Mention
 from crm_gym.generator.phrasebook import PATTERNS, TOKENS, WORDS
 from crm_gym.generator.pools import Dice
@@ -68,7 +69,11 @@ def render(
             {m.kind: WORDS[m.kind][0] for m in intent.mentions.values() if not isinstance(m, list)}
         )
     slots = {**values, **intent.mentions}
-    plans = _plans(intent.phrase, *slots)
+    plans = (
+        _plans(intent.phrase, *slots)
+        if rng.side == "all"
+        else _side_plans(intent.phrase, rng.side, *slots)
+    )
     plan = rng.pick(plans)
     body = _fill(plan, slots, intent, rng, turn_id, words)
     return phrasing.dress(rng, body, plan.kind, recovery)
@@ -123,6 +128,26 @@ def _plans(phrase: str, *slots: str) -> tuple[_Plan, ...]:
     and the cache is bounded all the same.
     """
     return tuple(map(_compiled, _fitting(phrase, frozenset(slots))))
+
+
+@lru_cache(maxsize=4096)
+def _side_plans(phrase: str, side: Side, *slots: str) -> tuple[_Plan, ...]:
+    """``_plans`` of one side of the held-out split (``crm_gym.generator.holdout``).
+
+    Where no fitting pattern is on that side (a request with an unusual set of values), every
+    fitting pattern is used: ``side_fallbacks`` counts how often, for the split's audit.
+    """
+    fitting = _fitting(phrase, frozenset(slots))
+    patterns = PATTERNS[phrase]
+    held_out = side == "held_out"
+    kept = tuple(p for p in fitting if is_held_out_pattern(patterns.index(p)) == held_out)
+    if not kept:
+        SIDE_FALLBACKS.add((phrase, side, slots))
+    return tuple(map(_compiled, kept or fitting))
+
+
+SIDE_FALLBACKS: set[tuple[str, str, tuple[str, ...]]] = set()
+"""(phrase, side, slots) whose side had no fitting pattern: the split's leaks, for its test."""
 
 
 class _Plan(NamedTuple):

@@ -79,7 +79,7 @@ def _client(rng: Dice, emails: set[str]) -> dict[str, Any]:
         "industry": rng.pick(pools.INDUSTRIES),
     }
     if rng.chance(0.4):
-        record["owner"] = rng.pick(pools.OWNERS)
+        record["owner"] = rng.pick_name(pools.OWNERS)
     if rng.chance(0.3):
         record["phone"] = pools.phone(rng)
     return record
@@ -105,7 +105,7 @@ def _opportunity(rng: Dice, client_id: str, client: dict[str, Any]) -> dict[str,
         "probability": pools.probability(rng),
     }
     if rng.chance(0.5):
-        record["owner"] = rng.pick(pools.OWNERS)
+        record["owner"] = rng.pick_name(pools.OWNERS)
     return record
 
 
@@ -156,7 +156,7 @@ def _attachments(seed: SeedData, rng: Dice, count: dict[str, int]) -> None:
                 "entity_type": kind,
                 "entity_id": key,
                 "content": pools.note_text(rng),
-                "created_by": rng.pick(pools.OWNERS),
+                "created_by": rng.pick_name(pools.OWNERS),
             },
         )
 
