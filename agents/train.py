@@ -222,7 +222,7 @@ def _prepare_training(
     start_step, extra, sharded_optimizer = 0, {}, None
     if not resuming:  # every process runs the (deterministic) warm start; the main one evaluates
         extra = warm_start()
-        _save_initial(model, out, accelerator)
+        _save_initial(model, policy.tokenizer, out, accelerator)
     model = prepare_for_training(args, model, seed=args.seed)  # LoRA, checkpointing
     optimizer = make_optimizer(args, model)
     scheduler = _scheduler(args, optimizer)
@@ -481,10 +481,15 @@ def _evaluate(args: Args, accelerator: Any, eval_envs: Any, policy: Any,
         eval_envs, policy, eval_ids, _eval_sampling(args), args.eval_samples))  # fmt: skip
 
 
-def _save_initial(model: Any, out: Path, accelerator: Any) -> None:
-    """The KL reference and the "before" weights, written before any process reads them."""
+def _save_initial(model: Any, tokenizer: Any, out: Path, accelerator: Any) -> None:
+    """The KL reference and the "before" weights, written before any process reads them.
+
+    With its tokenizer, ``initial/`` is a model directory of its own: a later run can start
+    from it (``model=RUN/initial``, no warm start), as the evidence run's seeds do.
+    """
     if accelerator.is_main_process:
         model.save_pretrained(out / "initial")
+        tokenizer.save_pretrained(out / "initial")
     accelerator.wait_for_everyone()
 
 

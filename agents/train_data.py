@@ -45,19 +45,17 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     reply needed), so a held-out ceiling is 1.0. ``args``: requests with arguments, the training
     tasks from ``num_conversations`` conversations of the generator's training side and the
     held-out ones from as many of its held-out side (``crm_gym.generator.holdout``: request
-    patterns and entity names never trained on). ``noarg`` (argument-free requests: which tool
-    alone) and ``all`` (every conversation, whole conversations too) split one generated set at
-    random: their held-out tasks are in-distribution paraphrases.
+    patterns and entity names never trained on), ``balanced`` across arms. ``noarg``
+    (argument-free requests: which tool alone) and ``all`` (every conversation, whole
+    conversations too) split one generated set at random: their held-out tasks are
+    in-distribution paraphrases.
     """
     from crm_gym.generator import generate
 
     if name == "args":
         train = passes_with_call(generate(num_conversations, seed=seed, holdout="train"))
         held_out = passes_with_call(generate(num_conversations, seed=seed, holdout="held_out"))
-        if len(held_out) < num_eval:
-            raise ValueError(f"num_eval={num_eval} exceeds the {len(held_out)} held-out tasks "
-                             f"of {num_conversations} conversations")  # fmt: skip
-        return _with_arguments(train), _with_arguments(held_out)[:num_eval]
+        return _with_arguments(train), balanced(_with_arguments(held_out), num_eval, name)
     conversations = list(generate(num_conversations, seed=seed))
     if name == "noarg":
         conversations = passes_with_call(
@@ -66,6 +64,24 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     elif name != "all":
         raise ValueError(f"task family must be one of {FAMILIES}, got {name!r}")
     return split_tasks(conversations, num_eval, seed)
+
+
+def balanced(conversations: list[Any], num_eval: int, family: str) -> list[Any]:
+    """``num_eval`` conversations taken round-robin over their arms (``task_arm``), in order.
+
+    A held-out set balanced across the curriculum's arms: a sampler that favours some arms is
+    not scored mostly on those.
+    """
+    by_arm: dict[str, list[Any]] = {}
+    for conversation in conversations:
+        by_arm.setdefault(task_arm(family, conversation), []).append(conversation)
+    queues = [by_arm[arm] for arm in sorted(by_arm)]
+    chosen: list[Any] = []
+    for rank in range(max(map(len, queues), default=0)):
+        chosen += [queue[rank] for queue in queues if rank < len(queue)]
+    if len(chosen) < num_eval:
+        raise ValueError(f"num_eval={num_eval} exceeds the {len(chosen)} held-out tasks")
+    return chosen[:num_eval]
 
 
 def _with_arguments(conversations: list[Any]) -> list[Any]:

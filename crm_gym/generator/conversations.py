@@ -133,7 +133,8 @@ def _simulate(
     seed: int, index: int, config: Mix, paraphrase: Paraphrase | None = None
 ) -> tuple[dict[str, Any], Scene]:
     """The record of conversation ``index`` of ``seed`` and the scene that played it."""
-    rng = Dice(f"crm-gym:{seed}:{index}", config.holdout)
+    stream = f"crm-gym:{seed}:{index}" + ("" if config.holdout == "all" else f":{config.holdout}")
+    rng = Dice(stream, config.holdout)  # a split side has its own stream: no shared ids
     episode_seed = rng.integers(2**31 - 1)
     skill = _draw(rng, config.skills)
     complexity = _draw(rng, config.complexity)

@@ -127,7 +127,7 @@ def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(t
     runs = [train(Args(output_dir=str(tmp_path / f"s{seed}"), seed=seed, **common))
             for seed in (0, 1)]  # fmt: skip
     # the same held-out tasks, scored the same before GRPO: one base model for both seeds
-    assert runs[0]["eval_task_rewards_before"] == runs[1]["eval_task_rewards_before"]
+    assert runs[0]["eval_tasks_before"] == runs[1]["eval_tasks_before"]
     weights = [AutoModelForCausalLM.from_pretrained(tmp_path / f"s{seed}" / "initial").state_dict()
                for seed in (0, 1)]  # fmt: skip
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
@@ -139,7 +139,7 @@ def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(t
     other = train(Args(output_dir=str(tmp_path / "own"), seed=1, **(common | {"base_seed": None})))
     own = AutoModelForCausalLM.from_pretrained(tmp_path / "own" / "initial").state_dict()
     assert any(not torch.equal(own[name], weights[0][name]) for name in own)
-    assert set(other["eval_task_rewards_before"]) == set(runs[0]["eval_task_rewards_before"])
+    assert set(other["eval_tasks_before"]["greedy"]) == set(runs[0]["eval_tasks_before"]["greedy"])
 
 
 def test_multi_turn_episodes_train_on_the_action_tokens_alone(tmp_path, monkeypatch) -> None:
