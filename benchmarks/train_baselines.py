@@ -53,7 +53,7 @@ def _data_seed(args: Args) -> int:
     return args.seed if args.data_seed is None else args.data_seed
 
 
-def _env_kwargs(args: Args, tasks: list[Any]) -> dict[str, Any]:
+def eval_env_kwargs(args: Args, tasks: list[Any]) -> dict[str, Any]:
     """The env settings of ``agents.train._make_envs``: the run's evaluation envs."""
     from crm_gym.scoring import RewardConfig
 
@@ -75,7 +75,7 @@ def _success(
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(samples)]
     seeds = [episode_seed(sampling.seed, t, k) for t in task_ids for k in range(samples)]
     envs = make_vec(args.env_id, min(len(options), MAX_VECTOR_ENVS),
-                    **_env_kwargs(args, held_out))  # fmt: skip
+                    **eval_env_kwargs(args, held_out))  # fmt: skip
     try:
         trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
                                         episode_seeds=seeds)  # fmt: skip
@@ -126,9 +126,14 @@ def constant_passes(env: Any, action: str, task_id: str) -> int:
 
 
 def best_constant(args: Args) -> dict[str, Any]:
-    """The best constant policy on the held-out tasks: one action text sent on every task.
+    """The best constant policy on the run's held-out tasks (``best_constant_on``)."""
+    return best_constant_on(args, *run_tasks(args))
 
-    Candidates are ``constant_candidates`` of the run's training tasks. Each is scored on every
+
+def best_constant_on(args: Args, train: list[Any], held_out: list[Any]) -> dict[str, Any]:
+    """The best constant policy on ``held_out``: one action text sent on every task.
+
+    Candidates are ``constant_candidates`` of the training tasks. Each is scored on every
     held-out task, one episode each (a constant action on a task's fixed starting state is
     deterministic), and the best is chosen ON the held-out set itself: the most favourable
     choice for a constant, so an upper bound on what any request-blind policy reaches (the first
@@ -139,10 +144,9 @@ def best_constant(args: Args) -> dict[str, Any]:
     """
     import gymnasium as gym
 
-    train, held_out = run_tasks(args)
     task_ids = [first_turn(c) for c in held_out]
     candidates = constant_candidates(train)
-    env = gym.make(args.env_id, **_env_kwargs(args, held_out))
+    env = gym.make(args.env_id, **eval_env_kwargs(args, held_out))
     try:
         scores = [[constant_passes(env, action, t) for t in task_ids] for action in candidates]
     finally:
