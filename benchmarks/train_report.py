@@ -94,8 +94,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"The best constant action is the best of {constant['candidates']} candidates (every "
         "training task's reference call, every tool with `{}`, the answer `Done.`) scored on "
         f"the held-out set itself: `{constant['action'][:120]}`. CIs: rliable's stratified "
-        "bootstrap over tasks within runs (2,000 reps); the warm start and the baselines are "
-        "one policy each, so their CIs come from the tasks alone.",
+        f"bootstrap over tasks within runs ({results['reps']:,} reps); the warm start and the "
+        "baselines are one policy each, so their CIs come from the tasks alone.",
         "",
         "Probability of improvement P(X > Y) over held-out tasks (ties half), greedy unless said:",
         "",
@@ -135,7 +135,8 @@ def _group_table(kind: str, table: dict[str, dict[str, float]],
         cells = [f"{row[k]:.3f}" for k in ("best_constant", "warm_start", "uniform", "grpo")]
         line = f"| {group} | {int(row['n'])} | " + " | ".join(cells) + " |"
         if share and results is not None:
-            line += f" {results['arm_shares']['grpo'].get(group, float('nan')):.3f} |"
+            value = results["arm_shares"]["grpo"].get(group, float("nan"))
+            line += " - |" if np.isnan(value) else f" {value:.3f} |"
         lines.append(line)
     return [*lines, ""]
 

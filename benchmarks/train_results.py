@@ -42,12 +42,13 @@ VARIANTS = ("bandit", "uniform")
 MODES = ("greedy", "sampled")
 
 
-def settings(preset: str, **changes: Any) -> Any:
-    """The ``Args`` of a preset with ``changes`` (``output_dir`` among them)."""
+def settings(preset: str | dict[str, Any], **changes: Any) -> Any:
+    """The ``Args`` of a preset (a name, or its fields) with ``changes`` (``output_dir``...)."""
     from agents.presets import PRESETS
     from agents.train import Args
 
-    return Args(**(dict(PRESETS[preset]) | {"progress": False} | changes))
+    fields = PRESETS[preset] if isinstance(preset, str) else preset
+    return Args(**(dict(fields) | {"progress": False} | changes))
 
 
 def train_or_reuse(args: Any) -> dict[str, Any]:
@@ -72,7 +73,7 @@ def _settings(args: dict[str, Any] | Path) -> dict[str, Any] | None:
     return {key: value for key, value in args.items() if key not in ("output_dir", "progress")}
 
 
-def grpo_settings(preset: str, base: Path, out: Path, variant: str, seed: int,
+def grpo_settings(preset: str | dict[str, Any], base: Path, out: Path, variant: str, seed: int,
                   steps: int | None, threads: int | None = None) -> Any:  # fmt: skip
     """A GRPO run from the base model: no warm start, the seed and curriculum given."""
     changes: dict[str, Any] = {"model": str(base / "initial"), "warm_start_steps": 0,
@@ -114,7 +115,8 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
     """Run (or reuse) the base, the GRPO runs, the baselines; return every raw result."""
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
-    base_args = settings(options.preset, steps=0, seed=0, output_dir=str(out / "base"))
+    preset = options.fields
+    base_args = settings(preset, steps=0, seed=0, output_dir=str(out / "base"))
     base = train_or_reuse(base_args)
     log(f"base model: greedy {base['eval_greedy_success_before']:.3f} "
         f"sampled {base['eval_success_before']:.3f}")  # fmt: skip
@@ -122,7 +124,7 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
     for seed in range(options.seeds):
         for variant in VARIANTS:
             tick = time.perf_counter()
-            args = grpo_settings(options.preset, out / "base", out, variant, seed, options.steps)
+            args = grpo_settings(preset, out / "base", out, variant, seed, options.steps)
             summary = train_or_reuse(args)
             runs[variant].append({"summary": summary,
                                   "curve": curve(Path(args.output_dir), summary),
@@ -132,7 +134,7 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
                 f"({time.perf_counter() - tick:.0f} s)")  # fmt: skip
     threads = None
     if options.threads_check:
-        args = grpo_settings(options.preset, out / "base", out, "bandit", 0, options.steps, 2)
+        args = grpo_settings(preset, out / "base", out, "bandit", 0, options.steps, 2)
         threads = train_or_reuse(args)
     return {"base_args": base_args, "base": base, "runs": runs, "threads": threads}
 
@@ -170,6 +172,7 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
         "preset": options.preset,
         "seeds": seeds,
         "num_tasks": len(tasks),
+        "reps": options.reps,
         "ceiling": reference["ceiling"],
         "random": reference["random"],
         "best_constant": {
@@ -198,6 +201,7 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
         **{v: [r["summary"]["seconds"] for r in runs[v]] for v in VARIANTS},
     }
     results["settings"] = {key: getattr(args, key) for key in _REPORTED}
+    results["settings"]["steps"] = runs["bandit"][0]["summary"]["steps"]  # the base ran 0
     return results
 
 
@@ -240,6 +244,14 @@ def _reproducibility(single: dict[str, Any], threads: dict[str, Any] | None) -> 
             "max_abs_gap": max(abs(single[k] - threads[k]) for k in keys)}  # fmt: skip
 
 
+def _preset_fields(name: str, changes: list[str]) -> dict[str, Any]:
+    """The preset's fields with the ``--set`` changes applied."""
+    from agents.presets import PRESETS
+    from scripts.train_cmd import parse_set
+
+    return dict(PRESETS[name]) | dict(map(parse_set, changes))
+
+
 def log(message: str) -> None:
     """Progress on stderr (stdout ends with the JSON line)."""
     print(message, file=sys.stderr, flush=True)
@@ -257,8 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
     parser.add_argument("--no-threads-check", dest="threads_check", action="store_false",
                         help="skip the 2-thread rerun of seed 0")  # fmt: skip
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="change a preset field (smaller runs; the docs say so)")  # fmt: skip
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     options = parser.parse_args(argv)
+    options.fields = _preset_fields(options.preset, options.set)
     results = analyse(collect(options), options)
     results["command"] = "python -m benchmarks.train_results " + " ".join(argv or sys.argv[1:])
     text = json.dumps(results, indent=1)

@@ -68,7 +68,7 @@ def build_args(options: argparse.Namespace) -> Any:
         values = _checked_all(_read_config(options.config), options.config)
         name = Path(options.config).stem
     for item in options.set:
-        key, value = _parse_set(item)
+        key, value = parse_set(item)
         values[key] = _checked(key, value, f"--set {item}")
     for key in ("seed", "steps"):
         if getattr(options, key) is not None:
@@ -93,7 +93,7 @@ def _checked_all(values: dict[str, Any], source: str) -> dict[str, Any]:
     return {key: _checked(key, value, source) for key, value in values.items()}
 
 
-def _parse_set(item: str) -> tuple[str, Any]:
+def parse_set(item: str) -> tuple[str, Any]:
     """``FIELD=VALUE``: the value is JSON when it parses (numbers, true, null), else a string."""
     key, equals, text = item.partition("=")
     if not equals or not key:

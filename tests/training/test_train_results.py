@@ -1,0 +1,83 @@
+"""The evidence run: statistics, computed verdicts, and the whole pipeline at a tiny size."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks import train_results
+from benchmarks.train_report import markdown, notes, replace_section
+from benchmarks.train_stats import by_group, paired_by_seed, task_matrix
+
+KEYS = ("seeds", "ceiling", "random", "best_constant", "warm_start_greedy", "warm_start_sampled",
+        "grpo_greedy", "grpo_sampled", "uniform_greedy", "poi_grpo_vs_warm_start",
+        "poi_sec_vs_uniform")  # fmt: skip
+
+
+def test_task_matrix_orders_columns_by_task_and_refuses_other_task_sets() -> None:
+    runs = [{"b": 1.0, "a": 0.0}, {"a": 0.5, "b": 0.25}]
+    assert task_matrix(runs, ["a", "b"]).tolist() == [[0.0, 1.0], [0.5, 0.25]]
+    with pytest.raises(ValueError, match="missing"):
+        task_matrix([{"a": 1.0}], ["a", "b"])
+
+
+def test_groups_and_paired_differences() -> None:
+    after = np.array([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    before = np.zeros((2, 3))
+    table = by_group({"after": after, "before": before}, ["x", "y", "x"])
+    assert table["x"] == {"n": 2.0, "after": 1.0, "before": 0.0}
+    assert table["y"] == {"n": 1.0, "after": 0.5, "before": 0.0}
+    assert paired_by_seed(after, before) == pytest.approx([2 / 3, 1.0])
+
+
+def _poi(lo: float, hi: float) -> dict:
+    return {"p": (lo + hi) / 2, "ci": [lo, hi]}
+
+
+@pytest.mark.parametrize(("lo", "holds"), [(0.55, True), (0.45, False)])
+def test_the_verdict_is_computed_from_the_confidence_intervals(lo: float, holds: bool) -> None:
+    estimate = {"mean": 0.5, "ci": [0.4, 0.6], "iqm": 0.5, "iqm_ci": [0.4, 0.6]}
+    results = {
+        "poi_grpo_vs_warm_start": _poi(lo, lo + 0.2), "poi_grpo_vs_best_constant": _poi(0.6, 0.7),
+        "poi_sec_vs_uniform": _poi(0.4, 0.6), "warm_start_greedy": estimate,
+        "grpo_greedy": estimate, "paired_greedy": {"grpo": [0.1], "uniform": [0.0]},
+        "reproducibility": {},
+    }  # fmt: skip
+    text = "\n".join(notes(results))
+    assert ("The goal holds" in text) == holds
+    assert ("The goal does not hold" in text) == (not holds)
+    assert "no difference shown" in text
+
+
+def test_replace_section_keeps_the_other_sections() -> None:
+    doc = "# R\n\n## Trained tiny model\nold\n\n## Next\nkept\n"
+    assert replace_section(doc, "new\n") == "# R\n\n## Trained tiny model\nnew\n\n## Next\nkept\n"
+    with pytest.raises(ValueError, match="no '## Trained tiny model' section"):
+        replace_section("# R\n", "x")
+
+
+@pytest.mark.slow
+def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path) -> None:
+    out = tmp_path / "runs"
+    argv = ["--seeds", "1", "--steps", "1", "--reps", "50", "--no-threads-check", "--no-docs",
+            "--out", str(out), "--set", "warm_start_steps=2",
+            "--set", "warm_start_conversations=30", "--set", "num_conversations=200",
+            "--set", "num_eval_tasks=6", "--set", "eval_samples=2", "--set", "eval_every=1",
+            "--set", "tiny_hidden_size=32", "--set", "tiny_num_layers=1",
+            "--set", "max_new_tokens=16"]  # fmt: skip
+    assert train_results.main(argv) == 0
+    results = json.loads((out / "train_results.json").read_text())
+    for key in KEYS:
+        assert key in results, key
+    assert results["ceiling"] == 1.0  # the reference actions pass every held-out task
+    assert results["settings"]["steps"] == 1 and results["num_tasks"] == 6
+    assert results["curves"]["bandit"][0]["steps"] == [0, 1]  # step 0: the warm-started model
+    assert sum(row["n"] for row in results["per_arm"].values()) == 6  # every task in one arm
+    assert "GRPO + SEC, greedy" in markdown(results)
+    # a second call reuses the finished runs (same settings): the same numbers
+    assert train_results.main(argv) == 0
+    assert json.loads((out / "train_results.json").read_text())["grpo_greedy"] == results[
+        "grpo_greedy"
+    ]
