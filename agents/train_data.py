@@ -1,10 +1,12 @@
 """What the GRPO loop (``agents.train``) trains on: task families, batches, warm start, evaluation.
 
 A *task family* is a list of generated conversations whose first turn is the task
-(``"<conversation_id>#1"`` in ``ArcCrm-v1``), split into training and held-out tasks by
-conversation. ``noarg`` keeps the conversations whose first request is answered by a tool without
-arguments (``summarize_counts``, ``list_clients``, ``quote_prefixes``...): the right call follows
-from the wording alone, so a tiny model can learn it on a CPU in minutes.
+(``"<conversation_id>#1"`` in ``ArcCrm-v1``), split into training and held-out tasks
+(``task_sets``); every family keeps the requests its reference call passes on its own, so the
+held-out ceiling is 1.0. ``args`` (the evidence preset ``cpu-args``) needs values copied from the
+request and holds out the generator's held-out side (phrasings and names never trained on);
+``noarg`` (the quick ``cpu-tiny`` demo) is a choice of tool name alone: an in-distribution
+split a tiny model learns on a CPU in a minute.
 
 The supervised warm start replays the reference actions through the model's own tokenisation
 (``ReplayTokens``, a ``TokenPolicy``), so its batches have the same token view, masks included,

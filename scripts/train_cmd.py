@@ -173,7 +173,7 @@ def memory_plan(args: Any, options: argparse.Namespace) -> dict[str, Any]:
     if options.device_gib is not None:
         name, gib = "given by --device-gib", options.device_gib
     return plan_memory(args, gib or DEFAULT_DEVICE_GIB, name or "assumed", devices,
-                       shape=_shape(args.model))  # fmt: skip
+                       shape=_shape(args.model, args))  # fmt: skip
 
 
 def cuda_device() -> tuple[str | None, float | None]:
@@ -188,13 +188,21 @@ def cuda_device() -> tuple[str | None, float | None]:
     return props.name, props.total_memory / 2**30
 
 
-def _shape(model: str) -> Any:
+def _shape(model: str, args: Any) -> Any:
     """The model's shape: a directory, the built-in table, or a config in the Hub's local cache.
 
-    The Hub itself is not asked (``--plan`` stays offline and quick).
+    The Hub itself is not asked (``--plan`` stays offline and quick); ``"tiny"`` is sized by the
+    run's ``tiny_*`` fields.
     """
+    from dataclasses import replace
+
     from agents.memory_plan import model_shape, shape_from_config
 
+    if model == "tiny":
+        hidden = args.tiny_hidden_size
+        return replace(model_shape("tiny"), hidden_size=hidden, intermediate_size=2 * hidden,
+                       num_hidden_layers=args.tiny_num_layers, head_dim=hidden // 4,
+                       vocab_size=args.tiny_vocab_size)  # fmt: skip
     try:
         return model_shape(model)
     except ConfigError:
