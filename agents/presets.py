@@ -23,7 +23,7 @@ _TINY = {
     "warm_start_steps": 120,
     "prompts_per_step": 4,
     "group_size": 8,
-    "lr": 3e-4,
+    "lr": 1e-4,  # measured: 3e-4 collapses onto the most frequent tool (greedy 0.78 -> 0.53)
     "steps": 40,
     "num_eval_tasks": 32,
     "eval_samples": 8,

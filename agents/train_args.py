@@ -9,6 +9,7 @@ comes from its annotation; ranges from the tables below. The same checks run in
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, fields
 from functools import cache
@@ -193,3 +194,14 @@ def _check_range(name: str, value: float) -> None:
         raise ConfigError(f"{name} must be in (0, 1], got {value!r}")
     if name in _BELOW_ONE and not 0 <= value < 1:
         raise ConfigError(f"{name} must be in [0, 1), got {value!r}")
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``FIELD=VALUE``: the value is JSON when it parses (numbers, true, null), else a string."""
+    key, equals, text = item.partition("=")
+    if not equals or not key:
+        raise ConfigError(f"--set {item}: expected FIELD=VALUE, e.g. --set lr=1e-4")
+    try:
+        return key, json.loads(text)
+    except json.JSONDecodeError:
+        return key, text

@@ -23,6 +23,7 @@ from agents.baselines import ReplayPolicy
 from agents.logprobs import token_logprobs
 from agents.policy import Observation, Sample, SamplingParams
 from agents.rollout import Trajectory, collect_rollouts, episode_seed
+from crm_gym.crm.tools import tool_schemas
 from crm_gym.envs.tasks import arm_of
 from crm_gym.scoring.facts import scalars
 
@@ -30,10 +31,10 @@ if TYPE_CHECKING:
     import torch
 
 NO_ARGUMENT_TOOLS = frozenset(
-    {"summarize_counts", "list_clients", "quote_prefixes", "list_contracts",
-     "list_opportunities", "list_notes", "list_quotes", "list_contacts", "list_documents",
-     "list_companies"}
-)  # fmt: skip
+    schema["function"]["name"]
+    for schema in tool_schemas()
+    if not schema["function"]["parameters"].get("properties")
+)
 """Tools whose call is fully determined by which tool it is: the ``noarg`` family."""
 
 

@@ -247,7 +247,7 @@ def _reproducibility(single: dict[str, Any], threads: dict[str, Any] | None) -> 
 def _preset_fields(name: str, changes: list[str]) -> dict[str, Any]:
     """The preset's fields with the ``--set`` changes applied."""
     from agents.presets import PRESETS
-    from scripts.train_cmd import parse_set
+    from agents.train_args import parse_set
 
     return dict(PRESETS[name]) | dict(map(parse_set, changes))
 

@@ -60,7 +60,7 @@ def build_args(options: argparse.Namespace) -> Any:
     Raises:
         ConfigError: naming the option, ``--set`` item or file the value came from.
     """
-    from agents.train_args import Args
+    from agents.train_args import Args, parse_set
 
     if options.preset:
         values, name = dict(PRESETS[options.preset]), options.preset
@@ -91,17 +91,6 @@ def _checked(key: str, value: Any, source: str) -> Any:
 
 def _checked_all(values: dict[str, Any], source: str) -> dict[str, Any]:
     return {key: _checked(key, value, source) for key, value in values.items()}
-
-
-def parse_set(item: str) -> tuple[str, Any]:
-    """``FIELD=VALUE``: the value is JSON when it parses (numbers, true, null), else a string."""
-    key, equals, text = item.partition("=")
-    if not equals or not key:
-        raise ConfigError(f"--set {item}: expected FIELD=VALUE, e.g. --set lr=1e-4")
-    try:
-        return key, json.loads(text)
-    except json.JSONDecodeError:
-        return key, text
 
 
 def _read_config(path: str) -> dict[str, Any]:
