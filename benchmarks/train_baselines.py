@@ -40,8 +40,9 @@ MAX_VECTOR_ENVS = 16
 
 def run_tasks(args: Args) -> tuple[list[Any], list[Any]]:
     """The run's (training, held-out) conversations, as ``agents.train`` draws them."""
-    return task_sets(args.task_family, args.num_conversations, args.num_eval_tasks,
-                     _data_seed(args))  # fmt: skip
+    return task_sets(
+        args.task_family, args.num_conversations, args.num_eval_tasks, _data_seed(args)
+    )
 
 
 def eval_seed(args: Args) -> int:
@@ -57,8 +58,12 @@ def eval_env_kwargs(args: Args, tasks: list[Any]) -> dict[str, Any]:
     """The env settings of ``agents.train._make_envs``: the run's evaluation envs."""
     from crm_gym.scoring import RewardConfig
 
-    return {"tasks": tasks, "expose_reference": True, "max_steps": args.max_env_steps,
-            "reward_config": RewardConfig(mode=args.reward_mode)}  # fmt: skip
+    return {
+        "tasks": tasks,
+        "expose_reference": True,
+        "max_steps": args.max_env_steps,
+        "reward_config": RewardConfig(mode=args.reward_mode),
+    }
 
 
 def _passed(trajectory: Trajectory) -> bool:
@@ -74,11 +79,13 @@ def _success(
     task_ids = [first_turn(c) for c in held_out]
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(samples)]
     seeds = [episode_seed(sampling.seed, t, k) for t in task_ids for k in range(samples)]
-    envs = make_vec(args.env_id, min(len(options), MAX_VECTOR_ENVS),
-                    **eval_env_kwargs(args, held_out))  # fmt: skip
+    envs = make_vec(
+        args.env_id, min(len(options), MAX_VECTOR_ENVS), **eval_env_kwargs(args, held_out)
+    )
     try:
-        trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
-                                        episode_seeds=seeds)  # fmt: skip
+        trajectories = collect_rollouts(
+            envs, policy, sampling=sampling, options=options, episode_seeds=seeds
+        )
     finally:
         envs.close()
     return float(np.mean([_passed(t) for t in trajectories]))
@@ -152,9 +159,12 @@ def best_constant_on(args: Args, train: list[Any], held_out: list[Any]) -> dict[
     finally:
         env.close()
     best = int(np.argmax([sum(row) for row in scores]))
-    return {"success": float(np.mean(scores[best])), "action": candidates[best],
-            "candidates": len(candidates),
-            "per_task": dict(zip(task_ids, scores[best], strict=True))}  # fmt: skip
+    return {
+        "success": float(np.mean(scores[best])),
+        "action": candidates[best],
+        "candidates": len(candidates),
+        "per_task": dict(zip(task_ids, scores[best], strict=True)),
+    }
 
 
 def baselines(args: Args, samples: int) -> dict[str, Any]:
@@ -162,20 +172,29 @@ def baselines(args: Args, samples: int) -> dict[str, Any]:
     tick = time.perf_counter()
     constant = best_constant(args)
     seconds = time.perf_counter() - tick
-    return {"ceiling": held_out_ceiling(args), "random": random_success(args, samples),
-            "best_constant": {"success": constant["success"], "action": constant["action"],
-                              "candidates": constant["candidates"]},
-            "num_tasks": len(constant["per_task"]),
-            "best_constant_seconds": round(seconds, 2)}  # fmt: skip
+    return {
+        "ceiling": held_out_ceiling(args),
+        "random": random_success(args, samples),
+        "best_constant": {
+            "success": constant["success"],
+            "action": constant["action"],
+            "candidates": constant["candidates"],
+        },
+        "num_tasks": len(constant["per_task"]),
+        "best_constant_seconds": round(seconds, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print one JSON line of a preset's held-out baselines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", required=True, choices=sorted(PRESETS))
-    parser.add_argument("--samples", type=int, default=None,
-                        help="random episodes per held-out task (default: the preset's "
-                             "eval_samples)")  # fmt: skip
+    parser.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="random episodes per held-out task (default: the preset's eval_samples)",
+    )
     options = parser.parse_args(argv)
     args = Args(**PRESETS[options.preset])
     samples = args.eval_samples if options.samples is None else options.samples

@@ -123,14 +123,18 @@ def _minutes(results: dict[str, Any]) -> int:
     return round(total / 60)
 
 
-def _group_table(kind: str, table: dict[str, dict[str, float]],
-                 results: dict[str, Any] | None) -> list[str]:  # fmt: skip
+def _group_table(
+    kind: str, table: dict[str, dict[str, float]], results: dict[str, Any] | None
+) -> list[str]:
     """Greedy held-out success per arm or skill (and SEC's mean sampling share per arm)."""
     share = results is not None
     head = f"| {kind} | tasks | best constant | warm start | GRPO + uniform | GRPO + SEC |"
-    lines = [f"Greedy held-out success per {kind.split(' ')[0]}:", "",
-             head + (" SEC's share of samples |" if share else ""),
-             "|---" * (7 if share else 6) + "|"]  # fmt: skip
+    lines = [
+        f"Greedy held-out success per {kind.split(' ')[0]}:",
+        "",
+        head + (" SEC's share of samples |" if share else ""),
+        "|---" * (7 if share else 6) + "|",
+    ]
     for group, row in table.items():
         cells = [f"{row[k]:.3f}" for k in ("best_constant", "warm_start", "uniform", "grpo")]
         line = f"| {group} | {int(row['n'])} | " + " | ".join(cells) + " |"
@@ -153,14 +157,22 @@ def notes(results: dict[str, Any]) -> list[str]:
         f"{results['grpo_greedy']['mean']:.3f}; per seed "
         f"{', '.join(f'{d:+.3f}' for d in paired['grpo'])} (SEC), "
         f"{', '.join(f'{d:+.3f}' for d in paired['uniform'])} (uniform). "
-        + ("The goal holds: the PoI CIs against the warm start and the best constant are above "
-           "0.5." if goal else "**The goal does not hold**: a PoI CI against the warm start or "
-           "the best constant reaches 0.5 or below."),
+        + (
+            "The goal holds: the PoI CIs against the warm start and the best constant are above "
+            "0.5."
+            if goal
+            else "**The goal does not hold**: a PoI CI against the warm start or "
+            "the best constant reaches 0.5 or below."
+        ),
         "- **SEC vs uniform**: "
-        + ("SEC is better (CI above 0.5)." if sec["ci"][0] > 0.5 else
-           "uniform is better (CI below 0.5)." if sec["ci"][1] < 0.5 else
-           f"no difference shown (P = {sec['p']:.3f}, CI contains 0.5): a null result."),
-    ]  # fmt: skip
+        + (
+            "SEC is better (CI above 0.5)."
+            if sec["ci"][0] > 0.5
+            else "uniform is better (CI below 0.5)."
+            if sec["ci"][1] < 0.5
+            else f"no difference shown (P = {sec['p']:.3f}, CI contains 0.5): a null result."
+        ),
+    ]
     if reproducibility:
         out.append(
             "- **Reproducibility**: deterministic on one machine (the same command gives the "
@@ -201,19 +213,24 @@ def plot(results: dict[str, Any], path: Path) -> None:
         for mode, style in (("greedy", "o-"), ("sampled", "s--")):
             values = np.array([run[mode] for run in runs])
             mean, std = values.mean(axis=0), values.std(axis=0)
-            axis.plot(steps, mean, style, color=color, lw=1.4, ms=4,
-                      label=f"{LABELS[variant]}, {mode}")  # fmt: skip
+            axis.plot(
+                steps, mean, style, color=color, lw=1.4, ms=4, label=f"{LABELS[variant]}, {mode}"
+            )
             axis.fill_between(steps, mean - std, mean + std, color=color, alpha=0.1, lw=0)
     for key, label, style in (("ceiling", "ceiling", ":"), ("random", "random", "-.")):
         axis.axhline(results[key], color="gray", ls=style, lw=1, label=label)
-    axis.axhline(results["best_constant"]["mean"], color="black", ls="-.", lw=1,
-                 label="best constant")  # fmt: skip
+    axis.axhline(
+        results["best_constant"]["mean"], color="black", ls="-.", lw=1, label="best constant"
+    )
     axis.set_xlabel("GRPO step (0 = the warm-started model)")
     axis.set_ylabel("held-out success")
     axis.set_ylim(-0.02, 1.02)
     axis.legend(fontsize=6.5, loc="upper left", ncol=2)
-    axis.set_title(f"{results['preset']}: {len(results['seeds'])} seeds, mean +-1 std; "
-                   f"{results['num_tasks']} held-out tasks", fontsize=9)  # fmt: skip
+    axis.set_title(
+        f"{results['preset']}: {len(results['seeds'])} seeds, mean +-1 std; "
+        f"{results['num_tasks']} held-out tasks",
+        fontsize=9,
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=72)
     plt.close(figure)

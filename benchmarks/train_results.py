@@ -73,12 +73,23 @@ def _settings(args: dict[str, Any] | Path) -> dict[str, Any] | None:
     return {key: value for key, value in args.items() if key not in ("output_dir", "progress")}
 
 
-def grpo_settings(preset: str | dict[str, Any], base: Path, out: Path, variant: str, seed: int,
-                  steps: int | None, threads: int | None = None) -> Any:  # fmt: skip
+def grpo_settings(
+    preset: str | dict[str, Any],
+    base: Path,
+    out: Path,
+    variant: str,
+    seed: int,
+    steps: int | None,
+    threads: int | None = None,
+) -> Any:
     """A GRPO run from the base model: no warm start, the seed and curriculum given."""
-    changes: dict[str, Any] = {"model": str(base / "initial"), "warm_start_steps": 0,
-                               "warm_start_conversations": 0, "seed": seed,
-                               "curriculum": variant}  # fmt: skip
+    changes: dict[str, Any] = {
+        "model": str(base / "initial"),
+        "warm_start_steps": 0,
+        "warm_start_conversations": 0,
+        "seed": seed,
+        "curriculum": variant,
+    }
     if steps is not None:
         changes["steps"] = steps
     name = f"{variant}-s{seed}"
@@ -92,10 +103,14 @@ def held_out_tasks(args: Any) -> tuple[list[str], list[str], list[str]]:
     from agents.train_data import first_turn, task_arm, task_sets
 
     data_seed = args.seed if args.data_seed is None else args.data_seed
-    held_out = task_sets(args.task_family, args.num_conversations, args.num_eval_tasks,
-                         data_seed)[1]  # fmt: skip
-    return ([first_turn(c) for c in held_out], [task_arm(args.task_family, c) for c in held_out],
-            [str(c.skill) for c in held_out])  # fmt: skip
+    held_out = task_sets(args.task_family, args.num_conversations, args.num_eval_tasks, data_seed)[
+        1
+    ]
+    return (
+        [first_turn(c) for c in held_out],
+        [task_arm(args.task_family, c) for c in held_out],
+        [str(c.skill) for c in held_out],
+    )
 
 
 def curve(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[float]]:
@@ -104,11 +119,13 @@ def curve(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[float]]:
     evaluated = [r for r in rows if "eval/greedy_success_rate" in r]
     return {
         "steps": [0, *(r["step"] for r in evaluated)],
-        "greedy": [summary["eval_greedy_success_before"],
-                   *(r["eval/greedy_success_rate"] for r in evaluated)],
+        "greedy": [
+            summary["eval_greedy_success_before"],
+            *(r["eval/greedy_success_rate"] for r in evaluated),
+        ],
         "sampled": [summary["eval_success_before"], *(r["eval/success_rate"] for r in evaluated)],
         "rollout": [r["rollout/success_rate"] for r in rows],
-    }  # fmt: skip
+    }
 
 
 def collect(options: argparse.Namespace) -> dict[str, Any]:
@@ -118,20 +135,28 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
     preset = options.fields
     base_args = settings(preset, steps=0, seed=0, output_dir=str(out / "base"))
     base = train_or_reuse(base_args)
-    log(f"base model: greedy {base['eval_greedy_success_before']:.3f} "
-        f"sampled {base['eval_success_before']:.3f}")  # fmt: skip
+    log(
+        f"base model: greedy {base['eval_greedy_success_before']:.3f} "
+        f"sampled {base['eval_success_before']:.3f}"
+    )
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for seed in range(options.seeds):
         for variant in VARIANTS:
             tick = time.perf_counter()
             args = grpo_settings(preset, out / "base", out, variant, seed, options.steps)
             summary = train_or_reuse(args)
-            runs[variant].append({"summary": summary,
-                                  "curve": curve(Path(args.output_dir), summary),
-                                  "arm_rows": _rows(Path(args.output_dir))})  # fmt: skip
-            log(f"seed {seed} {variant:<7} greedy {summary['eval_greedy_success_after']:.3f} "
+            runs[variant].append(
+                {
+                    "summary": summary,
+                    "curve": curve(Path(args.output_dir), summary),
+                    "arm_rows": _rows(Path(args.output_dir)),
+                }
+            )
+            log(
+                f"seed {seed} {variant:<7} greedy {summary['eval_greedy_success_after']:.3f} "
                 f"sampled {summary['eval_success_after']:.3f} "
-                f"({time.perf_counter() - tick:.0f} s)")  # fmt: skip
+                f"({time.perf_counter() - tick:.0f} s)"
+            )
     threads = None
     if options.threads_check:
         args = grpo_settings(preset, out / "base", out, "bandit", 0, options.steps, 2)
@@ -148,9 +173,11 @@ def baselines(args: Any) -> dict[str, Any]:
     from benchmarks.train_baselines import best_constant, held_out_ceiling, random_success
 
     constant = best_constant(args)
-    return {"ceiling": held_out_ceiling(args),
-            "random": random_success(args, samples=args.eval_samples),
-            "best_constant": constant}  # fmt: skip
+    return {
+        "ceiling": held_out_ceiling(args),
+        "random": random_success(args, samples=args.eval_samples),
+        "best_constant": constant,
+    }
 
 
 def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
@@ -162,8 +189,9 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
     reference = baselines(args)
     matrices: dict[str, np.ndarray] = {}
     for mode in MODES:
-        matrices[f"warm_start_{mode}"] = task_matrix([base["eval_tasks_before"][mode]] * len(seeds),
-                                                     tasks)  # fmt: skip
+        matrices[f"warm_start_{mode}"] = task_matrix(
+            [base["eval_tasks_before"][mode]] * len(seeds), tasks
+        )
         for variant, name in (("bandit", "grpo"), ("uniform", "uniform")):
             per_run = [r["summary"]["eval_tasks_after"][mode] for r in runs[variant]]
             matrices[f"{name}_{mode}"] = task_matrix(per_run, tasks)
@@ -179,7 +207,7 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
             "mean": reference["best_constant"]["success"],
             "action": reference["best_constant"]["action"],
             "candidates": reference["best_constant"]["candidates"],
-        },  # fmt: skip
+        },
     }
     results |= {name: mean_ci(name, m, stats_options) for name, m in matrices.items()}
     results |= _pois(matrices, constant, stats_options)
@@ -205,28 +233,42 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-_REPORTED = ("task_family", "num_conversations", "num_eval_tasks", "eval_samples", "steps",
-             "warm_start_steps", "warm_start_conversations", "tiny_hidden_size", "tiny_num_layers",
-             "reward_mode", "max_env_steps", "prompts_per_step", "group_size", "lr",
-             "temperature")  # fmt: skip
+_REPORTED = (
+    "task_family",
+    "num_conversations",
+    "num_eval_tasks",
+    "eval_samples",
+    "steps",
+    "warm_start_steps",
+    "warm_start_conversations",
+    "tiny_hidden_size",
+    "tiny_num_layers",
+    "reward_mode",
+    "max_env_steps",
+    "prompts_per_step",
+    "group_size",
+    "lr",
+    "temperature",
+)
 
 
-def _pois(matrices: dict[str, np.ndarray], constant: np.ndarray,
-          options: ReportOptions) -> dict[str, Any]:  # fmt: skip
+def _pois(
+    matrices: dict[str, np.ndarray], constant: np.ndarray, options: ReportOptions
+) -> dict[str, Any]:
     """The probabilities of improvement the issue names, greedy unless the key says sampled."""
     m = matrices
     return {
         "poi_grpo_vs_warm_start": poi(
             "grpo>warm", m["grpo_greedy"], m["warm_start_greedy"], options
-        ),  # fmt: skip
+        ),
         "poi_grpo_vs_best_constant": poi("grpo>constant", m["grpo_greedy"], constant, options),
         "poi_sec_vs_uniform": poi("sec>uniform", m["grpo_greedy"], m["uniform_greedy"], options),
         "poi_uniform_vs_warm_start": poi(
             "uniform>warm", m["uniform_greedy"], m["warm_start_greedy"], options
-        ),  # fmt: skip
+        ),
         "poi_grpo_vs_warm_start_sampled": poi(
             "grpo>warm sampled", m["grpo_sampled"], m["warm_start_sampled"], options
-        ),  # fmt: skip
+        ),
     }
 
 
@@ -239,9 +281,11 @@ def _reproducibility(single: dict[str, Any], threads: dict[str, Any] | None) -> 
     if threads is None:
         return {}
     keys = ("eval_greedy_success_after", "eval_success_after")
-    return {"one_thread": {k: single[k] for k in keys},
-            "two_threads": {k: threads[k] for k in keys},
-            "max_abs_gap": max(abs(single[k] - threads[k]) for k in keys)}  # fmt: skip
+    return {
+        "one_thread": {k: single[k] for k in keys},
+        "two_threads": {k: threads[k] for k in keys},
+        "max_abs_gap": max(abs(single[k] - threads[k]) for k in keys),
+    }
 
 
 def _preset_fields(name: str, changes: list[str]) -> dict[str, Any]:
@@ -267,10 +311,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps (the preset's)")
     parser.add_argument("--out", default="runs/train_results")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
-    parser.add_argument("--no-threads-check", dest="threads_check", action="store_false",
-                        help="skip the 2-thread rerun of seed 0")  # fmt: skip
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                        help="change a preset field (smaller runs; the docs say so)")  # fmt: skip
+    parser.add_argument(
+        "--no-threads-check",
+        dest="threads_check",
+        action="store_false",
+        help="skip the 2-thread rerun of seed 0",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a preset field (smaller runs; the docs say so)",
+    )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     options = parser.parse_args(argv)
     options.fields = _preset_fields(options.preset, options.set)
@@ -280,8 +333,16 @@ def main(argv: list[str] | None = None) -> int:
     (Path(options.out) / "train_results.json").write_text(text)
     if not options.no_docs:
         write_docs(results, ROOT / "docs")
-    keys = ("ceiling", "random", "best_constant", "warm_start_greedy", "grpo_greedy",
-            "uniform_greedy", "poi_grpo_vs_warm_start", "poi_sec_vs_uniform")  # fmt: skip
+    keys = (
+        "ceiling",
+        "random",
+        "best_constant",
+        "warm_start_greedy",
+        "grpo_greedy",
+        "uniform_greedy",
+        "poi_grpo_vs_warm_start",
+        "poi_sec_vs_uniform",
+    )
     print(json.dumps({key: results[key] for key in keys}))
     return 0
 

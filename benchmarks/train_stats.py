@@ -31,8 +31,10 @@ def task_matrix(per_run: Sequence[dict[str, float]], tasks: Sequence[str]) -> np
     for scores in per_run:
         if set(scores) != set(tasks):
             missing, extra = set(tasks) - set(scores), set(scores) - set(tasks)
-            raise ValueError(f"a run scored other tasks: missing {sorted(missing)[:3]}, "
-                             f"extra {sorted(extra)[:3]}")  # fmt: skip
+            raise ValueError(
+                f"a run scored other tasks: missing {sorted(missing)[:3]}, "
+                f"extra {sorted(extra)[:3]}"
+            )
     return np.array([[scores[task] for task in tasks] for scores in per_run], dtype=float)
 
 

@@ -8,21 +8,26 @@ import pytest
 
 from crm_gym.data.conversation import Conversation
 from crm_gym.data.replay import replay
-from crm_gym.generator import Mix, generate, to_json
-from crm_gym.generator import wording
+from crm_gym.generator import Mix, generate, to_json, wording
 from crm_gym.generator.holdout import is_held_out, is_held_out_pattern, on_side
 from crm_gym.generator.phrasebook import PATTERNS
 from crm_gym.generator.pools import FIRST_NAMES, LAST_NAMES, NAME_HEADS, OWNERS
 
-POOLS = {"NAME_HEADS": NAME_HEADS, "FIRST_NAMES": FIRST_NAMES, "LAST_NAMES": LAST_NAMES,
-         "OWNERS": OWNERS}  # fmt: skip
+POOLS = {
+    "NAME_HEADS": NAME_HEADS,
+    "FIRST_NAMES": FIRST_NAMES,
+    "LAST_NAMES": LAST_NAMES,
+    "OWNERS": OWNERS,
+}
 
 
 @pytest.fixture(scope="module")
 def sides() -> dict[str, list[Conversation]]:
     """400 conversations of each side (different seeds, as a user would draw them)."""
-    return {side: list(generate(400, seed=seed, holdout=side))
-            for side, seed in (("train", 3), ("held_out", 4))}  # fmt: skip
+    return {
+        side: list(generate(400, seed=seed, holdout=side))
+        for side, seed in (("train", 3), ("held_out", 4))
+    }
 
 
 @pytest.mark.parametrize("pool", sorted(POOLS))
@@ -84,8 +89,10 @@ def test_sides_mark_their_ids_replay_exactly_and_all_is_the_unsplit_stream(sides
 
 def test_sides_of_one_seed_share_no_entity_id() -> None:
     uuid = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-    ids = [set(uuid.findall("".join(map(to_json, generate(100, seed=0, holdout=side)))))
-           for side in ("train", "held_out")]  # fmt: skip
+    ids = [
+        set(uuid.findall("".join(map(to_json, generate(100, seed=0, holdout=side)))))
+        for side in ("train", "held_out")
+    ]
     assert ids[0] and ids[1] and ids[0].isdisjoint(ids[1])
 
 

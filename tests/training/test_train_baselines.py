@@ -75,8 +75,10 @@ def test_best_constant_takes_the_majority_call():
     result = best_constant_on(_tiny_args(), summaries, held_out)
     assert result["action"] == SUMMARY
     assert result["success"] == 0.75
-    assert result["per_task"] == {first_turn(prefixes[0]): 0,
-                                  **{first_turn(c): 1 for c in summaries}}  # fmt: skip
+    assert result["per_task"] == {
+        first_turn(prefixes[0]): 0,
+        **{first_turn(c): 1 for c in summaries},
+    }
     assert result["candidates"] == len(constant_candidates(summaries))
 
 
@@ -113,8 +115,9 @@ def test_random_success_matches_the_run_evaluation():
     _, held_out = run_tasks(args)
     envs = crm_gym.make_vec(args.env_id, 5, **eval_env_kwargs(args, held_out))
     sampling = SamplingParams(seed=eval_seed(args))
-    means, _ = evaluate_per_task(envs, RandomPolicy(), [first_turn(c) for c in held_out],
-                                 sampling, 4)  # fmt: skip
+    means, _ = evaluate_per_task(
+        envs, RandomPolicy(), [first_turn(c) for c in held_out], sampling, 4
+    )
     envs.close()
     assert means["eval/success_rate"] == value
 
@@ -125,9 +128,21 @@ def test_random_success_rejects_no_samples():
 
 
 def test_cli_prints_one_json_line():
-    done = subprocess.run([sys.executable, "-m", "benchmarks.train_baselines", "--preset",
-                           "cpu-tiny", "--samples", "2"], capture_output=True, text=True,
-                          timeout=120, check=True)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.train_baselines",
+            "--preset",
+            "cpu-tiny",
+            "--samples",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     [line] = done.stdout.splitlines()
     row = json.loads(line)
     assert row["ceiling"] == 1.0
@@ -136,9 +151,20 @@ def test_cli_prints_one_json_line():
 
 
 def test_cli_rejects_bad_samples():
-    done = subprocess.run([sys.executable, "-m", "benchmarks.train_baselines", "--preset",
-                           "cpu-tiny", "--samples", "0"], capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.train_baselines",
+            "--preset",
+            "cpu-tiny",
+            "--samples",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "--samples: must be >= 1, got 0" in done.stderr
     assert "Traceback" not in done.stderr

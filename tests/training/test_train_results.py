@@ -11,9 +11,19 @@ from benchmarks import train_results
 from benchmarks.train_report import markdown, notes, replace_section
 from benchmarks.train_stats import by_group, paired_by_seed, task_matrix
 
-KEYS = ("seeds", "ceiling", "random", "best_constant", "warm_start_greedy", "warm_start_sampled",
-        "grpo_greedy", "grpo_sampled", "uniform_greedy", "poi_grpo_vs_warm_start",
-        "poi_sec_vs_uniform")  # fmt: skip
+KEYS = (
+    "seeds",
+    "ceiling",
+    "random",
+    "best_constant",
+    "warm_start_greedy",
+    "warm_start_sampled",
+    "grpo_greedy",
+    "grpo_sampled",
+    "uniform_greedy",
+    "poi_grpo_vs_warm_start",
+    "poi_sec_vs_uniform",
+)
 
 
 def test_task_matrix_orders_columns_by_task_and_refuses_other_task_sets() -> None:
@@ -40,11 +50,14 @@ def _poi(lo: float, hi: float) -> dict:
 def test_the_verdict_is_computed_from_the_confidence_intervals(lo: float, holds: bool) -> None:
     estimate = {"mean": 0.5, "ci": [0.4, 0.6], "iqm": 0.5, "iqm_ci": [0.4, 0.6]}
     results = {
-        "poi_grpo_vs_warm_start": _poi(lo, lo + 0.2), "poi_grpo_vs_best_constant": _poi(0.6, 0.7),
-        "poi_sec_vs_uniform": _poi(0.4, 0.6), "warm_start_greedy": estimate,
-        "grpo_greedy": estimate, "paired_greedy": {"grpo": [0.1], "uniform": [0.0]},
+        "poi_grpo_vs_warm_start": _poi(lo, lo + 0.2),
+        "poi_grpo_vs_best_constant": _poi(0.6, 0.7),
+        "poi_sec_vs_uniform": _poi(0.4, 0.6),
+        "warm_start_greedy": estimate,
+        "grpo_greedy": estimate,
+        "paired_greedy": {"grpo": [0.1], "uniform": [0.0]},
         "reproducibility": {},
-    }  # fmt: skip
+    }
     text = "\n".join(notes(results))
     assert ("The goal holds" in text) == holds
     assert ("The goal does not hold" in text) == (not holds)
@@ -61,12 +74,36 @@ def test_replace_section_keeps_the_other_sections() -> None:
 @pytest.mark.slow
 def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path) -> None:
     out = tmp_path / "runs"
-    argv = ["--seeds", "1", "--steps", "1", "--reps", "50", "--no-threads-check", "--no-docs",
-            "--out", str(out), "--set", "warm_start_steps=2",
-            "--set", "warm_start_conversations=30", "--set", "num_conversations=200",
-            "--set", "num_eval_tasks=6", "--set", "eval_samples=2", "--set", "eval_every=1",
-            "--set", "tiny_hidden_size=32", "--set", "tiny_num_layers=1",
-            "--set", "max_new_tokens=16"]  # fmt: skip
+    argv = [
+        "--seeds",
+        "1",
+        "--steps",
+        "1",
+        "--reps",
+        "50",
+        "--no-threads-check",
+        "--no-docs",
+        "--out",
+        str(out),
+        "--set",
+        "warm_start_steps=2",
+        "--set",
+        "warm_start_conversations=30",
+        "--set",
+        "num_conversations=200",
+        "--set",
+        "num_eval_tasks=6",
+        "--set",
+        "eval_samples=2",
+        "--set",
+        "eval_every=1",
+        "--set",
+        "tiny_hidden_size=32",
+        "--set",
+        "tiny_num_layers=1",
+        "--set",
+        "max_new_tokens=16",
+    ]
     assert train_results.main(argv) == 0
     results = json.loads((out / "train_results.json").read_text())
     for key in KEYS:
@@ -78,6 +115,7 @@ def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path) -> N
     assert "GRPO + SEC, greedy" in markdown(results)
     # a second call reuses the finished runs (same settings): the same numbers
     assert train_results.main(argv) == 0
-    assert json.loads((out / "train_results.json").read_text())["grpo_greedy"] == results[
-        "grpo_greedy"
-    ]
+    assert (
+        json.loads((out / "train_results.json").read_text())["grpo_greedy"]
+        == results["grpo_greedy"]
+    )
