@@ -55,6 +55,12 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
         help="share of searches that find nothing (default 0.15)",
     )
     parser.add_argument(
+        "--holdout",
+        choices=("all", "train", "held_out"),
+        default="all",
+        help="draw request patterns and names from one side of the held-out split (default all)",
+    )
+    parser.add_argument(
         "--workers", type=_positive_int, default=1, help="processes, at least 1 (same output)"
     )
     parser.add_argument(
@@ -119,6 +125,7 @@ def _generated(args: argparse.Namespace) -> Generator[tuple[str, Any], None, Non
         "failure_share": args.failure_share,
         "underspecified": args.underspecified,
         "empty_searches": args.empty_searches,
+        "holdout": args.holdout,
     }
     mix.update({k: v for k, v in (("complexity", args.complexity), ("skills", args.skills)) if v})
     if args.stats and args.workers <= 1:  # count the conversations made, not their lines

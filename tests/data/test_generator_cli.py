@@ -31,6 +31,16 @@ def test_generate_then_replay_passes_everything(tmp_path):
     assert summary["conversations_passed"] == 50 and summary["turns"] == summary["turns_passed"]
 
 
+def test_generate_draws_one_side_of_the_held_out_split(tmp_path):
+    out = tmp_path / "held_out.jsonl"
+    run = crm_gym("generate", "--n", "20", "--seed", "1", "--holdout", "held_out", "-o", str(out))
+    assert run.returncode == 0, run.stderr
+    ids = [json.loads(line)["conversation_id"] for line in out.read_text().splitlines()]
+    assert len(ids) == 20 and all(i.endswith("_held_out") for i in ids)
+    replayed = crm_gym("replay", str(out), "--json")
+    assert json.loads(replayed.stdout)["conversations_passed"] == 20
+
+
 def test_generate_stats_and_datastats_agree(tmp_path):
     out = tmp_path / "tasks.jsonl"
     run = crm_gym(
