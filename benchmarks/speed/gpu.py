@@ -75,10 +75,10 @@ def noarg_observations(count: int, seed: int = 0) -> list[Any]:
     """``count`` observations of ``noarg`` first turns, as the training envs give them."""
     import crm_gym  # noqa: F401  (registers the env ids)
     from agents.policy import Observation
-    from agents.train_data import first_turn, task_family
+    from agents.train_data import first_turn, task_sets
     from crm_gym.envs.crm_env import CrmEnv
 
-    tasks = task_family("noarg", 400, seed)
+    tasks = sum(task_sets("noarg", 400, 1, seed), [])
     env = CrmEnv(tasks=tasks)
     observations = []
     for k in range(count):
@@ -178,12 +178,12 @@ def grpo_step_times(model: Any, tokenizer: Any, device: str, bf16: bool,
     from agents.hf import HFPolicy
     from agents.presets import PRESETS
     from agents.train import Args, _make_envs, _tasks_by_arm
-    from agents.train_data import split_tasks, task_family
+    from agents.train_data import task_sets
     from benchmarks.speed.grpo import _rollout
 
     args = Args(**PRESETS["cpu-tiny"], seed=0)
-    train_tasks, _ = split_tasks(task_family("noarg", 400, 0), args.num_eval_tasks, 0)
-    by_arm = _tasks_by_arm(train_tasks)
+    train_tasks, _ = task_sets("noarg", 400, args.num_eval_tasks, 0)
+    by_arm = _tasks_by_arm("noarg", train_tasks)
     state = {
         "args": args, "model": model,
         "policy": HFPolicy(model, tokenizer, device=device, prompt_style=args.prompt_style),

@@ -57,7 +57,7 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     from agents.presets import PRESETS
     from agents.tiny import build_tiny_model
     from agents.train import Args, _make_envs, _tasks_by_arm
-    from agents.train_data import split_tasks, task_family
+    from agents.train_data import task_sets
 
     args = Args(**(PRESETS["cpu-tiny"] | {"seed": seed, "num_conversations": num_conversations}))
     torch.set_num_threads(args.num_threads or 1)
@@ -66,10 +66,8 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     build_tiny_model(path, seed=seed)
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
-    train_tasks, _ = split_tasks(
-        task_family(args.task_family, args.num_conversations, seed), args.num_eval_tasks, seed
-    )
-    by_arm = _tasks_by_arm(train_tasks)
+    train_tasks, _ = task_sets(args.task_family, args.num_conversations, args.num_eval_tasks, seed)
+    by_arm = _tasks_by_arm(args.task_family, train_tasks)
     task_ids = [task for arm in sorted(by_arm) for task in by_arm[arm]]
     envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
     policy = HFPolicy(model, tokenizer, device="cpu", prompt_style=args.prompt_style)

@@ -71,10 +71,11 @@ class TimedPolicy:
 
 def build(prompts: int, group_size: int, max_env_steps: int, seed: int = 0) -> tuple[Any, list]:
     """The vector env (one env per episode) and the batch's reset options, as training makes."""
-    from agents.train_data import first_turn, task_family
+    from agents.train_data import first_turn
     from crm_gym import make_vec
+    from crm_gym.generator import generate
 
-    tasks = task_family("all", 2000, seed)
+    tasks = list(generate(2000, seed=seed))
     envs = make_vec("ArcCrm-v1", prompts * group_size, tasks=tasks, expose_reference=True,
                     max_steps=max_env_steps)  # fmt: skip
     options = [{"task_id": first_turn(tasks[k % len(tasks)])}
