@@ -117,7 +117,7 @@ def test_resuming_with_another_configuration_is_refused(run_dir, capsys) -> None
     argv = ["--steps", "3", "--seed", "1", "--set", "lr=1e-3", "--set", "num_eval_tasks=4"]
     assert _train(run_dir, *argv) == 2
     line = _error_line(capsys)
-    assert f"run dir {run_dir} was made with seed=0, num_eval_tasks=3, lr=0.0003; " in line
+    assert f"run dir {run_dir} was made with seed=0, num_eval_tasks=3, lr=0.0001; " in line
     assert "this call has seed=1, num_eval_tasks=4, lr=0.001 (use a new --output dir" in line
     assert (run_dir / "args.json").read_bytes() == stored  # not rewritten
     assert _train(run_dir, "--steps", "1") == 2  # fewer steps than the checkpoint's
