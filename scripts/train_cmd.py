@@ -140,7 +140,7 @@ def cmd_train(options: argparse.Namespace) -> int:
         return _fail(exc, 1)
     if not main:
         return 0
-    summary["reward_curve"] = plot_curve(Path(summary["metrics"]), Path(args.output_dir))
+    summary["reward_curve"] = plot_curve(summary, Path(args.output_dir))
     print_table(summary)
     print(json.dumps(summary))
     return 0
@@ -242,22 +242,34 @@ def is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def plot_curve(metrics_path: Path, out: Path) -> str:
-    """``reward_curve.png``: rollout reward per step and held-out evaluations."""
+def plot_curve(summary: dict[str, Any], out: Path) -> str:
+    """``reward_curve.png``: the rollout reward per step and held-out success, greedy and sampled.
+
+    Held-out points start at step 0 (the model GRPO starts from, after the warm start).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines()]
-    evals = [row for row in rows if "eval/reward_mean" in row]
+    rows = [json.loads(line) for line in Path(summary["metrics"]).read_text().splitlines()]
+    evals = [row for row in rows if "eval/success_rate" in row]
     figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.plot([r["step"] for r in rows], [r["rollout/reward_mean"] for r in rows], label="rollout")
-    axis.plot([r["step"] for r in evals], [r["eval/reward_mean"] for r in evals], "o-",
-              label="held-out (greedy)")  # fmt: skip
-    axis.set_xlabel("GRPO step")
-    axis.set_ylabel("mean reward")
-    axis.legend()
+    steps, rewards = [r["step"] for r in rows], [r["rollout/reward_mean"] for r in rows]
+    axis.plot(steps, rewards, label="rollout reward (training tasks, sampled)")
+    for key, before, label, style in (
+        ("eval/greedy_success_rate", "eval_greedy_success_before", "greedy", "o-"),
+        ("eval/success_rate", "eval_success_before", "sampled", "s--"),
+    ):
+        points = [(r["step"], r[key]) for r in evals if key in r]
+        if summary.get(before) is not None:
+            points.insert(0, (0, summary[before]))
+        if points:
+            x, y = zip(*points, strict=True)
+            axis.plot(x, y, style, label=f"held-out success, {label}")
+    axis.set_xlabel("GRPO step (0: after the warm start)")
+    axis.set_ylabel("reward / success")
+    axis.legend(fontsize=8)
     figure.tight_layout()
     path = out / "reward_curve.png"
     figure.savefig(path, dpi=100)
