@@ -35,7 +35,15 @@ from typing import Any
 import numpy as np
 
 from benchmarks.report import ReportOptions
-from benchmarks.train_stats import arm_shares, by_group, mean_ci, paired_by_seed, poi, task_matrix
+from benchmarks.train_stats import (
+    arm_shares,
+    by_group,
+    mean_ci,
+    paired_by_seed,
+    poi,
+    task_gain,
+    task_matrix,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("bandit", "uniform")
@@ -70,7 +78,8 @@ def _settings(args: dict[str, Any] | Path) -> dict[str, Any] | None:
         if not args.exists():
             return None
         args = json.loads(args.read_text())
-    return {key: value for key, value in args.items() if key not in ("output_dir", "progress")}
+    plain = json.loads(json.dumps(args))  # as args.json holds it: tuples are lists there
+    return {key: value for key, value in plain.items() if key not in ("output_dir", "progress")}
 
 
 def grpo_settings(
@@ -217,6 +226,10 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
     results["arm_shares"] = {
         variant: _mean_shares([arm_shares(r["arm_rows"], sorted(set(arms))) for r in runs[v]])
         for v, variant in (("bandit", "grpo"), ("uniform", "uniform"))
+    }
+    results["task_gain"] = {
+        name: task_gain(matrices[f"{name}_greedy"], matrices["warm_start_greedy"], options.reps)
+        for name in ("grpo", "uniform")
     }
     results["paired_greedy"] = {
         "grpo": paired_by_seed(matrices["grpo_greedy"], matrices["warm_start_greedy"]),

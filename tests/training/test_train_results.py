@@ -57,11 +57,22 @@ def test_the_verdict_is_computed_from_the_confidence_intervals(lo: float, holds:
         "grpo_greedy": estimate,
         "paired_greedy": {"grpo": [0.1], "uniform": [0.0]},
         "reproducibility": {},
+        "task_gain": {
+            "grpo": {"mean": 0.05, "ci": [-0.01, 0.1], "improved": 3, "worse": 1, "tasks": 20}
+        },
+        "per_arm": {
+            "a-easy": {"n": 2.0, "grpo": 0.5, "uniform": 0.0},
+            "a-hard": {"n": 2.0, "grpo": 0.0, "uniform": 0.5},
+        },
+        "arm_shares": {"grpo": {"a-easy": 0.7, "a-hard": 0.3}},
     }
     text = "\n".join(notes(results))
-    assert ("The goal holds" in text) == holds
+    assert ("The single-turn goal holds" in text) == holds
     assert ("The goal does not hold" in text) == (not holds)
     assert "no difference shown" in text
+    assert "[-0.010, +0.100] includes 0" in text  # the task-resampled CI, computed
+    assert "SEC above uniform on 1 of 2 arms, below on 1" in text
+    assert "SEC sampled `a-easy` most (0.700" in text
 
 
 def test_replace_section_keeps_the_other_sections() -> None:
@@ -71,8 +82,12 @@ def test_replace_section_keeps_the_other_sections() -> None:
         replace_section("# R\n", "x")
 
 
+def _no_training(args):
+    raise AssertionError(f"{args.output_dir} was trained again instead of reused")
+
+
 @pytest.mark.slow
-def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path) -> None:
+def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path, monkeypatch) -> None:
     out = tmp_path / "runs"
     argv = [
         "--seeds",
@@ -113,7 +128,8 @@ def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path) -> N
     assert results["curves"]["bandit"][0]["steps"] == [0, 1]  # step 0: the warm-started model
     assert sum(row["n"] for row in results["per_arm"].values()) == 6  # every task in one arm
     assert "GRPO + SEC, greedy" in markdown(results)
-    # a second call reuses the finished runs (same settings): the same numbers
+    # a second call reuses the finished runs (same settings): no training, the same numbers
+    monkeypatch.setattr("agents.train.train", _no_training)
     assert train_results.main(argv) == 0
     assert (
         json.loads((out / "train_results.json").read_text())["grpo_greedy"]
