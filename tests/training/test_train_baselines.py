@@ -127,22 +127,16 @@ def test_random_success_rejects_no_samples():
         random_success(_tiny_args(), 0)
 
 
-def test_cli_prints_one_json_line():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.train_baselines",
-            "--preset",
-            "cpu-tiny",
-            "--samples",
-            "2",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
+def _cli(samples: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "benchmarks.train_baselines", "--preset", "cpu-tiny"]
+    return subprocess.run(
+        [*command, "--samples", samples], capture_output=True, text=True, timeout=120
     )
+
+
+def test_cli_prints_one_json_line():
+    done = _cli("2")
+    assert done.returncode == 0, done.stderr
     [line] = done.stdout.splitlines()
     row = json.loads(line)
     assert row["ceiling"] == 1.0
@@ -151,20 +145,7 @@ def test_cli_prints_one_json_line():
 
 
 def test_cli_rejects_bad_samples():
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.train_baselines",
-            "--preset",
-            "cpu-tiny",
-            "--samples",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _cli("0")
     assert done.returncode == 2
     assert "--samples: must be >= 1, got 0" in done.stderr
     assert "Traceback" not in done.stderr
