@@ -43,7 +43,7 @@ _ARGS = _TINY | {
     "num_eval_tasks": 64,
     "max_new_tokens": 128,
     "warm_start_conversations": 8000,
-    "warm_start_steps": 1800,  # ~11 min; held-out greedy success ~0.1 after it
+    "warm_start_steps": 1800,  # ~12 min; held-out greedy success 0.156 after it
     "warm_start_lr": 1e-3,
     "warm_start_batch_size": 16,
     "reward_mode": "shaped",  # partial credit per argument value copied right
