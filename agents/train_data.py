@@ -102,6 +102,8 @@ def passes_with_call(conversations: Iterable[Any]) -> list[Any]:
     from crm_gym.scoring import RewardConfig
 
     candidates = list(conversations)
+    if not candidates:
+        return []
     env = gym.make("ArcCrm-v1", tasks=candidates, max_steps=1,
                    reward_config=RewardConfig(mode="binary"))  # fmt: skip
     kept = []
