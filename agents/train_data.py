@@ -104,8 +104,9 @@ def passes_with_call(conversations: Iterable[Any]) -> list[Any]:
     candidates = list(conversations)
     if not candidates:
         return []
-    env = gym.make("ArcCrm-v1", tasks=candidates, max_steps=1,
-                   reward_config=RewardConfig(mode="binary"))  # fmt: skip
+    env = gym.make(
+        "ArcCrm-v1", tasks=candidates, max_steps=1, reward_config=RewardConfig(mode="binary")
+    )
     kept = []
     for conversation in candidates:
         turn = conversation.turns[0]
@@ -226,8 +227,9 @@ def supervised_step(
 
     from agents.grpo import check_finite, masked_mean
 
-    logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"],
-                              batch["action_mask"])  # fmt: skip
+    logprobs = token_logprobs(
+        model, batch["input_ids"], batch["attention_mask"], batch["action_mask"]
+    )
     loss = -masked_mean(logprobs, batch["action_mask"])
     check_finite(loss, logprobs=logprobs)
     optimizer.zero_grad(set_to_none=True)
@@ -290,15 +292,20 @@ def evaluate_per_task(
     these episodes exactly, however it batches them; every evaluation draws the same random
     numbers (common random numbers: differences between steps are the policy's).
     """
-    greedy = SamplingParams(temperature=0.0, top_p=1.0, max_new_tokens=sampling.max_new_tokens,
-                            seed=sampling.seed)  # fmt: skip
+    greedy = SamplingParams(
+        temperature=0.0, top_p=1.0, max_new_tokens=sampling.max_new_tokens, seed=sampling.seed
+    )
     means: dict[str, float] = {}
     per_task: dict[str, dict[str, float]] = {}
-    for name, params, samples, prefix in (("sampled", sampling, num_samples, "eval/"),
-                                          ("greedy", greedy, 1, "eval/greedy_")):  # fmt: skip
+    for name, params, samples, prefix in (
+        ("sampled", sampling, num_samples, "eval/"),
+        ("greedy", greedy, 1, "eval/greedy_"),
+    ):
         returns, passed = _held_out_episodes(envs, policy, task_ids, params, samples)
-        means |= {f"{prefix}reward_mean": float(returns.mean()),
-                  f"{prefix}success_rate": float(passed.mean())}  # fmt: skip
+        means |= {
+            f"{prefix}reward_mean": float(returns.mean()),
+            f"{prefix}success_rate": float(passed.mean()),
+        }
         per_task[name] = dict(zip(task_ids, passed.mean(axis=1).tolist(), strict=True))
     return means, per_task
 
@@ -310,8 +317,9 @@ def _held_out_episodes(
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(num_samples)]
     seed = 0 if sampling.seed is None else sampling.seed
     seeds = [episode_seed(seed, task_id, k) for task_id in task_ids for k in range(num_samples)]
-    trajectories = collect_rollouts(envs, policy, sampling=sampling, options=options,
-                                    episode_seeds=seeds)  # fmt: skip
+    trajectories = collect_rollouts(
+        envs, policy, sampling=sampling, options=options, episode_seeds=seeds
+    )
     shape = (len(task_ids), num_samples)
     returns = np.array([t.total_return for t in trajectories]).reshape(shape)
     passed = np.array([t.steps[-1].info["reward_components"]["passed"] for t in trajectories])

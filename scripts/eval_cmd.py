@@ -30,9 +30,12 @@ EVAL_EXAMPLE = (
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``crm-gym eval``."""
     add = parser.add_argument
-    add("--policy", required=True,
+    add(
+        "--policy",
+        required=True,
         help="replay | random | vllm:MODEL | model dir | `crm-gym train` run dir | "
-             "package.module:ClassName | litellm model (openai/gpt-4.1, gpt-4.1)")  # fmt: skip
+        "package.module:ClassName | litellm model (openai/gpt-4.1, gpt-4.1)",
+    )
     add(
         "--tasks",
         default=None,
@@ -49,16 +52,31 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     add("--seed", type=int, default=None, help="seed of the run (default 0; a run dir: its seed)")
     add("--num-envs", type=int, default=8, help="envs in lockstep = API requests in flight (8)")
     add("--judge", default=None, metavar="MODEL", help="LLM judge via litellm (off by default)")
-    add("--temperature", type=float, default=None,
-        help="sampling temperature (default 0; a run dir: the run's)")  # fmt: skip
-    add("--max-new-tokens", type=int, default=None,
-        help="tokens per action (default 512; a run dir: the run's)")  # fmt: skip
+    add(
+        "--temperature",
+        type=float,
+        default=None,
+        help="sampling temperature (default 0; a run dir: the run's)",
+    )
+    add(
+        "--max-new-tokens",
+        type=int,
+        default=None,
+        help="tokens per action (default 512; a run dir: the run's)",
+    )
     add("--api-base", default=None, help="base URL of an OpenAI-compatible server (litellm)")
-    add("--step", type=int, default=None,
-        help="training step of the checkpoint, for the records (a run dir: its step)")  # fmt: skip
+    add(
+        "--step",
+        type=int,
+        default=None,
+        help="training step of the checkpoint, for the records (a run dir: its step)",
+    )
     add("--name", default=None, help="the records' policy name (default: from --policy)")
-    add("--strict-upstream", action="store_true",
-        help="upstream's CRM mock exactly (crm_gym.crm.CrmApi(strict_upstream=True))")  # fmt: skip
+    add(
+        "--strict-upstream",
+        action="store_true",
+        help="upstream's CRM mock exactly (crm_gym.crm.CrmApi(strict_upstream=True))",
+    )
     add("--no-progress", action="store_true", help="no progress bar on stderr")
     add(
         "--memory",
@@ -102,14 +120,24 @@ def plan_eval(args: argparse.Namespace) -> EvalPlan:
     seed = _pick(args.seed, run, "seed", 0)
     strict = args.strict_upstream
     plan = EvalPlan(
-        spec=spec, conversations=_tasks(args, run), name=args.name or spec.name,
-        attempts=_pick(args.attempts, run, "eval_samples", 1), seed=seed,
-        step=args.step if args.step is not None or run is None else run.step, sampling=sampling,
+        spec=spec,
+        conversations=_tasks(args, run),
+        name=args.name or spec.name,
+        attempts=_pick(args.attempts, run, "eval_samples", 1),
+        seed=seed,
+        step=args.step if args.step is not None or run is None else run.step,
+        sampling=sampling,
         env=run.env(strict) if run else EnvSettings(strict_upstream=strict),
-        episode_seed_base=run.sampling().seed if run else seed, run=run,
-    )  # fmt: skip
-    settings = {"episode_seed_base": plan.episode_seed_base, "env": plan.env,
-                "sampling": sampling, "judge": args.judge, "memory": args.memory}  # fmt: skip
+        episode_seed_base=run.sampling().seed if run else seed,
+        run=run,
+    )
+    settings = {
+        "episode_seed_base": plan.episode_seed_base,
+        "env": plan.env,
+        "sampling": sampling,
+        "judge": args.judge,
+        "memory": args.memory,
+    }
     plan.identity = run_identity(plan.conversations, plan.name, plan.attempts, seed, settings)
     return plan
 
@@ -151,8 +179,13 @@ def build(plan: EvalPlan, args: argparse.Namespace) -> tuple[Any, bool]:
     from agents.policy_spec import build_policy, expose_reference
 
     style = plan.run.args.prompt_style if plan.run else "full"
-    policy = build_policy(plan.spec, seed=plan.seed, num_envs=args.num_envs,
-                          api_base=args.api_base, prompt_style=style)  # fmt: skip
+    policy = build_policy(
+        plan.spec,
+        seed=plan.seed,
+        num_envs=args.num_envs,
+        api_base=args.api_base,
+        prompt_style=style,
+    )
     expose = expose_reference(plan.spec, policy) or plan.run is not None  # as the trainer's envs
     if args.memory:
         from agents.memory import GuidelineMemory, MemoryPolicy
@@ -171,12 +204,23 @@ def cmd_eval(args: argparse.Namespace) -> int:
         plan = plan_eval(args)
         with EvalLog.open(args.output, plan.identity) as log:  # locked and checked before work
             policy, expose = build(plan, args)
-            evaluate(plan.conversations, policy, policy_name=plan.name, attempts=plan.attempts,
-                     seed=plan.seed, num_envs=args.num_envs, output=log, step=plan.step,
-                     expose_reference=expose, sampling=plan.sampling,
-                     judge=LlmJudge(args.judge) if args.judge else None,
-                     progress=not args.no_progress, provider=plan.spec.provider, env=plan.env,
-                     episode_seed_base=plan.episode_seed_base)  # fmt: skip
+            evaluate(
+                plan.conversations,
+                policy,
+                policy_name=plan.name,
+                attempts=plan.attempts,
+                seed=plan.seed,
+                num_envs=args.num_envs,
+                output=log,
+                step=plan.step,
+                expose_reference=expose,
+                sampling=plan.sampling,
+                judge=LlmJudge(args.judge) if args.judge else None,
+                progress=not args.no_progress,
+                provider=plan.spec.provider,
+                env=plan.env,
+                episode_seed_base=plan.episode_seed_base,
+            )
             records = [r for r in log.records if r.step == plan.step]
     except (ValueError, ImportError, OSError) as exc:  # EvalLogError, PolicySpecError included
         print(f"crm-gym eval: {exc}", file=sys.stderr)

@@ -30,8 +30,13 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="override the seed")
     parser.add_argument("--steps", type=int, help="override the number of GRPO steps")
     parser.add_argument("--output", help="output directory (default runs/<preset or config>)")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
-                        help="override an Args field, e.g. --set lr=1e-4 (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=JSON",
+        help="override an Args field, e.g. --set lr=1e-4 (repeatable)",
+    )
     parser.add_argument("--no-resume", action="store_true", help="start over in --output")
     parser.add_argument(
         "--plan",
@@ -130,8 +135,10 @@ def cmd_train(options: argparse.Namespace) -> int:
 
     main = is_main_process()  # under ``accelerate launch`` every process runs this command
     if args.warm_start_steps and main:
-        print(f"warm start: {args.warm_start_steps} supervised steps on replayed reference "
-              "trajectories, before GRPO (eval_reward_before is measured after it)")  # fmt: skip
+        print(
+            f"warm start: {args.warm_start_steps} supervised steps on replayed reference "
+            "trajectories, before GRPO (eval_reward_before is measured after it)"
+        )
     try:
         summary = train(args)
     except (RunDirError, ConfigError, ImportError) as exc:  # ConfigError: a device need (fsdp)
@@ -156,13 +163,16 @@ def memory_plan(args: Any, options: argparse.Namespace) -> dict[str, Any]:
 
     devices = options.devices or int(os.environ.get("WORLD_SIZE", "1"))
     if devices < 1 or (options.device_gib is not None and not options.device_gib > 0):
-        raise ConfigError(f"--devices {options.devices} / --device-gib {options.device_gib}: "
-                          "expected a positive count and a positive size")  # fmt: skip
+        raise ConfigError(
+            f"--devices {options.devices} / --device-gib {options.device_gib}: "
+            "expected a positive count and a positive size"
+        )
     name, gib = cuda_device()
     if options.device_gib is not None:
         name, gib = "given by --device-gib", options.device_gib
-    return plan_memory(args, gib or DEFAULT_DEVICE_GIB, name or "assumed", devices,
-                       shape=_shape(args.model, args))  # fmt: skip
+    return plan_memory(
+        args, gib or DEFAULT_DEVICE_GIB, name or "assumed", devices, shape=_shape(args.model, args)
+    )
 
 
 def cuda_device() -> tuple[str | None, float | None]:
@@ -189,9 +199,14 @@ def _shape(model: str, args: Any) -> Any:
 
     if model == "tiny":
         hidden = args.tiny_hidden_size
-        return replace(model_shape("tiny"), hidden_size=hidden, intermediate_size=2 * hidden,
-                       num_hidden_layers=args.tiny_num_layers, head_dim=hidden // 4,
-                       vocab_size=args.tiny_vocab_size)  # fmt: skip
+        return replace(
+            model_shape("tiny"),
+            hidden_size=hidden,
+            intermediate_size=2 * hidden,
+            num_hidden_layers=args.tiny_num_layers,
+            head_dim=hidden // 4,
+            vocab_size=args.tiny_vocab_size,
+        )
     try:
         return model_shape(model)
     except ConfigError:
