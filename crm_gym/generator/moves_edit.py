@@ -131,12 +131,17 @@ def close_deal(scene: Scene) -> Intent | None:
     changes: dict[str, Any] = {"stage": stage}
     if scene.rng.chance(0.3):
         changes["probability"] = 99 if stage == "Closed-Won" else 1
+    return _deal_change(deal, changes, learns="closed")
+
+
+def _deal_change(deal: Any, changes: dict[str, Any], learns: str) -> Intent:
+    """``modify_opportunity`` of ``deal`` with ``changes``; the scene learns ``learns``."""
     return Intent(
         "modify_opportunity",
         {"opportunity_id": deal.arg, **changes},
         changes,
         {"target": deal},
-        learns="closed",
+        learns=learns,
     )
 
 
@@ -162,13 +167,7 @@ def boundary_edit(scene: Scene) -> Intent | None:
     if deal is None:
         return None
     changes = _limit(scene)
-    return Intent(
-        "modify_opportunity",
-        {"opportunity_id": deal.arg, **changes},
-        changes,
-        {"target": deal},
-        learns="updated",
-    )
+    return _deal_change(deal, changes, learns="updated")
 
 
 def _limit(scene: Scene) -> dict[str, Any]:
