@@ -59,12 +59,14 @@ from agents.rollout import collect_rollouts, derive_seed
 from agents.run_dir import MetricsLog, check_resume, clear_run, write_args
 from agents.train_args import Args
 from agents.train_data import (
+    env_kwargs,
+    eval_seed,
     evaluate_per_task,
     first_turn,
     pad_batch,
     replay_trajectories,
+    run_tasks,
     task_arm,
-    task_sets,
     warm_start,
 )
 from agents.train_metrics import episode_passed, logprob_mismatch, shared_metrics, step_metrics
@@ -104,8 +106,7 @@ def train(args: Args) -> dict[str, Any]:
     model, tokenizer = _load_model(args, out, accelerator, resuming)
     check_lora_targets(args, model)
     model.to(accelerator.device)
-    train_tasks, eval_tasks = task_sets(args.task_family, args.num_conversations,
-                                        args.num_eval_tasks, _data_seed(args))  # fmt: skip
+    train_tasks, eval_tasks = run_tasks(args)
     by_arm = _tasks_by_arm(args.task_family, train_tasks)
     envs = _make_envs(args, train_tasks, shard.stop - shard.start)
     eval_envs = _make_envs(args, eval_tasks, len(eval_tasks) * args.eval_samples)
@@ -412,11 +413,8 @@ def _tasks_by_arm(family: str, conversations: list[Any]) -> dict[str, list[str]]
 
 def _make_envs(args: Args, tasks: list[Any], num_envs: int) -> Any:
     from crm_gym import make_vec
-    from crm_gym.scoring import RewardConfig
 
-    return make_vec(args.env_id, num_envs, tasks=tasks, expose_reference=True,
-                    max_steps=args.max_env_steps,
-                    reward_config=RewardConfig(mode=args.reward_mode))  # fmt: skip
+    return make_vec(args.env_id, num_envs, **env_kwargs(args, tasks))
 
 
 def _policy(args: Args, model: Any, tokenizer: Any, device: Any) -> Any:
@@ -519,13 +517,8 @@ def _eval_sampling(args: Args) -> SamplingParams:
 
     Every run on the same tasks draws the same uniforms, before and after GRPO alike.
     """
-    seed = derive_seed(_data_seed(args), 9)
     return SamplingParams(temperature=args.temperature, top_p=args.top_p,
-                          max_new_tokens=args.max_new_tokens, seed=seed)  # fmt: skip
-
-
-def _data_seed(args: Args) -> int:
-    return args.seed if args.data_seed is None else args.data_seed
+                          max_new_tokens=args.max_new_tokens, seed=eval_seed(args))  # fmt: skip
 
 
 def _base_seed(args: Args) -> int:

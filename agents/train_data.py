@@ -22,7 +22,7 @@ import numpy as np
 from agents.baselines import ReplayPolicy
 from agents.logprobs import token_logprobs
 from agents.policy import Observation, Sample, SamplingParams
-from agents.rollout import Trajectory, collect_rollouts, episode_seed
+from agents.rollout import Trajectory, collect_rollouts, derive_seed, episode_seed
 from crm_gym.crm.tools import tool_schemas
 from crm_gym.envs.tasks import arm_of
 from crm_gym.scoring.facts import scalars
@@ -67,6 +67,30 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     elif name != "all":
         raise ValueError(f"task family must be one of {FAMILIES}, got {name!r}")
     return split_tasks(conversations, num_eval, seed)
+
+
+def run_data_seed(args: Any) -> int:
+    """The seed of a run's tasks, held-out split and held-out sampling (``Args.data_seed``)."""
+    return args.seed if args.data_seed is None else args.data_seed
+
+
+def run_tasks(args: Any) -> tuple[list, list]:
+    """A run's (training, held-out) conversations, from its ``Args``."""
+    return task_sets(args.task_family, args.num_conversations, args.num_eval_tasks,
+                     run_data_seed(args))  # fmt: skip
+
+
+def eval_seed(args: Any) -> int:
+    """The sampling seed of a run's held-out episodes: every evaluation draws the same numbers."""
+    return int(derive_seed(run_data_seed(args), 9))
+
+
+def env_kwargs(args: Any, tasks: list[Any]) -> dict[str, Any]:
+    """The env settings of a run's training and evaluation envs (``make_vec`` keywords)."""
+    from crm_gym.scoring import RewardConfig
+
+    return {"tasks": tasks, "expose_reference": True, "max_steps": args.max_env_steps,
+            "reward_config": RewardConfig(mode=args.reward_mode)}  # fmt: skip
 
 
 def balanced(conversations: list[Any], num_eval: int, family: str) -> list[Any]:

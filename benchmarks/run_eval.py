@@ -63,7 +63,9 @@ class TrainedRun:
     @property
     def data_seed(self) -> int:
         """The seed of the run's task set and held-out evaluation."""
-        return self.args.seed if self.args.data_seed is None else self.args.data_seed
+        from agents.train_data import run_data_seed
+
+        return run_data_seed(self.args)
 
     def env(self, strict_upstream: bool = False) -> EnvSettings:
         """The run's env: its id, actions per turn and reward mode."""

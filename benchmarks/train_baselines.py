@@ -26,9 +26,9 @@ import numpy as np
 from agents.baselines import RandomPolicy, ReplayPolicy
 from agents.policy import SamplingParams
 from agents.presets import PRESETS
-from agents.rollout import Trajectory, collect_rollouts, derive_seed, episode_seed
+from agents.rollout import Trajectory, collect_rollouts, episode_seed
 from agents.train_args import Args
-from agents.train_data import first_turn, task_sets
+from agents.train_data import env_kwargs, eval_seed, first_turn, run_tasks
 from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
@@ -36,34 +36,6 @@ CONSTANT_ANSWER = "Done."
 """The plain-text answer among the constant candidates."""
 MAX_VECTOR_ENVS = 16
 """Envs per vector env: results do not depend on it (each episode carries its own seed)."""
-
-
-def run_tasks(args: Args) -> tuple[list[Any], list[Any]]:
-    """The run's (training, held-out) conversations, as ``agents.train`` draws them."""
-    return task_sets(
-        args.task_family, args.num_conversations, args.num_eval_tasks, _data_seed(args)
-    )
-
-
-def eval_seed(args: Args) -> int:
-    """The sampling seed of the run's held-out episodes (``agents.train._eval_sampling``)."""
-    return int(derive_seed(_data_seed(args), 9))
-
-
-def _data_seed(args: Args) -> int:
-    return args.seed if args.data_seed is None else args.data_seed
-
-
-def eval_env_kwargs(args: Args, tasks: list[Any]) -> dict[str, Any]:
-    """The env settings of ``agents.train._make_envs``: the run's evaluation envs."""
-    from crm_gym.scoring import RewardConfig
-
-    return {
-        "tasks": tasks,
-        "expose_reference": True,
-        "max_steps": args.max_env_steps,
-        "reward_config": RewardConfig(mode=args.reward_mode),
-    }
 
 
 def _passed(trajectory: Trajectory) -> bool:
@@ -79,9 +51,7 @@ def _success(
     task_ids = [first_turn(c) for c in held_out]
     options = [{"task_id": task_id} for task_id in task_ids for _ in range(samples)]
     seeds = [episode_seed(sampling.seed, t, k) for t in task_ids for k in range(samples)]
-    envs = make_vec(
-        args.env_id, min(len(options), MAX_VECTOR_ENVS), **eval_env_kwargs(args, held_out)
-    )
+    envs = make_vec(args.env_id, min(len(options), MAX_VECTOR_ENVS), **env_kwargs(args, held_out))
     try:
         trajectories = collect_rollouts(
             envs, policy, sampling=sampling, options=options, episode_seeds=seeds
@@ -153,7 +123,7 @@ def best_constant_on(args: Args, train: list[Any], held_out: list[Any]) -> dict[
 
     task_ids = [first_turn(c) for c in held_out]
     candidates = constant_candidates(train)
-    env = gym.make(args.env_id, **eval_env_kwargs(args, held_out))
+    env = gym.make(args.env_id, **env_kwargs(args, held_out))
     try:
         scores = [[constant_passes(env, action, t) for t in task_ids] for action in candidates]
     finally:

@@ -109,17 +109,11 @@ def grpo_settings(
 
 def held_out_tasks(args: Any) -> tuple[list[str], list[str], list[str]]:
     """The held-out task ids, their arms and their skills, in the evaluation's order."""
-    from agents.train_data import first_turn, task_arm, task_sets
+    from agents.train_data import first_turn, run_tasks, task_arm
 
-    data_seed = args.seed if args.data_seed is None else args.data_seed
-    held_out = task_sets(args.task_family, args.num_conversations, args.num_eval_tasks, data_seed)[
-        1
-    ]
-    return (
-        [first_turn(c) for c in held_out],
-        [task_arm(args.task_family, c) for c in held_out],
-        [str(c.skill) for c in held_out],
-    )
+    held_out = run_tasks(args)[1]
+    ids = [first_turn(c) for c in held_out]
+    return ids, [task_arm(args.task_family, c) for c in held_out], [str(c.skill) for c in held_out]
 
 
 def curve(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[float]]:

@@ -56,7 +56,7 @@ def add_generate_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--holdout",
-        choices=("all", "train", "held_out"),
+        choices=("all", "train", "held_out"),  # holdout.SIDES (not imported: a quick CLI start)
         default="all",
         help="draw request patterns and names from one side of the held-out split (default all)",
     )

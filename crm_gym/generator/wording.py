@@ -135,7 +135,7 @@ def _side_plans(phrase: str, side: Side, *slots: str) -> tuple[_Plan, ...]:
     """``_plans`` of one side of the held-out split (``crm_gym.generator.holdout``).
 
     Where no fitting pattern is on that side (a request with an unusual set of values), every
-    fitting pattern is used: ``side_fallbacks`` counts how often, for the split's audit.
+    fitting pattern is used, and ``SIDE_FALLBACKS`` records it for the split's test.
     """
     fitting = _fitting(phrase, frozenset(slots))
     patterns = PATTERNS[phrase]

@@ -14,17 +14,21 @@ from agents.baselines import RandomPolicy
 from agents.policy import SamplingParams
 from agents.presets import PRESETS
 from agents.train_args import Args
-from agents.train_data import evaluate_per_task, first_turn, passes_with_call
+from agents.train_data import (
+    env_kwargs,
+    eval_seed,
+    evaluate_per_task,
+    first_turn,
+    passes_with_call,
+    run_tasks,
+)
 from benchmarks.train_baselines import (
     CONSTANT_ANSWER,
     best_constant_on,
     constant_candidates,
     constant_passes,
-    eval_env_kwargs,
-    eval_seed,
     held_out_ceiling,
     random_success,
-    run_tasks,
 )
 from crm_gym.actions import format_tool_call
 from crm_gym.generator import generate
@@ -95,7 +99,7 @@ def test_constant_candidates_are_distinct_calls_tools_and_an_answer():
 def test_constant_action_is_deterministic():
     args = _tiny_args()
     held_out = _by_tool()["summarize_counts"][:2] + _by_tool()["quote_prefixes"][:2]
-    env = gym.make(args.env_id, **eval_env_kwargs(args, held_out))
+    env = gym.make(args.env_id, **env_kwargs(args, held_out))
     task_ids = [first_turn(c) for c in held_out]
     first = [constant_passes(env, SUMMARY, t) for t in task_ids]
     again = [constant_passes(env, SUMMARY, t) for t in reversed(task_ids)][::-1]
@@ -113,7 +117,7 @@ def test_random_success_matches_the_run_evaluation():
     assert 0.0 <= value <= 1.0
     assert random_success(args, 4) == value
     _, held_out = run_tasks(args)
-    envs = crm_gym.make_vec(args.env_id, 5, **eval_env_kwargs(args, held_out))
+    envs = crm_gym.make_vec(args.env_id, 5, **env_kwargs(args, held_out))
     sampling = SamplingParams(seed=eval_seed(args))
     means, _ = evaluate_per_task(
         envs, RandomPolicy(), [first_turn(c) for c in held_out], sampling, 4
