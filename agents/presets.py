@@ -53,6 +53,19 @@ _ARGS = _TINY | {
     "eval_every": 25,
     "save_every": 25,
 }
+# find, then act on what was found (issue #19, whole conversations): two-turn conversations whose
+# second request acts on the first turn's result (the client just found, the deal just created);
+# each turn takes a call, then a reply stating what the result holds (``agents.train_data.chains``)
+_CHAIN = _ARGS | {
+    "env_id": "ArcCrmConversation-v1",
+    "task_family": "chain",
+    "max_env_steps": 2,  # per turn: the call, then the reply
+    "max_new_tokens": 160,
+    "num_conversations": 3000,  # 416 training tasks
+    "num_eval_tasks": 32,
+    "eval_samples": 4,
+    "warm_start_conversations": 4000,
+}
 # shared by the GPU presets: vLLM sampling, whole prompts, every task family, bf16 autocast;
 # one completion per backward pass: at ~9,300 tokens a sequence the float32 logits of one row
 # (151,936-token vocabulary) take 17 GiB in the loss (agents.memory_plan)
@@ -91,6 +104,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "eval_samples": 4,
     },
     "cpu-args": _ARGS,
+    "cpu-chain": _CHAIN,
     # one 80 GiB GPU with vLLM (``--plan`` says both fit; docs/training.md); not for the CPU
     "gpu-qwen3-0.6b": _GPU
     | {

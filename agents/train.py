@@ -59,6 +59,7 @@ from agents.rollout import collect_rollouts, derive_seed
 from agents.run_dir import MetricsLog, check_resume, clear_run, write_args
 from agents.train_args import Args
 from agents.train_data import (
+    SPLIT_FAMILIES,
     env_kwargs,
     eval_seed,
     evaluate_per_task,
@@ -68,6 +69,7 @@ from agents.train_data import (
     run_tasks,
     task_arm,
     warm_start,
+    warm_start_tasks,
 )
 from agents.train_metrics import episode_passed, logprob_mismatch, shared_metrics, step_metrics
 from agents.train_parallel import (
@@ -495,16 +497,16 @@ def warm_start_data(args: Args, envs: Any, policy: Any, train_tasks: list) -> li
     """Replayed reference trajectories: of the training tasks, or of ``warm_start_conversations``.
 
     Those conversations come from the base seed's own generator stream, on the training side of
-    the held-out split for the ``args`` family (the first requests with arguments).
+    the held-out split for the ``args`` and ``chain`` families (``warm_start_tasks``).
     """
     seed = _base_seed(args)
     if not args.warm_start_conversations:
         return replay_trajectories(envs, policy, [first_turn(c) for c in train_tasks], seed)
     from crm_gym.generator import generate
 
-    side = "train" if args.task_family == "args" else "all"
+    side = "train" if args.task_family in SPLIT_FAMILIES else "all"
     stream = generate(args.warm_start_conversations, seed=derive_seed(seed, 11), holdout=side)
-    tasks = [c for c in stream if c.turns[0].expected_args or args.task_family != "args"]
+    tasks = warm_start_tasks(args.task_family, stream)
     replay_envs = _make_envs(args, tasks, envs.num_envs)
     try:
         return replay_trajectories(replay_envs, policy, [first_turn(c) for c in tasks], seed)

@@ -47,7 +47,7 @@ class Args:
     vllm_gpu_memory_utilization: float = 0.3
     # tasks and env
     env_id: str = "ArcCrm-v1"
-    task_family: Literal["args", "noarg", "all"] = "noarg"
+    task_family: Literal["args", "chain", "noarg", "all"] = "noarg"
     num_conversations: int = 400  # generated, then filtered by the family
     num_eval_tasks: int = 12  # held out
     eval_samples: int = 4  # sampled episodes per held-out task

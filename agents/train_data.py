@@ -15,6 +15,7 @@ as the GRPO batches, and cross-entropy falls on the action tokens only.
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -38,7 +39,11 @@ NO_ARGUMENT_TOOLS = frozenset(
 """Tools whose call is fully determined by which tool it is: the ``noarg`` family."""
 
 
-FAMILIES = ("args", "noarg", "all")
+FAMILIES = ("args", "chain", "noarg", "all")
+SPLIT_FAMILIES = ("args", "chain")
+"""Families whose held-out tasks come from the generator's held-out side (phrasings, names)."""
+CHAIN_ENV = {"env_id": "ArcCrmConversation-v1", "max_steps": 2}
+"""How a ``chain`` task is played: whole two-turn conversations, a call and a reply per turn."""
 
 
 def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tuple[list, list]:
@@ -51,14 +56,17 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     patterns and entity names never trained on), ``balanced`` across arms. ``noarg``
     (argument-free requests: which tool alone) and ``all`` (every conversation, whole
     conversations too) split one generated set at random: their held-out tasks are
-    in-distribution paraphrases.
+    in-distribution paraphrases. ``chain`` (find, then act on what was found: ``chains``) holds
+    out the generator's held-out side as ``args`` does; its tasks are whole two-turn
+    conversations.
     """
     from crm_gym.generator import generate
 
-    if name == "args":
-        train = passes_with_call(generate(num_conversations, seed=seed, holdout="train"))
-        held_out = passes_with_call(generate(num_conversations, seed=seed, holdout="held_out"))
-        return _with_arguments(train), balanced(_with_arguments(held_out), num_eval, name)
+    if name in SPLIT_FAMILIES:
+        keep = _with_arguments if name == "args" else chains
+        train = keep(generate(num_conversations, seed=seed, holdout="train"))
+        held_out = keep(generate(num_conversations, seed=seed, holdout="held_out"))
+        return train, balanced(held_out, num_eval, name)
     conversations = list(generate(num_conversations, seed=seed))
     if name == "noarg":
         conversations = passes_with_call(
@@ -111,8 +119,72 @@ def balanced(conversations: list[Any], num_eval: int, family: str) -> list[Any]:
     return chosen[:num_eval]
 
 
-def _with_arguments(conversations: list[Any]) -> list[Any]:
-    return [c for c in conversations if c.turns[0].expected_args]
+def _with_arguments(conversations: Iterable[Any]) -> list[Any]:
+    return [c for c in passes_with_call(conversations) if c.turns[0].expected_args]
+
+
+def chains(conversations: Iterable[Any]) -> list[Any]:
+    """Find-then-act tasks: the first two turns of conversations whose second acts on the first.
+
+    Kept when the second turn's reference call takes a value from the first turn's result (a
+    ``{{turn_1.field}}`` template: the id of the client just found, the deal just created) and
+    the reference actions pass both turns as ``CHAIN_ENV`` plays them (a call, then the reply
+    stating what the result holds), so the ceiling is 1.0.
+    """
+    two_turns = [
+        two_turn_prefix(c)
+        for c in conversations
+        if len(c.turns) > 1 and "{{turn_1." in json.dumps(c.turns[1].expected_args)
+    ]
+    return passes_with_replay(two_turns, **CHAIN_ENV)
+
+
+def two_turn_prefix(conversation: Any) -> Any:
+    """The conversation cut after its second turn (a failure planned later is dropped)."""
+    failure = conversation.failure_turn
+    kept = failure is not None and failure <= 2
+    return conversation.model_copy(update={
+        "turns": conversation.turns[:2], "final_expected_state": {},
+        "contains_failure": kept, "failure_turn": failure if kept else None,
+    })  # fmt: skip
+
+
+def warm_start_tasks(family: str, conversations: Iterable[Any]) -> list[Any]:
+    """What a warm start replays of other conversations: the family's kind of task.
+
+    ``args``: first requests with arguments; ``chain``: the first two turns of every
+    conversation that has two (find-then-act or not: calls, replies and copying from results);
+    other families: whole conversations.
+    """
+    if family == "args":
+        return [c for c in conversations if c.turns[0].expected_args]
+    if family == "chain":
+        return [two_turn_prefix(c) for c in conversations if len(c.turns) > 1]
+    return list(conversations)
+
+
+def passes_with_replay(conversations: list[Any], env_id: str, max_steps: int) -> list[Any]:
+    """The conversations whose reference actions (``ReplayPolicy``) pass all turns in ``env_id``."""
+    import gymnasium as gym
+
+    from crm_gym.scoring import RewardConfig
+
+    if not conversations:
+        return []
+    env = gym.make(env_id, tasks=conversations, max_steps=max_steps, expose_reference=True,
+                   reward_config=RewardConfig(mode="binary"))  # fmt: skip
+    policy, kept = ReplayPolicy(), []
+    for conversation in conversations:
+        observation, info = env.reset(options={"task_id": first_turn(conversation)})
+        total, done = 0.0, False
+        while not done:
+            action = policy.action(Observation(observation, info))
+            observation, reward, terminated, truncated, info = env.step(action)
+            total, done = total + float(reward), terminated or truncated
+        if total >= 1.0 - 1e-9:
+            kept.append(conversation)
+    env.close()
+    return kept
 
 
 def passes_with_call(conversations: Iterable[Any]) -> list[Any]:
@@ -150,12 +222,14 @@ def task_arm(family: str, conversation: Any) -> str:
     """The curriculum arm of a task: ``"<skill>-<difficulty>"``.
 
     For ``args`` the difficulty is the call's (``CALL_DIFFICULTY``: how many values it copies
-    from the request), the thing the model does; the generator's label describes the whole
-    conversation (``crm_gym.envs.tasks.arm_of``), which the other families keep.
+    from the request), the thing the model does (for ``chain``, the second turn's call); the
+    generator's label describes the whole conversation (``crm_gym.envs.tasks.arm_of``), which the
+    other families keep.
     """
-    if family != "args":
+    if family not in SPLIT_FAMILIES:
         return arm_of(conversation)
-    values = len(scalars(conversation.turns[0].expected_args))
+    acting_turn = conversation.turns[1 if family == "chain" else 0]
+    values = len(scalars(acting_turn.expected_args))
     difficulty = next((name for most, name in CALL_DIFFICULTY if values <= most), "hard")
     return f"{conversation.skill}-{difficulty}"
 

@@ -8,11 +8,15 @@ import pytest
 
 from agents.train_data import (
     CALL_DIFFICULTY,
+    CHAIN_ENV,
     NO_ARGUMENT_TOOLS,
     first_turn,
     passes_with_call,
+    passes_with_replay,
     task_arm,
     task_sets,
+    two_turn_prefix,
+    warm_start_tasks,
 )
 from crm_gym.generator import generate
 from crm_gym.generator.holdout import is_held_out
@@ -76,6 +80,49 @@ def test_noarg_tasks_pass_on_their_call_and_need_no_arguments() -> None:
     assert all(c.turns[0].expected_tool in NO_ARGUMENT_TOOLS for c in tasks)
     assert passes_with_call(tasks) == tasks
     assert task_arm("noarg", tasks[0]) == f"{tasks[0].skill}-{tasks[0].difficulty}"
+
+
+@pytest.fixture(scope="module")
+def chain_family() -> tuple[list, list]:
+    return task_sets("chain", 600, 12, seed=0)
+
+
+def test_chain_tasks_act_in_turn_two_on_what_turn_one_found(chain_family) -> None:
+    train, held_out = chain_family
+    assert len(held_out) == 12 and len(train) > 40
+    for conversation in train + held_out:
+        assert len(conversation.turns) == 2 and not conversation.final_expected_state
+        second = conversation.turns[1]
+        # a value of turn 1's result, which the second request never states
+        assert "{{turn_1." in str(second.expected_args)
+        assert "{{turn_1." not in second.user_utterance
+    assert all(c.conversation_id.endswith("_held_out") for c in held_out)
+    assert all(c.conversation_id.endswith("_train") for c in train)
+    # the ceiling: the reference actions (a call and a reply each turn) pass both turns
+    assert passes_with_replay(held_out, **CHAIN_ENV) == held_out
+
+
+def test_chain_tasks_need_both_turns_and_the_replies(chain_family) -> None:
+    _, held_out = chain_family
+    # one action a turn (the call, no reply) passes none of them: a reply states what was found
+    assert passes_with_replay(held_out, CHAIN_ENV["env_id"], max_steps=1) == []
+    # the arm's difficulty is that of the call acting on what was found
+    arms = {task_arm("chain", c) for c in held_out}
+    assert all(arm.split("-")[0] in {"crud", "knowledge", "analytics", "policy"} for arm in arms)
+    assert len(arms) >= 6
+
+
+def test_two_turn_prefix_and_warm_start_tasks_of_each_family() -> None:
+    conversations = list(generate(40, seed=3, holdout="train"))
+    longer = [c for c in conversations if len(c.turns) > 2]
+    cut = two_turn_prefix(longer[0])
+    assert cut.turns == longer[0].turns[:2] and len(longer[0].turns) > 2  # the original is kept
+    assert cut.failure_turn is None or cut.failure_turn <= 2
+    chain = warm_start_tasks("chain", conversations)
+    assert len(chain) == sum(len(c.turns) > 1 for c in conversations)
+    assert all(len(c.turns) <= 2 for c in chain)
+    assert all(c.turns[0].expected_args for c in warm_start_tasks("args", conversations))
+    assert warm_start_tasks("noarg", conversations) == conversations
 
 
 def test_unknown_family_and_too_many_held_out_tasks_are_refused() -> None:
