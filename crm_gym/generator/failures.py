@@ -319,11 +319,11 @@ _BASES: dict[str, tuple[Callable[[Scene], Intent | None], ...]] = {
     "unknown_id": (
         moves_read.view_deal,
         moves_read.deal_details,
-        moves_read.quote_details,
+        moves_read.view_quote,
         moves_edit.edit_deal,
         moves_edit.edit_quote,
         moves_write.new_quote,
-        moves_edit.cancel_quote,
+        moves_edit.void_quote,
         moves_edit.clone_deal,
         moves_write.upload,
         moves_write.note,
