@@ -218,7 +218,7 @@ def _deal_edit(intent: Intent) -> bool:
     return _updates(spec) and spec.entity == "Opportunity"
 
 
-def _deal_rule(intent: Intent, scene: Scene, field: str) -> bool:
+def _rule_applies(intent: Intent, scene: Scene, field: str) -> bool:
     """A request that checks ``field``, unless it edits a closed deal (that fails on the lock)."""
     if not _checks(TOOL_SPECS[intent.tool], field):
         return False
@@ -227,7 +227,7 @@ def _deal_rule(intent: Intent, scene: Scene, field: str) -> bool:
 
 def probability_range(scene: Scene, intent: Intent) -> Botched | None:
     """A probability of 0, 100, 150 or a fraction such as 0.5 (whole percentages 1-99 only)."""
-    if not _deal_rule(intent, scene, "probability"):
+    if not _rule_applies(intent, scene, "probability"):
         return None
     value: Any  # an int or a float, kept as drawn (the JSON writes 0, not 0.0)
     if scene.rng.chance(0.3):
@@ -246,7 +246,7 @@ def probability_range(scene: Scene, intent: Intent) -> Botched | None:
 def amount_bounds(scene: Scene, intent: Intent) -> Botched | None:
     """An amount of zero, below zero or above 10,000,000."""
     spec = TOOL_SPECS[intent.tool]
-    if not _deal_rule(intent, scene, "amount") or (
+    if not _rule_applies(intent, scene, "amount") or (
         _updates(spec) and "amount" not in intent.values
     ):
         return None
@@ -263,7 +263,7 @@ def amount_bounds(scene: Scene, intent: Intent) -> Botched | None:
 
 def past_close_date(scene: Scene, intent: Intent) -> Botched | None:
     """A close date before today."""
-    if not _deal_rule(intent, scene, "close_date"):
+    if not _rule_applies(intent, scene, "close_date"):
         return None
     return _with(intent, close_date=pools.past_date(scene.rng)), Failure(
         "past_close_date", "Close date must be today or in the future."
