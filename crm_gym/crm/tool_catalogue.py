@@ -46,6 +46,8 @@ class ToolSpec:
     task: str | None = None
     upstream_criteria: tuple[str, ...] | None = None
     """The search fields upstream's harness moved into ``criteria`` (None: it merged none)."""
+    get_or_create: bool = False
+    """Whether a call returns the matching record when one exists (so create checks may not run)."""
 
     @cached_property
     def params(self) -> tuple[str, ...]:
@@ -156,7 +158,7 @@ _SPECS = [
              description="Return the client with this email, creating it if it does not exist.",
              entity="Client",
              optional=("name", "email", "status", "industry", "phone", "address", "owner"),
-             category=CLIENTS, **_CREATE),
+             category=CLIENTS, get_or_create=True, **_CREATE),
     _modify("modify_opportunity", "Opportunity", "opportunity_id", _OPPORTUNITY[1:],
             OPPORTUNITIES),
     _modify("modify_client", "Client", "client_id", _CLIENT[1:], CLIENTS),

@@ -7,14 +7,18 @@ clauses that a sentence pattern of ``phrasebook`` leaves over.
 
 from __future__ import annotations
 
-FAMILY = {
-    "modify_opportunity": "set",
-    "modify_client": "set",
-    "modify_quote": "set",
-    "modify_contact": "set",
-    "summarize_opportunities": "filter",
-}
-"""Clause family of each phrase (``attr`` unless listed here or a search)."""
+from crm_gym.crm.tool_catalogue import TOOL_SPECS, ToolSpec
+
+
+def _family(spec: ToolSpec) -> str:
+    """An update's values are changes; a search's (``criteria``) filters; others describe."""
+    if "updates" in spec.special:
+        return "set"
+    return "filter" if "criteria" in spec.special else "attr"
+
+
+FAMILY = {name: _family(spec) for name, spec in TOOL_SPECS.items()}
+"""Clause family of each tool's requests, from its row's special parameters."""
 
 CLAUSES: dict[str, dict[str, tuple[str, ...]]] = {
     "attr": {

@@ -9,9 +9,10 @@ checks each one against the simulated error.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal, get_args, get_origin
 
-from crm_gym.crm.entities import CLOSED_STAGES
+from crm_gym.crm.entities import CLOSED_STAGES, ENTITY_TYPES
+from crm_gym.crm.tool_catalogue import TOOL_SPECS, ToolSpec
 from crm_gym.generator import moves_edit, moves_read, moves_write, pools
 from crm_gym.generator.intents import Failure, Intent, Mention
 from crm_gym.generator.moves_write import is_open
@@ -20,16 +21,42 @@ from crm_gym.generator.scene import Scene
 
 Botched = tuple[Intent, Failure]
 
-STAGES = "Closed-Lost, Closed-Won, Negotiation, Proposal, Prospecting, Qualification"
-_ENUMS = {  # tool -> (field, error label, the allowed values as the error lists them)
-    "create_new_opportunity": ("stage", "Opportunity stage", STAGES),
-    "modify_opportunity": ("stage", "Opportunity stage update", STAGES),
-    "create_new_client": ("status", "Client status", "Active, Inactive, Prospect"),
-    "modify_client": ("status", "Client status update", "Active, Inactive, Prospect"),
-    "create_quote": ("status", "Quote status", "Approved, Canceled, Draft, Rejected, Sent"),
-    "modify_quote": ("status", "Quote status update", "Approved, Canceled, Draft, Rejected, Sent"),
-    "create_contract": ("status", "Contract status", "Active, Expired, Pending"),
-}
+
+def _updates(spec: ToolSpec) -> bool:
+    """An edit of an existing record (fields given flat or in ``updates``)."""
+    return "updates" in spec.special
+
+
+def _checks(spec: ToolSpec, field: str) -> bool:
+    """Whether every call of the tool checks ``field``: it creates or edits a record with it.
+
+    A get-or-create call may return an existing record unchecked, so it never counts.
+    """
+    writes = (spec.creates or _updates(spec)) and not spec.get_or_create
+    return writes and field in spec.params
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The values of a ``Literal`` annotation, optional or not (else none)."""
+    if get_origin(annotation) is Literal:
+        return get_args(annotation)
+    return next((get_args(a) for a in get_args(annotation) if get_origin(a) is Literal), ())
+
+
+def _enum(spec: ToolSpec) -> tuple[str, str, str] | None:
+    """(field, error label, allowed values as the error lists them) of the tool's enum field."""
+    if spec.entity is None:
+        return None
+    for field, info in ENTITY_TYPES[spec.entity].model_fields.items():
+        allowed = _choices(info.annotation)
+        if allowed and field != "entity_type" and _checks(spec, field):
+            label = f"{spec.entity} {field}" + (" update" if _updates(spec) else "")
+            return field, label, ", ".join(sorted(allowed))
+    return None
+
+
+_ENUMS = {name: enum for name, spec in TOOL_SPECS.items() if (enum := _enum(spec))}
+"""Tool -> its enum field, the error's label and the allowed values (``rules.enum_value``)."""
 _WRONG = {
     "Opportunity": (
         "Won",
@@ -49,21 +76,15 @@ _WRONG = {
     "Note": ("Deal", "Account", "Customer", "Lead", "Person"),
     "Document": ("Deal", "Account", "Invoice", "Customer"),
 }
-_REQUIRED = {
-    "create_new_client": ("name", "email", "status"),
-    "create_new_opportunity": ("name", "amount", "stage"),
-    "create_quote": ("amount", "status"),
-    "create_new_contact": ("last_name",),
-    "upload_document": ("file_name",),
-    "add_note": ("content",),
-}
+_KEPT = ("first_name",)
+"""Required values a request never leaves out: the wording's ``{person}`` needs a first name."""
 _ID_ROLES = {"target": None, "client": "Client", "deal": "Opportunity"}
-_NOT_FOUND_LABEL = {
-    "create_new_opportunity": "Client",
-    "create_new_contact": "Client",
-    "create_contract": "Client",
-    "create_quote": "Opportunity",
-}
+
+
+def _edit_key(intent: Intent) -> str | None:
+    """The id argument of an edit (``quote_id``...), or None for other requests."""
+    spec = TOOL_SPECS[intent.tool]
+    return spec.required[0] if _updates(spec) else None
 
 
 def _with(intent: Intent, **values: object) -> Intent:
@@ -72,8 +93,8 @@ def _with(intent: Intent, **values: object) -> Intent:
     The replaced values come first (right after an edit's id): upstream applied edits field by
     field, so a failing field must fail before any other field is assigned.
     """
-    key = f"{intent.tool.removeprefix('modify_')}_id"
-    head = {key: intent.args[key]} if intent.tool.startswith("modify_") else {}
+    key = _edit_key(intent)
+    head = {key: intent.args[key]} if key else {}
     args = {
         **head,
         **values,
@@ -85,18 +106,17 @@ def _with(intent: Intent, **values: object) -> Intent:
 
 def invalid_enum(scene: Scene, intent: Intent) -> Botched | None:
     """A stage or status outside the enum (``Won``, ``Cancelled``...), or a wrong record type."""
-    if intent.tool in ("add_note", "upload_document"):
-        enum = "NoteEntityType" if intent.tool == "add_note" else "DocumentEntityType"
-        wrong = scene.rng.pick(_WRONG["Note" if intent.tool == "add_note" else "Document"])
+    spec = TOOL_SPECS[intent.tool]
+    if _checks(spec, "entity_type"):  # a note or document: the Enum name rules.entity_type gives
+        wrong = scene.rng.pick(_WRONG[spec.entity])
         return _with(intent, entity_type=wrong), Failure(
-            "invalid_enum", f"'{wrong}' is not a valid {enum}"
+            "invalid_enum", f"'{wrong}' is not a valid {spec.entity}EntityType"
         )
-    spec = _ENUMS.get(intent.tool)
-    if spec is None or spec[0] not in intent.values:
+    enum = _ENUMS.get(intent.tool)
+    if enum is None or enum[0] not in intent.values:
         return None
-    field, label, allowed = spec
-    entity = {"stage": "Opportunity"}.get(field) or intent.tool.split("_")[-1].title()
-    wrong = scene.rng.pick(_WRONG[entity])
+    field, label, allowed = enum
+    wrong = scene.rng.pick(_WRONG[spec.entity])
     return _with(intent, **{field: wrong}), Failure(
         "invalid_enum", f"{label} must be one of: {allowed}."
     )
@@ -111,12 +131,8 @@ def unknown_id(scene: Scene, intent: Intent) -> Botched | None:
     id, which is how the linter tells an unknown id on purpose from a dangling one.
     """
     role = next((r for r in _ID_ROLES if r in intent.mentions), None)
-    if (
-        role is None
-        or intent.tool.endswith("_search")
-        or intent.tool.startswith(("summarize", "ensure"))
-    ):
-        return None
+    if role is None or "criteria" in TOOL_SPECS[intent.tool].special:
+        return None  # a search or summary naming an unknown id finds nothing, without an error
     mention: Mention = intent.mentions[role]
     rng = scene.rng
     gone = [m for m in scene.gone if m.kind == mention.kind]
@@ -130,12 +146,11 @@ def unknown_id(scene: Scene, intent: Intent) -> Botched | None:
     arg = {"target": f"{mention.kind.lower()}_id", "client": "client_id", "deal": "opportunity_id"}[
         role
     ]
-    if intent.tool in ("add_note", "upload_document"):
+    if "entity_id" in intent.args:  # a note or document names its record by type and id
         arg = "entity_id"
     mentions = {**intent.mentions, role: bad}
     args = {**intent.args, arg: bad.arg}
-    label = _NOT_FOUND_LABEL.get(intent.tool, mention.kind)
-    failure = Failure("unknown_id", f"{label} not found with ID '{bad.key}'.")
+    failure = Failure("unknown_id", f"{mention.kind} not found with ID '{bad.key}'.")
     return intent.but(args, mentions=mentions), failure
 
 
@@ -158,11 +173,12 @@ def typo(rng: Dice, key: str) -> str:
 
 def missing_field(scene: Scene, intent: Intent) -> Botched | None:
     """A request that leaves out a required argument (or, for an update, every change)."""
-    if intent.tool.startswith("modify_"):
-        key = f"{intent.tool.removeprefix('modify_')}_id"
+    key = _edit_key(intent)
+    if key is not None:
         failure = Failure("missing_field", "Must provide either updates dict or keyword args")
         return intent.but({key: intent.args[key]}, {}, phrase="modify_empty"), failure
-    options = [f for f in _REQUIRED.get(intent.tool, ()) if f in intent.values]
+    required = TOOL_SPECS[intent.tool].required
+    options = [f for f in required if f in intent.values and f not in _KEPT]
     if not options:
         return None
     field = scene.rng.pick(options)
@@ -176,7 +192,7 @@ def missing_field(scene: Scene, intent: Intent) -> Botched | None:
 def closed_deal(scene: Scene, intent: Intent) -> Botched | None:
     """An edit of a won or lost deal's stage, amount, probability or close date."""
     deal = intent.mentions.get("target")
-    if intent.tool != "modify_opportunity" or deal is None or is_open(scene.record(deal)):
+    if not _deal_edit(intent) or deal is None or is_open(scene.record(deal)):
         return None
     rng, stage = scene.rng, scene.record(deal).stage
     draws = {
@@ -193,19 +209,25 @@ def closed_deal(scene: Scene, intent: Intent) -> Botched | None:
     failure = Failure(
         "closed_deal", f"Cannot modify closed opportunity fields {keys} while stage is '{stage}'."
     )
-    return intent.but(args, changes, phrase="modify_opportunity"), failure
+    return intent.but(args, changes, phrase=intent.tool), failure
 
 
-def _deal_rule(intent: Intent, scene: Scene, tools: tuple[str, ...]) -> bool:
-    """One of ``tools``, and not an edit of a closed deal (that fails on the lock first)."""
-    if intent.tool not in tools:
+def _deal_edit(intent: Intent) -> bool:
+    """An edit of a deal (whose stage, amount, probability and close date lock once closed)."""
+    spec = TOOL_SPECS[intent.tool]
+    return _updates(spec) and spec.entity == "Opportunity"
+
+
+def _rule_applies(intent: Intent, scene: Scene, field: str) -> bool:
+    """A request that checks ``field``, unless it edits a closed deal (that fails on the lock)."""
+    if not _checks(TOOL_SPECS[intent.tool], field):
         return False
-    return intent.tool != "modify_opportunity" or is_open(scene.record(intent.mentions["target"]))
+    return not _deal_edit(intent) or is_open(scene.record(intent.mentions["target"]))
 
 
 def probability_range(scene: Scene, intent: Intent) -> Botched | None:
     """A probability of 0, 100, 150 or a fraction such as 0.5 (whole percentages 1-99 only)."""
-    if not _deal_rule(intent, scene, ("create_new_opportunity", "modify_opportunity")):
+    if not _rule_applies(intent, scene, "probability"):
         return None
     value: Any  # an int or a float, kept as drawn (the JSON writes 0, not 0.0)
     if scene.rng.chance(0.3):
@@ -223,12 +245,12 @@ def probability_range(scene: Scene, intent: Intent) -> Botched | None:
 
 def amount_bounds(scene: Scene, intent: Intent) -> Botched | None:
     """An amount of zero, below zero or above 10,000,000."""
-    tools = ("create_new_opportunity", "modify_opportunity", "create_quote", "modify_quote")
-    if not _deal_rule(intent, scene, tools) or (
-        intent.tool.startswith("modify") and "amount" not in intent.values
+    spec = TOOL_SPECS[intent.tool]
+    if not _rule_applies(intent, scene, "amount") or (
+        _updates(spec) and "amount" not in intent.values
     ):
         return None
-    label = "Quote amount" if "quote" in intent.tool else "Opportunity amount"
+    label = f"{spec.entity} amount"
     if scene.rng.chance(0.5):
         value, rule = scene.rng.pick((0, -500, -1_000, -25_000)), "must be greater than zero."
     else:
@@ -241,7 +263,7 @@ def amount_bounds(scene: Scene, intent: Intent) -> Botched | None:
 
 def past_close_date(scene: Scene, intent: Intent) -> Botched | None:
     """A close date before today."""
-    if not _deal_rule(intent, scene, ("create_new_opportunity", "modify_opportunity")):
+    if not _rule_applies(intent, scene, "close_date"):
         return None
     return _with(intent, close_date=pools.past_date(scene.rng)), Failure(
         "past_close_date", "Close date must be today or in the future."
@@ -250,8 +272,9 @@ def past_close_date(scene: Scene, intent: Intent) -> Botched | None:
 
 def duplicate_email(scene: Scene, intent: Intent) -> Botched | None:
     """A new client with the email of an existing one (matched case-insensitively)."""
+    spec = TOOL_SPECS[intent.tool]
     taken = [c.email for c in scene.records("Client") if c.email]
-    if intent.tool != "create_new_client" or not taken:
+    if not (spec.creates and spec.entity == "Client" and _checks(spec, "email")) or not taken:
         return None
     email = scene.rng.pick(taken)
     if scene.rng.chance(0.3):
@@ -263,7 +286,7 @@ def duplicate_email(scene: Scene, intent: Intent) -> Botched | None:
 
 def bad_extension(scene: Scene, intent: Intent) -> Botched | None:
     """A file type that is not allowed (``.xls``, ``.jpg``...) or no extension at all."""
-    if intent.tool != "upload_document":
+    if not _checks(TOOL_SPECS[intent.tool], "file_name"):
         return None
     stem = (
         intent.values["file_name"].rsplit(".", 1)[0] if "file_name" in intent.values else "upload"
@@ -280,7 +303,7 @@ def bad_extension(scene: Scene, intent: Intent) -> Botched | None:
 
 def bad_file_name(scene: Scene, intent: Intent) -> Botched | None:
     """A file name with spaces or symbols."""
-    if intent.tool != "upload_document":
+    if not _checks(TOOL_SPECS[intent.tool], "file_name"):
         return None
     stem = scene.rng.pick(
         ("Q3 proposal", "signed contract", "pricing (final)", "deck v2", "SOW #4")
@@ -319,11 +342,11 @@ _BASES: dict[str, tuple[Callable[[Scene], Intent | None], ...]] = {
     "unknown_id": (
         moves_read.view_deal,
         moves_read.deal_details,
-        moves_read.quote_details,
+        moves_read.view_quote,
         moves_edit.edit_deal,
         moves_edit.edit_quote,
         moves_write.new_quote,
-        moves_edit.cancel_quote,
+        moves_edit.void_quote,
         moves_edit.clone_deal,
         moves_write.upload,
         moves_write.note,

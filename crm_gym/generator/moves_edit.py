@@ -190,7 +190,7 @@ def _by_id(
     return Intent(tool, {f"{kind.lower()}_id": target.arg}, {}, {"target": target}, learns=learns)
 
 
-def cancel_quote(scene: Scene) -> Intent | None:
+def void_quote(scene: Scene) -> Intent | None:
     """Cancel a quote that is still live."""
     return _by_id(scene, "cancel_quote", "Quote", lambda q: q.status != "Canceled", "canceled")
 
@@ -207,7 +207,7 @@ def _unreferenced(scene: Scene, kind: str) -> Callable[[Any], bool]:
     return lambda record: getattr(record, pk) not in used
 
 
-def delete_quote(scene: Scene) -> Intent | None:
+def discard_quote(scene: Scene) -> Intent | None:
     """Delete a quote that has no files or notes."""
     return _by_id(scene, "delete_quote", "Quote", _unreferenced(scene, "Quote"))
 

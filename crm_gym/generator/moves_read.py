@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from crm_gym.crm.entities import CLIENT_STATUSES, COMPANY_TYPES, OPEN_STAGES
-from crm_gym.crm.tool_catalogue import LISTING_TOOLS
 from crm_gym.generator import pools
 from crm_gym.generator.holdout import on_side
 from crm_gym.generator.intents import Intent, Mention
+from crm_gym.generator.responses import LISTED
 from crm_gym.generator.scene import Scene
 
 Criteria = dict[str, Any]
@@ -127,8 +127,9 @@ def _searcher(tool: str) -> Callable[[Scene], Intent | None]:
 
 
 SEARCH_MOVES: dict[str, Callable[[Scene], Intent | None]] = {
-    tool: _searcher(tool) for tool in SEARCHES
+    kind: _searcher(tool) for tool, (kind, _) in SEARCHES.items()
 }
+"""Entity kind -> the move that searches it, in the order of ``SEARCHES``."""
 
 
 def _details(scene: Scene, tool: str, kind: str) -> Intent | None:
@@ -150,8 +151,8 @@ def deal_details(scene: Scene) -> Intent | None:
     return _details(scene, "opportunity_details", "Opportunity")
 
 
-def quote_details(scene: Scene) -> Intent | None:
-    """Show one quote."""
+def view_quote(scene: Scene) -> Intent | None:
+    """Show one quote (``quote_details``)."""
     return _details(scene, "quote_details", "Quote")
 
 
@@ -164,13 +165,19 @@ def _lister(tool: str) -> Callable[[Scene], Intent]:
 
 
 LIST_MOVES: dict[str, Callable[[Scene], Intent]] = {
-    tool: _lister(tool)
-    for tool in (
-        *LISTING_TOOLS,
-        "quote_prefixes",
-        "summarize_counts",
-    )
+    kind: _lister(tool) for tool, kind in LISTED.items()
 }
+"""Entity kind -> the move that lists every record of it, in catalogue order."""
+
+
+def prefixes_in_use(scene: Scene) -> Intent:
+    """The distinct quote prefixes (``quote_prefixes``)."""
+    return Intent("quote_prefixes", {})
+
+
+def count_records(scene: Scene) -> Intent:
+    """How many records of each kind the CRM holds (``summarize_counts``)."""
+    return Intent("summarize_counts", {})
 
 
 def compare(scene: Scene, tool: str = "compare_quotes") -> Intent | None:

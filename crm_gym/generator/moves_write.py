@@ -79,7 +79,7 @@ def new_client(scene: Scene) -> Intent:
     return Intent("create_new_client", dict(values), values, learns="created")
 
 
-def ensure_client(scene: Scene) -> Intent:
+def find_or_add_client(scene: Scene) -> Intent:
     """Get-or-create: an existing client's email (returns it) or a new client."""
     known = scene.pick("Client", lambda c: c.email is not None and c.status is not None)
     if known is not None and scene.rng.chance(0.5):

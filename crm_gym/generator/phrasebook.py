@@ -5,9 +5,14 @@ A pattern is a request body with tokens: ``{name}`` states a value, ``{client}``
 states the remaining values as clauses (``crm_gym.generator.clauses``) and ``{all}`` states all of
 them (at least one). A leading ``?`` marks a question, a leading ``!`` a statement (not a verb
 phrase). ``wording.render`` fills them.
+
+``REPLIES`` words the expected reply of a tool whose result is not records (the others are
+worded alike by ``crm_gym.generator.responses``).
 """
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 WORDS = {
     "Client": (("client", "clients"), ("customer", "customers"), ("account", "accounts")),
@@ -288,3 +293,42 @@ PATTERNS: dict[str, tuple[str, ...]] = {
         "?How big is the CRM right now?",
     ),
 }
+
+
+def _summary(payload: dict[str, Any]) -> str:
+    parts = []
+    for key in ("by_stage", "by_owner"):
+        if payload[key]:
+            counts = ", ".join(f"{name} {count}" for name, count in payload[key].items())
+            parts.append(f"{key.replace('_', ' ')}: {counts}; ")
+    totals = f"total_count={payload['total_count']}, total_amount={payload['total_amount']}"
+    return f"Pipeline summary, {''.join(parts)}{totals}."
+
+
+def _compared(payload: dict[str, Any]) -> str:
+    amounts = " and ".join(str(amount) for amount in payload["amounts"])
+    statuses = " and ".join(str(status) for status in payload["statuses"])
+    return (
+        f"Compared {len(payload['quotes'])} quotes (amounts {amounts}; statuses {statuses}): "
+        f"total_amount={payload['total_amount']}."
+    )
+
+
+def _prefixes(payload: list[str]) -> str:
+    if not payload:
+        return "No results: no quote prefixes are in use."
+    return f"Quote prefixes in use: {', '.join(payload)}."
+
+
+def _counts(payload: dict[str, int]) -> str:
+    counts = ", ".join(f"{key}={value}" for key, value in payload.items())
+    return f"Record counts: {counts}."
+
+
+REPLIES: dict[str, Callable[[Any], str]] = {
+    "summarize_opportunities": _summary,
+    "compare_quote_details": _compared,
+    "quote_prefixes": _prefixes,
+    "summarize_counts": _counts,
+}
+"""Tool -> the expected reply to its successful result (the payload), for non-record results."""

@@ -11,9 +11,10 @@ from functools import cache, partial
 from typing import Any, Callable
 
 from crm_gym.crm.entities import PLURALS
-from crm_gym.crm.tool_catalogue import TOOL_SPECS
+from crm_gym.crm.tool_catalogue import LISTING_TOOLS, TOOL_SPECS
 from crm_gym.crm.tools import ToolResult
 from crm_gym.generator.intents import Intent
+from crm_gym.generator.phrasebook import REPLIES
 
 RESULT_KIND = {
     name: spec.result_kind for name, spec in TOOL_SPECS.items() if spec.result_kind is not None
@@ -49,8 +50,12 @@ _VERB = {
     "ensure": "Confirmed",
     "cancel": "Canceled",
     "clone": "Cloned",
+    "compare": "Compared",
 }
-_LISTED = {f"list_{plural}": kind for kind, plural in PLURAL.items()}
+"""Verb of a reply, by the tool name's first word (a list of records is otherwise "Found")."""
+_SINGULAR = {plural: kind for kind, plural in PLURAL.items()}
+LISTED = {tool: _SINGULAR[tool.removeprefix("list_")] for tool in LISTING_TOOLS}
+"""Listing tool (``list_<plural>``) -> the kind of record it lists, keyed by id."""
 
 
 def describe(intent: Intent, outcome: ToolResult) -> str:
@@ -63,22 +68,25 @@ def describe(intent: Intent, outcome: ToolResult) -> str:
 @cache
 def _describer(tool: str) -> Callable[[ToolResult], str]:
     """How a tool's successful outcome is described (decided once per tool)."""
-    if tool in _LISTED:
-        return partial(_listing, _LISTED[tool])
-    if tool.endswith("_search") or tool == "compare_quotes":
-        verb = "Compared" if tool == "compare_quotes" else "Found"
-        return partial(_hits, RESULT_KIND[tool], verb)
+    if tool in LISTED:
+        return partial(_listing, LISTED[tool])
     if tool.startswith("delete_"):
         return partial(_deleted, tool.removeprefix("delete_"))
-    special = _SPECIAL.get(tool)
-    if special is not None:
-        return special
-    action = _VERB.get(tool.split("_")[0])
-    return partial(_record, f"{action} " if action else "", RESULT_KIND[tool])
+    reply = REPLIES.get(tool)
+    if reply is not None:
+        return partial(_worded, reply)
+    return partial(_records, _VERB.get(tool.split("_")[0]), RESULT_KIND[tool])
 
 
-def _record(verb: str, kind: str, outcome: ToolResult) -> str:
-    return f"{verb}{record_text(kind, outcome.payload)}."
+def _worded(reply: Callable[[Any], str], outcome: ToolResult) -> str:
+    return reply(outcome.payload)
+
+
+def _records(verb: str | None, kind: str, outcome: ToolResult) -> str:
+    """One record (``Created quote ...``) or a list of them (``Found 2 quotes ...``)."""
+    if isinstance(outcome.payload, list):
+        return _hits(kind, verb or "Found", outcome)
+    return f"{verb + ' ' if verb else ''}{record_text(kind, outcome.payload)}."
 
 
 def _deleted(entity: str, outcome: ToolResult) -> str:
@@ -121,46 +129,3 @@ def _listing(kind: str, outcome: ToolResult) -> str:
     names = [_name(kind, record) or key for key, record in records.items()]
     label = PLURAL[kind] if len(records) > 1 else kind.lower()
     return f"{len(records)} {label} on file: {_names(names)}."
-
-
-def _summary(outcome: ToolResult) -> str:
-    payload = outcome.payload
-    parts = []
-    for key in ("by_stage", "by_owner"):
-        if payload[key]:
-            counts = ", ".join(f"{name} {count}" for name, count in payload[key].items())
-            parts.append(f"{key.replace('_', ' ')}: {counts}; ")
-    totals = f"total_count={payload['total_count']}, total_amount={payload['total_amount']}"
-    return f"Pipeline summary, {''.join(parts)}{totals}."
-
-
-def _details(outcome: ToolResult) -> str:
-    payload = outcome.payload
-    amounts = " and ".join(str(amount) for amount in payload["amounts"])
-    statuses = " and ".join(str(status) for status in payload["statuses"])
-    return (
-        f"Compared {len(payload['quotes'])} quotes (amounts {amounts}; statuses {statuses}): "
-        f"total_amount={payload['total_amount']}."
-    )
-
-
-def _prefixes(outcome: ToolResult) -> str:
-    payload = outcome.payload
-    return (
-        f"Quote prefixes in use: {', '.join(payload)}."
-        if payload
-        else "No results: no quote prefixes are in use."
-    )
-
-
-def _counts(outcome: ToolResult) -> str:
-    counts = ", ".join(f"{key}={value}" for key, value in outcome.payload.items())
-    return f"Record counts: {counts}."
-
-
-_SPECIAL = {
-    "summarize_opportunities": _summary,
-    "compare_quote_details": _details,
-    "quote_prefixes": _prefixes,
-    "summarize_counts": _counts,
-}

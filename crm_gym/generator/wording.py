@@ -205,7 +205,7 @@ def _fill(
         if how == "say":
             out.append(_say(token, slots[token], rng, turn_id, words))
         elif how == "rest" or how == "all":
-            clauses, joins = _family_forms(intent.tool, intent.phrase)
+            clauses, joins = _family_forms(intent.tool)
             out.append(_clauses(how, clauses, joins, leftover, slots, rng, turn_id, words))
         elif how == "person":
             names = [slots["first_name"], slots.get("last_name")]
@@ -221,12 +221,9 @@ def _fill(
     return "".join(out)
 
 
-@cache
-def _family_forms(
-    tool: str, phrase: str
-) -> tuple[dict[str, tuple[tuple[str, str], ...]], tuple[str, ...]]:
-    """The clause forms (split) and rest joins of an intent's clause family."""
-    family = "filter" if tool.endswith("_search") else FAMILY.get(phrase, "attr")
+def _family_forms(tool: str) -> tuple[dict[str, tuple[tuple[str, str], ...]], tuple[str, ...]]:
+    """The clause forms (split) and rest joins of a tool's clause family."""
+    family = FAMILY[tool]
     return _SPLIT_CLAUSES[family], REST_JOIN[family]
 
 
