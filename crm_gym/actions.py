@@ -68,11 +68,11 @@ def parse_action(text: Any) -> Action:
     """Read one action from model output (never raises; time linear in the text's length).
 
     Example:
-        >>> parse_action('<tool>{"name": "quote_prefixes", "arguments": {}}</tool>')
-        ToolCall(name='quote_prefixes', arguments={})
+        >>> parse_action('<tool>{"name": "list_quotes", "arguments": {}}</tool>')
+        ToolCall(name='list_quotes', arguments={})
         >>> parse_action("All done: the quote was sent.")
         FinalAnswer(text='All done: the quote was sent.')
-        >>> parse_action('{"name": "client_search", "arguments": [1]}').message
+        >>> parse_action('{"name": "list_quotes", "arguments": [1]}').message
         'Tool arguments must be a JSON object, got list.'
     """
     if not isinstance(text, str):
@@ -276,8 +276,8 @@ def format_tool_call(name: str, arguments: dict[str, Any]) -> str:
     """The canonical text of a tool call (what the replay policy writes).
 
     Example:
-        >>> format_tool_call("quote_details", {"quote_id": "q1"})
-        '{"name": "quote_details", "arguments": {"quote_id": "q1"}}'
+        >>> format_tool_call("list_quotes", {})
+        '{"name": "list_quotes", "arguments": {}}'
     """
     return to_json({"name": name, "arguments": arguments})
 

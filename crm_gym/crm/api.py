@@ -17,13 +17,14 @@ class CrmApi(CreateTools, ChangeTools, QueryTools):
     pydantic's ``ValidationError``, as upstream's was. Constructor arguments are those of
     ``CrmCore``.
 
+    Each row of ``crm_gym.crm.tool_catalogue.TOOL_SPECS`` is a method of the same name; the
+    examples of calls are on the methods (``CreateTools``, ``ChangeTools``, ``QueryTools``).
+
     Example:
+        >>> from crm_gym.crm.tool_catalogue import TOOL_SPECS
         >>> api = CrmApi(seed=0)
-        >>> client = api.create_new_client("Acme", "ops@acme.com", "Active")
-        >>> [c.name for c in api.client_search(name="acme")]
-        ['Acme']
-        >>> api.create_new_client("Other", "OPS@acme.com", "Active")
-        Traceback (most recent call last):
-        ...
-        crm_gym.errors.DuplicateEmailError: Client already exists with email 'OPS@acme.com'.
+        >>> [name for name in TOOL_SPECS if not callable(getattr(api, name, None))]
+        []
+        >>> api.store.count("Client"), api.strict_upstream
+        (0, False)
     """

@@ -34,7 +34,19 @@ class CreateTools(CrmCore):
     """Tools that add records."""
 
     def create_new_client(self, name: Any, email: Any, status: Any, **extra: Any) -> Client:
-        """Create a client; the email must not belong to another client."""
+        """Create a client; the email must not belong to another client (in any letter case).
+
+        Example:
+            >>> from crm_gym.crm import CrmApi
+            >>> api = CrmApi(seed=0)
+            >>> client = api.create_new_client("Acme", "ops@acme.com", "Active")
+            >>> [c.name for c in api.list_clients().values()]
+            ['Acme']
+            >>> api.create_new_client("Other", "OPS@acme.com", "Active")
+            Traceback (most recent call last):
+            ...
+            crm_gym.errors.DuplicateEmailError: Client already exists with email 'OPS@acme.com'.
+        """
         if email is not None:
             self._check_email_free(email)
         rules.required_text(name, "Client name")

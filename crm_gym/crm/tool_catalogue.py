@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
+from crm_gym.crm.entities import PLURALS
+
 Criteria = (Optional[dict[str, Any]], "search criteria as an object (same fields as the top level)")
 Updates = (Optional[dict[str, Any]], "fields to change; they may also be given at the top level")
 QuoteIds = (list[str], "ids of the quotes to compare, in order")
@@ -48,6 +50,10 @@ class ToolSpec:
     """The search fields upstream's harness moved into ``criteria`` (None: it merged none)."""
     get_or_create: bool = False
     """Whether a call returns the matching record when one exists (so create checks may not run)."""
+    reply_fields: tuple[str, ...] = ("value",)
+    """The keys ``{{turn_N.KEY}}`` reads of a reply that is no record (a bare value: ``value``)."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Argument -> the parameter the CRM reads it as (not under strict_upstream); lint flags it."""
 
     @cached_property
     def params(self) -> tuple[str, ...]:
@@ -149,7 +155,8 @@ _SPECS = [
              description="Attach a document (file name with an allowed extension) to a client, "
              "opportunity, quote or contract.", entity="Document",
              required=("entity_type", "entity_id", "file_name"),
-             optional=("file_url", "uploaded_by"), category=DOCUMENTS, **_CREATE),
+             optional=("file_url", "uploaded_by"), category=DOCUMENTS,
+             aliases={"document_url": "file_url"}, **_CREATE),
     ToolSpec(name="add_note",
              description="Add a note to a client, contact, opportunity, quote or contract.",
              entity="Note", required=("entity_type", "entity_id", "content"),
@@ -201,11 +208,13 @@ _SPECS = [
     ToolSpec(name="compare_quote_details", description="Compare quotes: the records, their "
              "amounts, statuses and total.", entity="Quote", required=("quote_ids",),
              special={"quote_ids": QuoteIds}, skill="analytics", category=QUOTES,
-             returns_records=False),
+             returns_records=False,
+             reply_fields=("quotes", "amounts", "statuses", "total_amount")),
     _search("summarize_opportunities", "Opportunity", "Count and total the opportunities matching "
             "criteria, by stage and by owner.", ("client_id", "name", "stage", "owner"),
             skill="analytics", category=OPPORTUNITIES, returns_records=False,
-            upstream_criteria=("client_id",)),
+            upstream_criteria=("client_id",),
+            reply_fields=("total_count", "total_amount", "by_stage", "by_owner")),
     ToolSpec(name="quote_prefixes", description="List the distinct quote prefixes in use, sorted.",
              skill="analytics", category=QUOTES),
     _listing("list_clients", "client", CLIENTS),
@@ -217,7 +226,7 @@ _SPECS = [
     _listing("list_notes", "note", NOTES),
     _listing("list_companies", "company", COMPANIES),
     ToolSpec(name="summarize_counts", description="Count the records of each kind in the CRM.",
-             skill="analytics", category=GENERAL),
+             skill="analytics", category=GENERAL, reply_fields=tuple(PLURALS.values())),
 ]  # fmt: skip
 
 TOOL_SPECS: dict[str, ToolSpec] = {spec.name: spec for spec in _SPECS}

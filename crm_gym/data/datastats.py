@@ -17,6 +17,10 @@ from crm_gym.data.labels import ARMS, arm_name, difficulty_of, skill_of
 from crm_gym.data.language import mask_utterance
 
 _HITS = re.compile(r"^(No results|Found (\d+) )")
+CLIENT_MAKERS = frozenset(
+    name for name, spec in TOOL_SPECS.items() if spec.creates and spec.entity == "Client"
+)
+"""Tools that may make a client: the names they are given count as client names."""
 
 
 class DataStats:
@@ -58,10 +62,7 @@ class DataStats:
         if not turn.expect_success:
             self.failures += 1
             self.categories[turn.failure_category or "unlabelled"] += 1
-        elif (
-            turn.expected_tool in ("create_new_client", "ensure_client")
-            and "name" in turn.expected_args
-        ):
+        elif turn.expected_tool in CLIENT_MAKERS and "name" in turn.expected_args:
             self.clients.add(str(turn.expected_args["name"]))
         if (
             turn.expected_tool.endswith("_search")

@@ -44,11 +44,11 @@ What is not a finding (the rules that keep correct data clean):
 
 Example:
     >>> record = {"conversation_id": "c1", "turns": [{"turn_id": 1, "expected_tool":
-    ...     "opportunity_search", "user_utterance": "Find opportunities in stage {stage}"}]}
+    ...     "find_deals", "user_utterance": "Find opportunities in stage {stage}"}]}
     >>> report = lint([Conversation.from_record(record)])
-    >>> report["search_without_criteria"]["count"], report["single_brace_leftovers"]["examples"]
-    (1, ["c1 turn 1: {stage} in 'Find opportunities in stage {stage}'"])
-    >>> report["unknown_tool"]
+    >>> report["unknown_tool"]["examples"], report["single_brace_leftovers"]["count"]
+    (["c1 turn 1: 'find_deals' is not a tool"], 1)
+    >>> report["search_without_criteria"]
     {'count': 0, 'unit': 'turns', 'examples': [], 'breakdown': {}}
 """
 
@@ -61,6 +61,7 @@ from typing import Any, Iterable, Iterator
 
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import ENTITY_TYPES, FOREIGN_KEYS, PRIMARY_KEYS
+from crm_gym.crm.tool_catalogue import TOOL_SPECS
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.labels import CREATING_TOOLS
 from crm_gym.data.lint_rules import (
@@ -80,7 +81,11 @@ FINDINGS: dict[str, tuple[str, str]] = {
     # 1. tools and argument names
     "unknown_tool": ("turns", "expected_tool is not one of the 38 tools"),
     "unknown_argument": ("turns", "argument keys the tool does not accept (canonicalised)"),
-    "document_url_argument": ("turns", "upload_document with document_url (alias of file_url)"),
+    **{
+        f"{alias}_argument": ("turns", f"{spec.name} with {alias} (alias of {target})")
+        for spec in TOOL_SPECS.values()
+        for alias, target in spec.aliases.items()
+    },
     # 2. business rules
     "invalid_tool_call": ("turns", "expect_success turn whose ground truth fails in a replay"),
     "unexpected_success_turns": ("turns", "expect_success=false turn whose call succeeds"),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from crm_gym.crm.entities import ENTITY_TYPES, PRIMARY_KEYS, UUID_PATTERN, is_uuid
-from crm_gym.crm.tool_catalogue import TOOL_SPECS
+from crm_gym.crm.tool_catalogue import LISTING_TOOLS, TOOL_SPECS
 from crm_gym.crm.tools import MODIFY_TOOLS, SEARCH_TOOLS, execution_arguments
 from crm_gym.data.conversation import Conversation, Turn
 from crm_gym.data.labels import CREATING_TOOLS
@@ -30,32 +30,12 @@ QUOTED = re.compile(r"'([^']+)'")
 SINGLE_BRACE = re.compile(r"(?<!\{)\{(\w+)\}(?!\})")
 """A ``{name}`` format field the generator forgot to fill (``{criteria}``, ``{stage}``...)."""
 
-SEARCHES = tuple(name for name in SEARCH_TOOLS if name != "summarize_opportunities")
-"""The six ``*_search`` tools (a summary over everything is a sensible call with no criteria)."""
+SEARCHES = tuple(name for name in SEARCH_TOOLS if TOOL_SPECS[name].returns_records)
+"""The searches that return records (a summary over everything is a sensible call with no
+criteria)."""
 
 ID_KINDS = {pk: kind for kind, pk in PRIMARY_KEYS.items()}
 """``client_id`` -> ``Client`` and so on: the entity a literal id under that key must be."""
-
-RESULT_FIELDS: dict[str, frozenset[str]] = {
-    "delete_opportunity": frozenset({"value"}),
-    "delete_quote": frozenset({"value"}),
-    "quote_prefixes": frozenset({"value"}),
-    "summarize_opportunities": frozenset({"total_count", "total_amount", "by_stage", "by_owner"}),
-    "compare_quote_details": frozenset({"quotes", "amounts", "statuses", "total_amount"}),
-    "summarize_counts": frozenset(
-        {
-            "clients",
-            "contacts",
-            "opportunities",
-            "quotes",
-            "contracts",
-            "documents",
-            "notes",
-            "companies",
-        }
-    ),
-}
-"""Payload keys of the tools that do not return a record of their entity (section 2.3)."""
 
 
 @dataclass(frozen=True)
@@ -142,19 +122,17 @@ def has_template(text: str) -> bool:
 
 # ---- 1. tools and argument names ----------------------------------------------------------------
 def check_tool_and_arguments(context: Context, turn: Turn) -> Iterator[Hit]:
-    """Unknown tools, argument keys the tool does not accept, and the ``document_url`` alias."""
+    """Unknown tools, argument keys the tool does not accept, and aliases (``document_url``)."""
     spec = TOOL_SPECS.get(turn.expected_tool)
     if spec is None:
         yield Hit("unknown_tool", f"'{turn.expected_tool}' is not a tool", turn.turn_id)
         return
     flat = flat_arguments(turn)
-    if turn.expected_tool == "upload_document" and "document_url" in flat:
-        yield Hit(
-            "document_url_argument",
-            "document_url (not a Document field; alias of file_url)",
-            turn.turn_id,
-        )
-        flat = {key: value for key, value in flat.items() if key != "document_url"}
+    for alias, target in spec.aliases.items():
+        if alias in flat:
+            detail = f"{alias} (not a {spec.entity} field; alias of {target})"
+            yield Hit(f"{alias}_argument", detail, turn.turn_id)
+    flat = {key: value for key, value in flat.items() if key not in spec.aliases}
     unknown = sorted(set(flat) - accepted_arguments(turn.expected_tool))
     if unknown:
         detail = f"{turn.expected_tool} does not accept {', '.join(unknown)}"
@@ -318,13 +296,16 @@ def template_problem(turns: list[Turn], current: int, source: int, field: str) -
 
 
 def result_fields(tool: str) -> frozenset[str] | None:
-    """Keys of a tool's reference payload, or None when unknown (listings, unknown tools)."""
-    if tool in RESULT_FIELDS:
-        return RESULT_FIELDS[tool]
+    """Keys of a tool's reference payload, or None when unknown (listings, unknown tools).
+
+    A record's fields, or for other replies the row's ``reply_fields`` (section 2.3).
+    """
     spec = TOOL_SPECS.get(tool)
-    if spec is None or spec.entity is None or tool.startswith("list_"):
+    if spec is None or tool in LISTING_TOOLS:
         return None
-    return frozenset(ENTITY_TYPES[spec.entity].model_fields)
+    if spec.result_kind is None:
+        return frozenset(spec.reply_fields)
+    return frozenset(ENTITY_TYPES[spec.result_kind].model_fields)
 
 
 def _search_source(context: Context, turn: Turn, source: int) -> Iterator[Hit]:

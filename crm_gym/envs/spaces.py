@@ -21,7 +21,7 @@ class Unicode(Text):
 
     Example:
         >>> space = Unicode(max_length=64)
-        >>> space.contains('{"name": "quote_prefixes"} — ok'), space.contains(b"bytes")
+        >>> space.contains('{"stage": "Closed Won"} — ok'), space.contains(b"bytes")
         (True, False)
     """
 

@@ -21,7 +21,7 @@ def make_store(spec: str | Store | None = None, *, strict_upstream: bool = False
     environment variable (to keep a DSN and its password out of code and command lines). A
     ``Store`` object is returned as it is. The SQL stores need ``pip install "crm-gym[sql]"``.
 
-    ``strict_upstream=True`` (upstream's mock: duplicate emails through ``modify_client``,
+    ``strict_upstream=True`` (upstream's mock: duplicate emails through a client edit,
     dangling references, overwriting creates) is only possible on the memory store: the SQL
     stores' constraints refuse what it would write, so asking for both raises ``StoreError``.
 

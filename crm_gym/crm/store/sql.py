@@ -29,13 +29,16 @@ Integrity errors, which the CRM's own checks make rare, become the memory store'
 texts (``Client not found with ID '...'``...). Snapshots are portable: ``snapshot()`` returns
 the memory store's format, ``(tables, email_index)``, and ``restore`` accepts any store's.
 
-Example:
-    >>> from crm_gym.crm import CrmApi
+Example (``CrmApi(store)`` runs the CRM on it):
+    >>> from crm_gym.crm.entities import Client
     >>> store = SqlStore("sqlite")
-    >>> api = CrmApi(store, seed=0)
-    >>> client = api.create_new_client("Acme", "ops@acme.com", "Active")
-    >>> [c.name for c in api.client_search(name="acme")], store.count("Client")
-    (['Acme'], 1)
+    >>> key = "7c0bad1a-955e-4b9a-b863-04f900c0c1ce"
+    >>> with store.transaction():
+    ...     store.insert("Client", Client(client_id=key, name="Acme", email="ops@acme.com"))
+    >>> store.get("Client", key).name, store.count("Client")
+    ('Acme', 1)
+    >>> store.clients_with_email("ops@acme.com") == [key]
+    True
     >>> store.close()
 """
 

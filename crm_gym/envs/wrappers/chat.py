@@ -89,10 +89,10 @@ class ChatMessages(gym.Wrapper[list, Any, str, str]):
         >>> [m["role"] for m in messages]
         ['system', 'user']
         >>> call = {"role": "assistant", "tool_calls": [{"type": "function", "function": {
-        ...     "name": "quote_prefixes", "arguments": "{}"}}]}
+        ...     "name": "list_contacts", "arguments": "{}"}}]}
         >>> messages, *_ = env.step(call)
         >>> [m["role"] for m in messages], messages[2]["tool_calls"][0]["function"]["name"]
-        (['system', 'user', 'assistant', 'tool'], 'quote_prefixes')
+        (['system', 'user', 'assistant', 'tool'], 'list_contacts')
     """
 
     def __init__(
@@ -135,8 +135,8 @@ def action_text(action: Any) -> Any:
     """The text the env reads for an action: text as is, a message dict converted.
 
     Example:
-        >>> action_text({"name": "quote_details", "arguments": {"quote_id": "q1"}})
-        '{"name": "quote_details", "arguments": {"quote_id": "q1"}}'
+        >>> action_text({"name": "list_contacts", "arguments": {}})
+        '{"name": "list_contacts", "arguments": {}}'
         >>> action_text({"role": "assistant", "content": "All set."})
         'All set.'
     """
@@ -166,9 +166,9 @@ def to_chat(
     (chat APIs reject a ``tool`` message without its call).
 
     Example:
-        >>> transcript = [{"role": "tool", "content": 3, "name": "quote_details"}]
+        >>> transcript = [{"role": "tool", "content": {}, "name": "list_contacts"}]
         >>> to_chat(transcript, openai_tools=False, tool_role=False)
-        [{'role': 'user', 'content': '3'}]
+        [{'role': 'user', 'content': '{}'}]
     """
     if not openai_tools:
         return [_as_text(message, tool_role) for message in messages]

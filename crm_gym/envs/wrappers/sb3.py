@@ -44,12 +44,13 @@ class CandidateActions(gym.Wrapper[np.ndarray, np.int64, str, str]):
 
     Example:
         >>> import gymnasium as gym
+        >>> from crm_gym.crm.tools import SEARCH_TOOLS
         >>> from crm_gym.data.examples import builtin_path
         >>> env = CandidateActions(gym.make("ArcCrm-v1", tasks=str(builtin_path())),
-        ...                        tools=["client_search", "quote_details"])
+        ...                        tools=list(SEARCH_TOOLS))
         >>> observation, info = env.reset(seed=0)
         >>> env.action_space, observation.shape, len(info["candidates"])
-        (Discrete(5), (148,), 5)
+        (Discrete(15), (163,), 15)
     """
 
     def __init__(
