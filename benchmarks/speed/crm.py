@@ -132,19 +132,23 @@ def mixed_registry(strict: bool, cfg: Config) -> int:
     for episode in range(cfg.episodes):
         api = CrmApi(seed=episode, strict_upstream=strict)
         for i in range(cfg.rounds):
-            email = f"c{episode}.{i}@example.com"
-            client = {"name": f"Client {i}", "email": email, "status": "Active"}
-            client_id = ok(call_tool(api, "create_new_client", client))["client_id"]
-            deal = {"name": f"Deal {i}", "client_id": client_id, "amount": 10_000.0 + i}
-            deal.update(stage="Qualification", probability=40)
-            deal_id = ok(call_tool(api, "create_new_opportunity", deal))["opportunity_id"]
-            quote = {"opportunity_id": deal_id, "amount": 9_000.0 + i, "status": "Draft"}
-            ok(call_tool(api, "create_quote", quote))
-            ok(call_tool(api, "opportunity_search", {"stage": "Qualification"}))
-            updates = {"stage": "Negotiation", "probability": 70}
-            change = {"opportunity_id": deal_id, "updates": updates}
-            ok(call_tool(api, "modify_opportunity", change))
+            registry_round(api, episode, i)
     return cfg.episodes * cfg.rounds * 5
+
+
+def registry_round(api: CrmApi, episode: int, i: int) -> None:
+    """Round ``i`` of REFERENCE.md 7's workload through ``call_tool``: 5 calls, each must pass."""
+    email = f"c{episode}.{i}@example.com"
+    client = {"name": f"Client {i}", "email": email, "status": "Active"}
+    client_id = ok(call_tool(api, "create_new_client", client))["client_id"]
+    deal = {"name": f"Deal {i}", "client_id": client_id, "amount": 10_000.0 + i}
+    deal.update(stage="Qualification", probability=40)
+    deal_id = ok(call_tool(api, "create_new_opportunity", deal))["opportunity_id"]
+    quote = {"opportunity_id": deal_id, "amount": 9_000.0 + i, "status": "Draft"}
+    ok(call_tool(api, "create_quote", quote))
+    ok(call_tool(api, "opportunity_search", {"stage": "Qualification"}))
+    updates = {"stage": "Negotiation", "probability": 70}
+    ok(call_tool(api, "modify_opportunity", {"opportunity_id": deal_id, "updates": updates}))
 
 
 def ok(result: ToolResult) -> Any:

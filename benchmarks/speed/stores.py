@@ -8,10 +8,8 @@ order rotates), so drift on a shared machine hits all of them alike.
 
 1. **Tool calls/s**: REFERENCE.md section 7's mixed workload through ``call_tool`` (what envs
    use: one transaction per call). Per episode a reset (``store.restore`` of an empty snapshot)
-   and ``CrmApi(store, seed=episode)``, then 10 rounds of ``create_new_client`` (unique email,
-   Active), ``create_new_opportunity`` (that client, amount, Qualification, probability 40),
-   ``create_quote`` (amount, Draft), ``opportunity_search(stage="Qualification")`` and
-   ``modify_opportunity(id, updates={"stage": "Negotiation", "probability": 70})``.
+   and ``CrmApi(store, seed=episode)``, then 10 rounds of five calls (a client, a deal, a quote,
+   a search and an edit: ``benchmarks.speed.crm.registry_round``, also timed there).
 2. **Resets/s**: ``store.restore(snapshot)``, what an env's reset does, cycling through the
    initial states of the public conversations (seeded once on the memory store, untimed), or,
    without the data file, through 50 small synthetic worlds.
@@ -39,10 +37,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from benchmarks.postgres import ClusterUnavailable, throwaway_cluster
+from benchmarks.speed.crm import registry_round
 from benchmarks.speed.timing import rate
 from crm_gym.crm import CrmApi, MemoryStore
 from crm_gym.crm.store import Store, make_store
-from crm_gym.crm.tools import ToolResult, call_tool
 from crm_gym.data import load_conversations
 from crm_gym.data.replay import new_episode
 
@@ -66,36 +64,13 @@ QUICK = Config(repeats=3, episodes=4, resets=100)
 
 
 # ---- workloads ----------------------------------------------------------------------------------
-def ok(result: ToolResult) -> Any:
-    """The payload of a call that must succeed (a benchmark must not time error paths)."""
-    if not result.ok:
-        raise RuntimeError(f"{result.name} failed in the benchmark: {result.error}")
-    return result.payload
-
-
 def mixed_calls(store: Store, cfg: Config) -> int:
     """REFERENCE.md 7's workload through ``call_tool``; returns the number of calls."""
     for episode in range(cfg.episodes):
         store.restore(EMPTY)
         api = CrmApi(store, seed=episode)
         for i in range(cfg.rounds):
-            client = {
-                "name": f"Client {i}",
-                "email": f"c{episode}.{i}@example.com",
-                "status": "Active",
-            }
-            client_id = ok(call_tool(api, "create_new_client", client))["client_id"]
-            deal = {"name": f"Deal {i}", "client_id": client_id, "amount": 10_000.0 + i,
-                    "stage": "Qualification", "probability": 40}  # fmt: skip
-            deal_id = ok(call_tool(api, "create_new_opportunity", deal))["opportunity_id"]
-            quote = {"opportunity_id": deal_id, "amount": 9_000.0 + i, "status": "Draft"}
-            ok(call_tool(api, "create_quote", quote))
-            ok(call_tool(api, "opportunity_search", {"stage": "Qualification"}))
-            change = {
-                "opportunity_id": deal_id,
-                "updates": {"stage": "Negotiation", "probability": 70},
-            }
-            ok(call_tool(api, "modify_opportunity", change))
+            registry_round(api, episode, i)
     return cfg.episodes * cfg.rounds * 5
 
 
