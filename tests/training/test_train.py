@@ -167,3 +167,41 @@ def test_multi_turn_episodes_train_on_the_action_tokens_alone(tmp_path, monkeypa
             if len(trajectory.steps) > 1:  # the env's messages are in the row, masked out
                 first_prompt = len(trajectory.steps[0].prompt_ids)
                 assert int(batch["attention_mask"][row].sum()) > first_prompt + sampled
+
+
+def test_the_chain_family_trains_on_whole_two_turn_conversations(tmp_path, monkeypatch) -> None:
+    from agents.train_data import first_turn, task_sets
+
+    seen: dict[str, list] = {"warm": [], "grpo": []}
+    pad_batch, warm_start = agents.train.pad_batch, agents.train.warm_start
+
+    def recording_pad_batch(trajectories, *args, **kwargs):
+        seen["grpo"] += trajectories
+        return pad_batch(trajectories, *args, **kwargs)
+
+    def recording_warm_start(model, trajectories, **kwargs):
+        seen["warm"] += trajectories
+        return warm_start(model, trajectories, **kwargs)
+
+    monkeypatch.setattr(agents.train, "pad_batch", recording_pad_batch)
+    monkeypatch.setattr(agents.train, "warm_start", recording_warm_start)
+    chain = TINY | {
+        "env_id": "ArcCrmConversation-v1",
+        "task_family": "chain",
+        "max_env_steps": 2,
+        "num_conversations": 400,
+        "warm_start_conversations": 20,
+        "warm_start_steps": 2,
+        "data_seed": 0,
+    }
+    args = Args(output_dir=str(tmp_path), steps=1, eval_every=1, save_every=1, **chain)
+    summary = train(args)
+    train_tasks, held_out = task_sets("chain", 400, TINY["num_eval_tasks"], seed=0)
+    assert set(summary["eval_tasks_before"]["greedy"]) == {first_turn(c) for c in held_out}
+    # the warm start replays two-turn prefixes of other conversations, each turn to its end
+    assert seen["warm"] and all(t.terminated and 2 <= len(t.steps) <= 4 for t in seen["warm"])
+    assert any(len(t.steps) == 4 for t in seen["warm"])  # a call and a reply in each turn
+    assert not {t.task_id for t in seen["warm"]} & {c.conversation_id for c in held_out}
+    # GRPO plays training chains, whole: at most two actions in each of the two turns
+    assert {t.task_id for t in seen["grpo"]} <= {c.conversation_id for c in train_tasks}
+    assert all(t.terminated and 2 <= len(t.steps) <= 4 for t in seen["grpo"])
