@@ -28,12 +28,51 @@ ROWS = (
 )
 
 
+EVIDENCE_PRESET = "cpu-args"
+"""The preset of the single-turn evidence: its files keep the plain names."""
+TASKS = {
+    "args": "first requests whose call must copy values from the request (ids, names, amounts, "
+    "stages, dates, file names) and that the reference call passes on its own (one action, no "
+    "reply).",
+    "chain": "the first two turns of conversations whose second request acts on what the first "
+    "turn's call returned (the id of the client just found, the deal just created; the second "
+    "request never states it), each turn played with two actions (the call, then a reply "
+    "stating what the result holds): passing needs all four right.",
+}
+"""What a task of each family is, for the section's first paragraph."""
+
+
+def doc_names(preset: str) -> tuple[str, str, str]:
+    """(section heading, results JSON file, figure file) of a preset's evidence run."""
+    if preset == EVIDENCE_PRESET:
+        return SECTION, "results.json", "train_curve.png"
+    return f"{SECTION}, `{preset}`", f"results-{preset}.json", f"train_curve-{preset}.png"
+
+
 def write_docs(results: dict[str, Any], docs: Path) -> None:
-    """``results.json``, the figure, and the section of ``results.md`` (replaced in place)."""
-    (docs / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    plot(results, docs / "train_curve.png")
+    """The results JSON, the figure, and the preset's section of ``results.md`` (in place).
+
+    A preset's first run adds its section after the other "Trained tiny model" sections.
+    """
+    section, data, figure = doc_names(results["preset"])
+    (docs / data).write_text(json.dumps(results, indent=1) + "\n")
+    plot(results, docs / figure)
     doc = docs / "results.md"
-    doc.write_text(replace_section(doc.read_text(), markdown(results)))
+    body = markdown(results).replace("(train_curve.png)", f"({figure})")
+    text = doc.read_text()
+    if f"\n{section}\n" not in text:
+        text = add_section(text, section)
+    doc.write_text(replace_section(text, body, section))
+
+
+def add_section(text: str, section: str) -> str:
+    """``text`` with an empty ``section`` after the last "Trained tiny model" section."""
+    starts = [m.start() for m in re.finditer(rf"^{re.escape(SECTION)}", text, re.M)]
+    if not starts:
+        raise ValueError(f"no '{SECTION}' section")
+    following = re.compile(r"^## ", re.M).search(text, starts[-1] + 1)
+    cut = following.start() if following else len(text)
+    return f"{text[:cut].rstrip()}\n\n{section}\n\n{text[cut:]}"
 
 
 def _cell(value: Any) -> tuple[str, str, str]:
@@ -56,6 +95,7 @@ def markdown(results: dict[str, Any]) -> str:
     """The body of the "Trained tiny model" section."""
     s = results["settings"]
     seeds = len(results["seeds"])
+    warmed = "the first two turns" if s["task_family"] == "chain" else "the first requests"
     lines = [
         "",
         f"Made by one command (about {_minutes(results)} minutes on this shared 2-core CPU):",
@@ -64,16 +104,15 @@ def markdown(results: dict[str, Any]) -> str:
         results["command"].strip(),
         "```",
         "",
-        f"**Tasks** (`{s['task_family']}` family, preset `{results['preset']}`): first requests "
-        "whose call must copy values from the request (ids, names, amounts, stages, dates, file "
-        "names) and that the reference call passes on its own (one action, no reply). "
-        f"{results['num_tasks']} held-out tasks come from the generator's held-out side "
-        "(request patterns and company, person and owner names never used in training or in "
-        "the warm start, `crm_gym.generator.holdout`), balanced across the curriculum's arms. "
-        f"**Model**: the offline tiny Qwen3 (hidden {s['tiny_hidden_size']}, "
-        f"{s['tiny_num_layers']} layers), warm-started with {s['warm_start_steps']} supervised "
-        f"steps on the first requests of {s['warm_start_conversations']} other training-side "
-        f"conversations, then {s['steps']} GRPO steps ({s['prompts_per_step']} tasks x "
+        f"**Tasks** (`{s['task_family']}` family, preset `{results['preset']}`): "
+        f"{TASKS.get(s['task_family'], '')} {results['num_tasks']} held-out tasks come from the "
+        "generator's held-out side (request patterns and company, person and owner names never "
+        "used in training or in the warm start, `crm_gym.generator.holdout`), balanced across "
+        f"the curriculum's arms. **Model**: the offline tiny Qwen3 (hidden "
+        f"{s['tiny_hidden_size']}, {s['tiny_num_layers']} layers), warm-started with "
+        f"{s['warm_start_steps']} supervised steps on {warmed} of "
+        f"{s['warm_start_conversations']} other training-side conversations, then {s['steps']} "
+        f"GRPO steps ({s['prompts_per_step']} tasks x "
         f"{s['group_size']} samples a step, {s['reward_mode']} reward, lr {s['lr']}) on the "
         "training tasks, with the SEC bandit and with the uniform sampler, "
         f"{seeds} seeds each, all from the same warm-started model. **Scores**: held-out "
@@ -117,6 +156,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         *_group_table("arm (skill-difficulty of the call)", results["per_arm"], results),
         *_group_table("skill", results["per_skill"], None),
+        *_group_table("outcome (what the reference call does)", results["per_outcome"], None),
         "![held-out success over GRPO steps](train_curve.png)",
         "",
         *notes(results),
@@ -186,8 +226,8 @@ def notes(results: dict[str, Any]) -> list[str]:
         f"{', '.join(f'{d:+.3f}' for d in paired['grpo'])} (SEC), "
         f"{', '.join(f'{d:+.3f}' for d in paired['uniform'])} (uniform). "
         + (
-            "The single-turn goal holds: the PoI CIs against the warm start and the best "
-            "constant are above 0.5."
+            f"The {goal_name(results)} goal holds: the PoI CIs against the warm start and the "
+            "best constant are above 0.5."
             if goal
             else "**The goal does not hold**: a PoI CI against the warm start or "
             "the best constant reaches 0.5 or below."
@@ -210,6 +250,7 @@ def notes(results: dict[str, Any]) -> list[str]:
             "has) moves the held-out success by up to "
             f"{reproducibility['max_abs_gap']:.3f}: expect about that across machines."
         )
+    out.append(outcome_note(results["per_outcome"]))
     out.append(
         "- **What this does not show**: one base model and one task set; held-out tasks differ "
         "in phrasing patterns and names, not in tools or argument kinds (every tool was seen "
@@ -221,6 +262,24 @@ def notes(results: dict[str, Any]) -> list[str]:
         "a pretrained LLM's curve."
     )
     return out
+
+
+def goal_name(results: dict[str, Any]) -> str:
+    """Which of issue #19's goals a run tests: whole conversations, or single requests."""
+    multi_turn = results.get("settings", {}).get("env_id", "").startswith("ArcCrmConversation")
+    return "multi-turn" if multi_turn else "single-turn"
+
+
+def outcome_note(table: dict[str, dict[str, float]]) -> str:
+    """How many held-out tasks are refused requests, and what success on them means."""
+    refused = int(table.get("expected error", {}).get("n", 0))
+    total = int(sum(row["n"] for row in table.values()))
+    return (
+        f"- **What the tasks ask**: {refused} of {total} held-out tasks are requests the CRM "
+        "refuses (an unknown id, an invalid stage, a missing field...): passing one is the "
+        "call with the request's values, answered by the expected error, not a change made; "
+        f"{total - refused} ask for calls that succeed (per-outcome table above)."
+    )
 
 
 def arm_notes(results: dict[str, Any]) -> list[str]:
@@ -240,11 +299,11 @@ def arm_notes(results: dict[str, Any]) -> list[str]:
     ]
 
 
-def replace_section(text: str, body: str) -> str:
-    """``text`` with the body of the "Trained tiny model" section replaced (to the next ##)."""
-    pattern = re.compile(rf"(^{re.escape(SECTION)}\n)(.*?)(?=^## |\Z)", re.S | re.M)
+def replace_section(text: str, body: str, section: str = SECTION) -> str:
+    """``text`` with the body of ``section`` replaced (to the next ##)."""
+    pattern = re.compile(rf"(^{re.escape(section)}\n)(.*?)(?=^## |\Z)", re.S | re.M)
     if not pattern.search(text):
-        raise ValueError(f"no '{SECTION}' section")
+        raise ValueError(f"no '{section}' section")
     return pattern.sub(lambda m: m.group(1) + body + "\n", text, count=1)
 
 

@@ -107,13 +107,23 @@ def grpo_settings(
     return settings(preset, output_dir=str(out / name), **changes)
 
 
-def held_out_tasks(args: Any) -> tuple[list[str], list[str], list[str]]:
-    """The held-out task ids, their arms and their skills, in the evaluation's order."""
+def held_out_tasks(args: Any) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The held-out task ids, their arms, skills and outcomes, in the evaluation's order.
+
+    The outcome says what the task's reference does: every call succeeds, or one is a request
+    the CRM refuses (an unknown id, an invalid stage...) answered by the expected error.
+    """
     from agents.train_data import first_turn, run_tasks, task_arm
 
     held_out = run_tasks(args)[1]
-    ids = [first_turn(c) for c in held_out]
-    return ids, [task_arm(args.task_family, c) for c in held_out], [str(c.skill) for c in held_out]
+    whole = args.env_id.startswith("ArcCrmConversation")
+    outcomes = [_outcome(c.turns if whole else c.turns[:1]) for c in held_out]
+    arms = [task_arm(args.task_family, c) for c in held_out]
+    return [first_turn(c) for c in held_out], arms, [str(c.skill) for c in held_out], outcomes
+
+
+def _outcome(turns: list[Any]) -> str:
+    return "success" if all(turn.expect_success for turn in turns) else "expected error"
 
 
 def curve(run_dir: Path, summary: dict[str, Any]) -> dict[str, list[float]]:
@@ -186,7 +196,7 @@ def baselines(args: Any) -> dict[str, Any]:
 def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
     """The results: every named number of docs/results.json, from the raw runs."""
     args, base, runs = raw["base_args"], raw["base"], raw["runs"]
-    tasks, arms, skills = held_out_tasks(args)
+    tasks, arms, skills, outcomes = held_out_tasks(args)
     seeds = list(range(options.seeds))
     stats_options = ReportOptions(reps=options.reps, seed=0)
     reference = baselines(args)
@@ -217,6 +227,7 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
     greedy = {k.removesuffix("_greedy"): v for k, v in matrices.items() if k.endswith("_greedy")}
     results["per_arm"] = by_group(greedy | {"best_constant": constant}, arms)
     results["per_skill"] = by_group(greedy | {"best_constant": constant}, skills)
+    results["per_outcome"] = by_group(greedy | {"best_constant": constant}, outcomes)
     results["arm_shares"] = {
         variant: _mean_shares([arm_shares(r["arm_rows"], sorted(set(arms))) for r in runs[v]])
         for v, variant in (("bandit", "grpo"), ("uniform", "uniform"))
@@ -241,6 +252,7 @@ def analyse(raw: dict[str, Any], options: argparse.Namespace) -> dict[str, Any]:
 
 
 _REPORTED = (
+    "env_id",
     "task_family",
     "num_conversations",
     "num_eval_tasks",

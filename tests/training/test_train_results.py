@@ -65,6 +65,7 @@ def test_the_verdict_is_computed_from_the_confidence_intervals(lo: float, holds:
             "a-hard": {"n": 2.0, "grpo": 0.0, "uniform": 0.5},
         },
         "arm_shares": {"grpo": {"a-easy": 0.7, "a-hard": 0.3}},
+        "per_outcome": {"expected error": {"n": 3.0}, "success": {"n": 1.0}},
     }
     text = "\n".join(notes(results))
     assert ("The single-turn goal holds" in text) == holds
@@ -73,6 +74,7 @@ def test_the_verdict_is_computed_from_the_confidence_intervals(lo: float, holds:
     assert "[-0.010, +0.100] includes 0" in text  # the task-resampled CI, computed
     assert "SEC above uniform on 1 of 2 arms, below on 1" in text
     assert "SEC sampled `a-easy` most (0.700" in text
+    assert "3 of 4 held-out tasks are requests the CRM refuses" in text
 
 
 def test_replace_section_keeps_the_other_sections() -> None:
@@ -127,6 +129,8 @@ def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path, monk
     assert results["settings"]["steps"] == 1 and results["num_tasks"] == 6
     assert results["curves"]["bandit"][0]["steps"] == [0, 1]  # step 0: the warm-started model
     assert sum(row["n"] for row in results["per_arm"].values()) == 6  # every task in one arm
+    assert sum(row["n"] for row in results["per_outcome"].values()) == 6
+    assert set(results["per_outcome"]) <= {"success", "expected error"}
     assert "GRPO + SEC, greedy" in markdown(results)
     # a second call reuses the finished runs (same settings): no training, the same numbers
     monkeypatch.setattr("agents.train.train", _no_training)
