@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import train_results
-from benchmarks.train_report import markdown, notes, replace_section
+from benchmarks.train_report import add_section, doc_names, markdown, notes, replace_section
 from benchmarks.train_stats import by_group, paired_by_seed, task_matrix
 
 KEYS = (
@@ -82,6 +82,19 @@ def test_replace_section_keeps_the_other_sections() -> None:
     assert replace_section(doc, "new\n") == "# R\n\n## Trained tiny model\nnew\n\n## Next\nkept\n"
     with pytest.raises(ValueError, match="no '## Trained tiny model' section"):
         replace_section("# R\n", "x")
+
+
+def test_another_preset_gets_its_own_section_and_files() -> None:
+    assert doc_names("cpu-args") == ("## Trained tiny model", "results.json", "train_curve.png")
+    section, data, figure = doc_names("cpu-chain")
+    assert (data, figure) == ("results-cpu-chain.json", "train_curve-cpu-chain.png")
+    doc = "# R\n\n## Trained tiny model\nargs\n\n## Next\nkept\n"
+    added = replace_section(add_section(doc, section), "chain\n", section)
+    assert added == (
+        "# R\n\n## Trained tiny model\nargs\n\n"
+        "## Trained tiny model, `cpu-chain`\nchain\n\n## Next\nkept\n"
+    )
+    assert replace_section(added, "args 2\n").count("args 2") == 1  # the first one only
 
 
 def _no_training(args):
