@@ -13,7 +13,14 @@ import re
 from datetime import date
 from functools import lru_cache
 
-from crm_gym.crm.entities import UUID_PATTERN
+from crm_gym.crm.entities import (
+    CLIENT_STATUSES,
+    COMPANY_TYPES,
+    CONTRACT_STATUSES,
+    OPPORTUNITY_STAGES,
+    QUOTE_STATUSES,
+    UUID_PATTERN,
+)
 
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -132,6 +139,10 @@ _NUMBER_WORD = (
 )
 _MONTH = r"(?:" + "|".join(m[:3] + f"(?:{m[3:]})?" for m in _MONTHS) + r")"
 _ISO = r"\b\d{4}-\d{2}-\d{2}\b"
+_ENUM_VALUES = dict.fromkeys(
+    OPPORTUNITY_STAGES + CLIENT_STATUSES + QUOTE_STATUSES + CONTRACT_STATUSES + COMPANY_TYPES
+)
+"""Stage, status and type values: masked as ``<ENUM>`` (record kinds are words, not values)."""
 _MASKS = (
     (re.compile(UUID_PATTERN), "<ID>"),
     (re.compile(r"https?://\S+"), "<URL>"),
@@ -143,9 +154,7 @@ _MASKS = (
     (re.compile(rf"\b{_NUMBER_WORD}(?:[ -]+{_NUMBER_WORD})*\b", re.IGNORECASE), "<NUM>"),
     (
         re.compile(
-            r"\b(?:Closed-Won|Closed-Lost|Prospecting|Qualification|Proposal|Negotiation|Active"
-            r"|Prospect|Inactive|Draft|Sent|Approved|Rejected|Canceled|Pending|Expired|Partner"
-            r"|Vendor|Competitor)\b",
+            rf"\b(?:{'|'.join(map(re.escape, _ENUM_VALUES))})\b",
             re.IGNORECASE,
         ),
         "<ENUM>",

@@ -17,6 +17,7 @@ from typing import Any, Callable, NamedTuple, Optional
 from crm_gym.crm import CrmApi
 from crm_gym.crm.entities import (
     CLIENT_STATUSES,
+    CLOSED_STAGES,
     CONTRACT_STATUSES,
     ENTITY_TYPES,
     FIELD_NAMES,
@@ -191,7 +192,7 @@ def keep_known(kind: str, meta: Any, built: Meta) -> Meta:
         return built
     known = FIELD_NAMES[kind]
     kept = {k: v for k, v in meta.items() if k in known and k != PRIMARY_KEYS[kind]}
-    if kind == "Opportunity" and meta.get("stage") in ("Closed-Won", "Closed-Lost"):
+    if kind == "Opportunity" and meta.get("stage") in CLOSED_STAGES:
         built = {**built, "stage": meta["stage"]}
     return {**kept, **built}
 
