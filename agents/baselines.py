@@ -30,18 +30,9 @@ from crm_gym.crm.tools import tool_schemas
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 WORDS = (
-    "Acme",
-    "Globex",
-    "Initech",
-    "Q4 renewal",
-    "Pilot",
-    "ops@example.com",
-    "Negotiation",
-    "Active",
-    "Draft",
-    "",
-    "\u00e9t\u00e9 \u2014 deal",
-    "x" * 300,
+    ("Acme", "Globex", "Initech", "Q4 renewal")
+    + ("Pilot", "ops@example.com", "Negotiation", "Active")
+    + ("Draft", "", "\u00e9t\u00e9 \u2014 deal", "x" * 300)
 )
 ANSWERS = ("Done.", "I have completed your request.", "No results found.", "", "\u2014")
 BROKEN = (
