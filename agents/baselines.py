@@ -29,12 +29,22 @@ from crm_gym.actions import format_tool_call
 from crm_gym.crm.tools import tool_schemas
 
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-WORDS = ("Acme", "Globex", "Initech", "Q4 renewal", "Pilot", "ops@example.com", "Negotiation",
-         "Active", "Draft", "", "\u00e9t\u00e9 \u2014 deal", "x" * 300)  # fmt: skip
+WORDS = (
+    ("Acme", "Globex", "Initech", "Q4 renewal")
+    + ("Pilot", "ops@example.com", "Negotiation", "Active")
+    + ("Draft", "", "\u00e9t\u00e9 \u2014 deal", "x" * 300)
+)
 ANSWERS = ("Done.", "I have completed your request.", "No results found.", "", "\u2014")
-BROKEN = ('{"name": "client_search", "arguments": {', "<tool>{}</tool>", "<tool>not json",
-          '{"arguments": {}}', '{"name": "quote_details", "arguments": [1, 2]}',
-          "<think>unclosed", '```json\n{"name": 3}\n```', "{}")  # fmt: skip
+BROKEN = (
+    '{"name": "client_search", "arguments": {',
+    "<tool>{}</tool>",
+    "<tool>not json",
+    '{"arguments": {}}',
+    '{"name": "quote_details", "arguments": [1, 2]}',
+    "<think>unclosed",
+    '```json\n{"name": 3}\n```',
+    "{}",
+)
 KINDS = ("call", "answer", "broken", "unknown", "bad_arguments")
 KIND_WEIGHTS = (0.45, 0.2, 0.15, 0.1, 0.1)
 

@@ -39,8 +39,11 @@ _STATE_KEYS = ("step", "optimizer", "scheduler", "curriculum", "rng", "extra")
 
 def rng_states() -> dict[str, Any]:
     """The global RNG states of Python, numpy and torch (CPU, and CUDA when present)."""
-    states = {"python": random.getstate(), "numpy": np.random.get_state(),
-              "torch": torch.get_rng_state()}  # fmt: skip
+    states = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
     if torch.cuda.is_available():
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
@@ -160,8 +163,10 @@ def verify_checkpoint(path: Path) -> None:
         if not file.is_file():
             raise CheckpointError(f"{file}: missing from the checkpoint")
         if size is not None and file.stat().st_size != size:
-            raise CheckpointError(f"{file}: {file.stat().st_size} bytes, {MANIFEST} says {size}: "
-                                  "truncated or changed since it was saved")  # fmt: skip
+            raise CheckpointError(
+                f"{file}: {file.stat().st_size} bytes, {MANIFEST} says {size}: "
+                "truncated or changed since it was saved"
+            )
 
 
 def load_pretrained(path: str | Path) -> Any:

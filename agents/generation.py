@@ -118,17 +118,27 @@ def generate(
     logprobs: list[list[float]] = [[] for _ in prompts]
     reasons = ["length"] * len(prompts)
     with torch.inference_mode():
-        out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                    logits_to_keep=1)  # fmt: skip
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         for step in range(sampling.max_new_tokens):
             tokens, token_logprobs = pick_tokens(out.logits[:, -1], uniforms[:, step], sampling)
-            if _record(rows, logprobs, reasons, tokens.tolist(), token_logprobs.tolist(),
-                       stop_ids, sampling.stop, decode):  # fmt: skip
+            picked = (tokens.tolist(), token_logprobs.tolist())
+            if _record(rows, logprobs, reasons, *picked, stop_ids, sampling.stop, decode):
                 break
             mask = torch.cat([mask, mask.new_ones((len(rows), 1))], dim=1)
             positions = positions[:, -1:] + 1
-            out = model(input_ids=tokens.unsqueeze(-1), attention_mask=mask, position_ids=positions,
-                        past_key_values=out.past_key_values, use_cache=True)  # fmt: skip
+            out = model(
+                input_ids=tokens.unsqueeze(-1),
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=out.past_key_values,
+                use_cache=True,
+            )
     outputs = zip(rows, logprobs, reasons, strict=True)
     return [Generation(tuple(r), tuple(lp), why) for r, lp, why in outputs]
 

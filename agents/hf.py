@@ -97,8 +97,15 @@ class HFPolicy:
         seeds = [row_seed(sampling, i, k) for i in range(len(prompts)) for k in range(n)]
         if not rows:
             return []
-        generations = generate(self.model, rows, sampling, seeds=seeds, stop_ids=self.stop_ids,
-                               pad_id=self.pad_id, decode=self._decode)  # fmt: skip
+        generations = generate(
+            self.model,
+            rows,
+            sampling,
+            seeds=seeds,
+            stop_ids=self.stop_ids,
+            pad_id=self.pad_id,
+            decode=self._decode,
+        )
         samples = [
             self._sample(row, generation, sampling)
             for row, generation in zip(rows, generations, strict=True)
@@ -137,8 +144,14 @@ class HFPolicy:
             if stop in text:
                 text = text[: text.index(stop)]
         usage = {"prompt_tokens": len(prompt), "completion_tokens": len(generation.completion_ids)}
-        return Sample(text, prompt, generation.completion_ids, generation.logprobs,
-                      generation.finish_reason, usage)  # fmt: skip
+        return Sample(
+            text,
+            prompt,
+            generation.completion_ids,
+            generation.logprobs,
+            generation.finish_reason,
+            usage,
+        )
 
 
 def _stop_ids(model: Any, tokenizer: Any) -> frozenset[int]:

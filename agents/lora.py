@@ -54,9 +54,13 @@ def add_lora(
     import torch
 
     peft = _peft()
-    config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout,
-                             target_modules=list(target_modules),
-                             task_type="CAUSAL_LM")  # fmt: skip
+    config = peft.LoraConfig(
+        r=rank,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=list(target_modules),
+        task_type="CAUSAL_LM",
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return peft.get_peft_model(model, config)

@@ -132,8 +132,15 @@ def linear_shapes(shape: ModelShape) -> dict[str, tuple[int, int]]:
     h, i = shape.hidden_size, shape.intermediate_size
     q = shape.num_attention_heads * shape.head_dim
     kv = shape.num_key_value_heads * shape.head_dim
-    return {"q_proj": (h, q), "k_proj": (h, kv), "v_proj": (h, kv), "o_proj": (q, h),
-            "gate_proj": (h, i), "up_proj": (h, i), "down_proj": (i, h)}  # fmt: skip
+    return {
+        "q_proj": (h, q),
+        "k_proj": (h, kv),
+        "v_proj": (h, kv),
+        "o_proj": (q, h),
+        "gate_proj": (h, i),
+        "up_proj": (h, i),
+        "down_proj": (i, h),
+    }
 
 
 def count_parameters(shape: ModelShape) -> int:
@@ -178,8 +185,9 @@ def lora_activation_bytes(shape: ModelShape, rank: int, targets: tuple[str, ...]
     return 4 * rank * len(targets) + (4 * inputs if DTYPE_BYTES[shape.dtype] < 4 else 0)
 
 
-def activation_bytes(shape: ModelShape, tokens: int, d: int, checkpointing: bool,
-                     lora: int = 0) -> int:  # fmt: skip
+def activation_bytes(
+    shape: ModelShape, tokens: int, d: int, checkpointing: bool, lora: int = 0
+) -> int:
     """Saved activations of one micro-batch of ``tokens`` tokens, final norm included."""
     layer = layer_activation_bytes(shape, d, lora)
     final_norm = shape.hidden_size * (4 + d)
@@ -254,6 +262,7 @@ def estimate(
     tokens = args.micro_batch_size * seq
     rollout_rows = -(-args.prompts_per_step * args.group_size // num_devices)
     kv = shape.num_key_value_heads * shape.head_dim
+    kv_cache = 2.0 * shape.num_hidden_layers * kv * d * seq * rollout_rows
     breakdown = Breakdown(
         weights=(params * w + adapters * 4) / shards + _gathered(shape, w, shards),
         gradients=trainable * t / shards,
@@ -263,16 +272,19 @@ def estimate(
         logits=float(shape.vocab_size * tokens * LOGIT_BYTES),
         backward_temp=float(tokens * layer_activation_bytes(shape, d)),
         optimizer_temp=0.0 if eight_bit else trainable * t / shards,
-        kv_cache=2.0 * shape.num_hidden_layers * kv * d * seq * rollout_rows
-        if args.backend == "hf" else 0.0,
+        kv_cache=kv_cache if args.backend == "hf" else 0.0,
         slack=0.0,
         vllm=args.vllm_gpu_memory_utilization * device_gib * GIB if args.backend == "vllm" else 0.0,
         overhead=CUDA_OVERHEAD_GIB * GIB if on_gpu else 0.0,
-    )  # fmt: skip
+    )
     counted = breakdown.gradients + breakdown.optimizer + breakdown.working()
     breakdown = replace(breakdown, slack=ALLOCATOR_SLACK * counted)
-    counts = {"parameters": params + adapters, "trainable_parameters": trainable,
-              "sequence_tokens": seq, "micro_batch_tokens": tokens}  # fmt: skip
+    counts = {
+        "parameters": params + adapters,
+        "trainable_parameters": trainable,
+        "sequence_tokens": seq,
+        "micro_batch_tokens": tokens,
+    }
     return breakdown, counts
 
 
@@ -304,12 +316,17 @@ def plan_memory(
     peak = breakdown.peak() / GIB
     fits = peak <= device_gib
     return {
-        "model": args.model, **counts, "peak_gib": round(peak, 2),
-        "device": device, "device_gib": round(device_gib, 2), "num_devices": num_devices,
-        "fits": fits, "knob": None if fits else knob(args, breakdown),
+        "model": args.model,
+        **counts,
+        "peak_gib": round(peak, 2),
+        "device": device,
+        "device_gib": round(device_gib, 2),
+        "num_devices": num_devices,
+        "fits": fits,
+        "knob": None if fits else knob(args, breakdown),
         "breakdown_gib": {k: round(v / GIB, 3) for k, v in asdict(breakdown).items()},
         "shape": asdict(shape),
-    }  # fmt: skip
+    }
 
 
 def knob(args: Any, breakdown: Breakdown) -> str:
@@ -337,5 +354,7 @@ def refusal(plan: dict[str, Any]) -> str:
         "prompts_per_step": "lower prompts_per_step (the HF sampler's KV cache)",
     }[plan["knob"]]
     terms = ", ".join(f"{k} {v:.1f}" for k, v in plan["breakdown_gib"].items() if v >= 0.05)
-    return (f"the memory plan's peak {plan['peak_gib']:.1f} GiB does not fit {plan['device']} "
-            f"({plan['device_gib']:.1f} GiB): {advice} (GiB: {terms}; see --plan)")  # fmt: skip
+    return (
+        f"the memory plan's peak {plan['peak_gib']:.1f} GiB does not fit {plan['device']} "
+        f"({plan['device_gib']:.1f} GiB): {advice} (GiB: {terms}; see --plan)"
+    )

@@ -88,8 +88,11 @@ def run_root(path: Path) -> Path | None:
     (its trained model, evaluated with its settings); ``initial/`` and the rest do not.
     """
     path = path.resolve()
-    for run, inside in ((path, ()), (path.parent, ("checkpoint", "final")),
-                        (path.parent.parent, ("checkpoint/model",))):  # fmt: skip
+    for run, inside in (
+        (path, ()),
+        (path.parent, ("checkpoint", "final")),
+        (path.parent.parent, ("checkpoint/model",)),
+    ):
         relative = path.relative_to(run).as_posix() if run != path else None
         if (run / "args.json").is_file() and (relative is None or relative in inside):
             return run
@@ -116,8 +119,14 @@ def _unknown(spec: str) -> str:
     return f"--policy {spec!r} names no policy{where}{hint}; valid forms: {POLICY_FORMS}"
 
 
-def build_policy(spec: PolicySpec, *, seed: int, num_envs: int, api_base: str | None = None,
-                 prompt_style: str = "full") -> Any:  # fmt: skip
+def build_policy(
+    spec: PolicySpec,
+    *,
+    seed: int,
+    num_envs: int,
+    api_base: str | None = None,
+    prompt_style: str = "full",
+) -> Any:
     """The policy ``spec`` names (a run directory's model comes from ``model_dir``)."""
     if spec.kind in ("replay", "random"):
         from agents.baselines import RandomPolicy, ReplayPolicy

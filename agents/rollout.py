@@ -94,8 +94,8 @@ class _Episode:
             self._take_prompt(sample.prompt_ids)
             self._extend(sample.completion_ids, 1, sample.logprobs)
         lean = {key: value for key, value in info.items() if key != "tools"}
-        self.steps.append(Step(self.observation, sample.text, reward, lean, sample.prompt_ids,
-                               sample.completion_ids, sample.logprobs))  # fmt: skip
+        tokens = (sample.prompt_ids, sample.completion_ids, sample.logprobs)
+        self.steps.append(Step(self.observation, sample.text, reward, lean, *tokens))
 
     def advance(self, observation: str, info: dict[str, Any], continuation: Sequence[int]) -> None:
         self.observation, self.info = observation, info
@@ -103,12 +103,14 @@ class _Episode:
 
     def finish(self, terminated: bool, truncated: bool) -> Trajectory:
         arm = (self.options or {}).get("arm")
+        arm = None if arm is None else str(arm)
+        task_id = str(self.info.get("task_id", ""))
+        total = float(sum(step.reward for step in self.steps))
+        view = (tuple(self.ids), tuple(self.mask), tuple(self.logprobs))
+        where = (self.env_index, self.index)
         return Trajectory(
-            str(self.info.get("task_id", "")), tuple(self.steps),
-            float(sum(step.reward for step in self.steps)), terminated, truncated,
-            None if arm is None else str(arm), tuple(self.ids), tuple(self.mask),
-            tuple(self.logprobs), self.env_index, self.index,
-        )  # fmt: skip
+            task_id, tuple(self.steps), total, terminated, truncated, arm, *view, *where
+        )
 
     def _take_prompt(self, prompt_ids: Sequence[int]) -> None:
         """Start the view at the first prompt; later prompts must be the view (or its tail)."""
@@ -174,8 +176,9 @@ def collect_rollouts(
         raise ValueError(f"max_steps must be >= 1, got {max_steps}")
     if episode_seeds is not None and len(episode_seeds) != len(plan):
         raise ValueError(f"{len(episode_seeds)} episode_seeds for {len(plan)} episodes")
-    collector = _Collector(envs, policy, sampling or SamplingParams(), seed, max_steps, plan,
-                           first_episode)  # fmt: skip
+    collector = _Collector(
+        envs, policy, sampling or SamplingParams(), seed, max_steps, plan, first_episode
+    )
     collector.episode_seeds = None if episode_seeds is None else [int(s) for s in episode_seeds]
     collector.on_episode = on_episode
     return collector.run()
@@ -221,9 +224,16 @@ def episode_seed(seed: int, task_id: str, attempt: int) -> int:
 class _Collector:
     """The rollout loop's state: which episode each env runs, and the finished trajectories."""
 
-    def __init__(self, envs: Any, policy: Policy, sampling: SamplingParams, seed: int | None,
-                 max_steps: int | None, plan: list[dict[str, Any] | None],
-                 first_episode: int = 0):  # fmt: skip
+    def __init__(
+        self,
+        envs: Any,
+        policy: Policy,
+        sampling: SamplingParams,
+        seed: int | None,
+        max_steps: int | None,
+        plan: list[dict[str, Any] | None],
+        first_episode: int = 0,
+    ):
         self.envs, self.policy, self.sampling = envs, policy, sampling
         self.seed, self.max_steps, self.plan = seed, max_steps, plan
         self.slots: list[_Episode | None] = [None] * envs.num_envs
@@ -299,8 +309,14 @@ class _Collector:
         assert self.episode_seeds is not None
         return int(derive_seed(self.episode_seeds[episode.index], len(episode.steps)))
 
-    def _after(self, i: int, sample: Sample, observation: str, outcome: tuple[float, bool, bool],
-               infos: dict[str, Any]) -> None:  # fmt: skip
+    def _after(
+        self,
+        i: int,
+        sample: Sample,
+        observation: str,
+        outcome: tuple[float, bool, bool],
+        infos: dict[str, Any],
+    ) -> None:
         """Record env ``i``'s step; continue its episode, or finish it and start the next."""
         episode = self.slots[i]
         assert episode is not None
@@ -319,8 +335,9 @@ class _Collector:
             self.on_episode(trajectory)
         self._start(i, observation, info, fresh=ended)
 
-    def _continuation(self, episode: _Episode, sample: Sample, observation: str,
-                      info: dict[str, Any]) -> list[int]:  # fmt: skip
+    def _continuation(
+        self, episode: _Episode, sample: Sample, observation: str, info: dict[str, Any]
+    ) -> list[int]:
         """Token ids of what the env said after ``sample`` (token policies only)."""
         if not (self.tokens and sample.completion_ids):
             return []

@@ -29,14 +29,20 @@ from crm_gym.errors import CheckpointError, RunDirError
 # ``max_steps`` does; a decaying LR schedule then stretches to the new length), where and how it
 # is written and shown, and resources that leave the updates' math alone (``micro_batch_size``:
 # the GRPO normalisers make accumulation exact). Everything else is the run's identity.
-RESUMABLE = frozenset({
-    "steps", "output_dir", "resume", "stop_at_step", "num_threads", "progress", "tensorboard",
-    "eval_every", "save_every", "micro_batch_size", "vllm_gpu_memory_utilization",
-})  # fmt: skip
+_LENGTH = {"steps", "stop_at_step"}
+_OUTPUT = {"output_dir", "resume", "progress", "tensorboard", "eval_every", "save_every"}
+_RESOURCES = {"num_threads", "micro_batch_size", "vllm_gpu_memory_utilization"}
+RESUMABLE = frozenset(_LENGTH | _OUTPUT | _RESOURCES)
 # what a run made from its configuration (removed by ``resume=False``; its presence makes a resume
 # check the configuration: ``args.json`` alone, from a call that failed at once, binds nothing)
-_RUN_FILES = ("checkpoint", "checkpoint.new", "checkpoint.old", "tiny-model", "initial",
-              "tensorboard")  # fmt: skip
+_RUN_FILES = (
+    "checkpoint",
+    "checkpoint.new",
+    "checkpoint.old",
+    "tiny-model",
+    "initial",
+    "tensorboard",
+)
 
 
 def check_resume(out: Path, args: Args) -> None:
@@ -55,21 +61,25 @@ def check_resume(out: Path, args: Args) -> None:
     if differ:
         was = ", ".join(f"{name}={old!r}" for name, (old, _) in differ.items())
         now = ", ".join(f"{name}={new!r}" for name, (_, new) in differ.items())
-        raise RunDirError(f"run dir {out} was made with {was}; this call has {now} "
-                          "(use a new --output dir, or --no-resume to start over)")  # fmt: skip
+        raise RunDirError(
+            f"run dir {out} was made with {was}; this call has {now} "
+            "(use a new --output dir, or --no-resume to start over)"
+        )
     done = checkpoint_step(out / "checkpoint")
     if done is not None and done > args.steps:
-        raise RunDirError(f"run dir {out} has a checkpoint at step {done}; this call has "
-                          f"steps={args.steps} (ask for {done} or more, or use a new --output "
-                          "dir)")  # fmt: skip
+        raise RunDirError(
+            f"run dir {out} has a checkpoint at step {done}; this call has steps={args.steps} "
+            f"(ask for {done} or more, or use a new --output dir)"
+        )
 
 
 def _differences(stored: dict[str, Any], current: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{field: (stored, current)}`` of the identity fields that differ (absent: the default)."""
     defaults = json.loads(json.dumps({field.name: field.default for field in fields(Args)}))
     pairs = {name: (stored.get(name, defaults[name]), value) for name, value in current.items()}
-    return {name: pair for name, pair in pairs.items()
-            if name not in RESUMABLE and pair[0] != pair[1]}  # fmt: skip
+    return {
+        name: pair for name, pair in pairs.items() if name not in RESUMABLE and pair[0] != pair[1]
+    }
 
 
 def _has_rows(path: Path) -> bool:
@@ -135,8 +145,9 @@ def metrics_up_to(path: Path, last_step: int) -> str:
             kept.append(line + "\n")
     if seen < last_step:
         cut = f" (line {len(lines) + 1} is cut short)" if tail else ""
-        raise CheckpointError(f"{path}: rows stop at step {seen}{cut}, the checkpoint is at step "
-                              f"{last_step}")  # fmt: skip
+        raise CheckpointError(
+            f"{path}: rows stop at step {seen}{cut}, the checkpoint is at step {last_step}"
+        )
     return "".join(kept)
 
 

@@ -15,9 +15,14 @@ from agents.train_parallel import gather_rows, merge_parts
 
 
 def step_metrics(
-    args: Args, step: int, accelerator: Any, rollout: tuple[Any, list, int], curriculum: Any,
-    optimisation: tuple[list, list, Any, Any], times: tuple[float, float],
-) -> dict[str, Any]:  # fmt: skip
+    args: Args,
+    step: int,
+    accelerator: Any,
+    rollout: tuple[Any, list, int],
+    curriculum: Any,
+    optimisation: tuple[list, list, Any, Any],
+    times: tuple[float, float],
+) -> dict[str, Any]:
     """One step's row of ``metrics.jsonl``: rollouts, losses, curriculum and timings."""
     rewards, passed, tokens = rollout
     loss_parts, mismatch, grad_norm, scheduler = optimisation
@@ -62,8 +67,10 @@ def rollout_metrics(rewards: Any, group_size: int, passed: list[float], tokens: 
 def loss_metrics(accelerator: Any, loss_parts: list, mismatch: list) -> dict[str, float]:
     """``loss/*`` and the logprob mismatch, micro-batch parts of every process put together."""
     gaps = [m["gap"] for m in merge_parts(gather_rows(accelerator, mismatch))]
-    return {"rollout/logprob_mismatch": float(np.mean(gaps)),
-            **mean_metrics(merge_parts(gather_rows(accelerator, loss_parts)))}  # fmt: skip
+    return {
+        "rollout/logprob_mismatch": float(np.mean(gaps)),
+        **mean_metrics(merge_parts(gather_rows(accelerator, loss_parts))),
+    }
 
 
 def shared_metrics(metrics: dict[str, float], share: float) -> dict[str, float]:
@@ -75,5 +82,7 @@ def mean_metrics(per_micro_batch: list[dict[str, float]]) -> dict[str, float]:
     """Micro-batch metrics averaged (``loss/total`` summed: it is the step's loss)."""
     keys = per_micro_batch[0]
     summed = {"loss/total", "loss/num_tokens"}
-    return {k: float((np.sum if k in summed else np.mean)([m[k] for m in per_micro_batch]))
-            for k in keys}  # fmt: skip
+    return {
+        k: float((np.sum if k in summed else np.mean)([m[k] for m in per_micro_batch]))
+        for k in keys
+    }

@@ -130,8 +130,13 @@ def micro_batches(
         low, high = max(start, rows.start), min(stop, rows.stop)
         if low >= high:
             continue
-        share = _share(loss_type, high - low, stop - start,
-                       sum(row_tokens[low:high]), sum(row_tokens[start:stop]))  # fmt: skip
+        share = _share(
+            loss_type,
+            high - low,
+            stop - start,
+            sum(row_tokens[low:high]),
+            sum(row_tokens[start:stop]),
+        )
         local = slice(low - rows.start, high - rows.start)
         parts.append(MicroBatch(index, local, share, share * num_processes))
     return parts

@@ -32,13 +32,17 @@ def check_devices(args: Args, cuda: bool) -> None:
     if cuda:
         return
     if args.optimizer == "adamw_8bit":
-        raise ConfigError("optimizer='adamw_8bit' needs a CUDA GPU (bitsandbytes' 8-bit "
-                          f"Adam, {BNB_EXTRA}); this machine has none: use "
-                          "optimizer='adamw'")  # fmt: skip
+        raise ConfigError(
+            "optimizer='adamw_8bit' needs a CUDA GPU (bitsandbytes' 8-bit "
+            f"Adam, {BNB_EXTRA}); this machine has none: use "
+            "optimizer='adamw'"
+        )
     if args.fsdp:
-        raise ConfigError("fsdp=true needs CUDA GPUs: accelerate shards a model over GPU "
-                          "processes only (on the CPU it would run plain DDP); use fsdp=false, "
-                          "or accelerate launch --multi_gpu for CPU data parallel")  # fmt: skip
+        raise ConfigError(
+            "fsdp=true needs CUDA GPUs: accelerate shards a model over GPU "
+            "processes only (on the CPU it would run plain DDP); use fsdp=false, "
+            "or accelerate launch --multi_gpu for CPU data parallel"
+        )
 
 
 def check_fsdp_batches(args: Args, shard: slice, accelerator: Any) -> None:
@@ -49,9 +53,11 @@ def check_fsdp_batches(args: Args, shard: slice, accelerator: Any) -> None:
     """
     rows = shard.stop - shard.start
     if args.fsdp and accelerator.num_processes > 1 and rows % args.micro_batch_size:
-        raise ConfigError(f"fsdp=true: micro_batch_size={args.micro_batch_size} must divide "
-                          f"each process's {rows} rows (prompts_per_step / processes * "
-                          "group_size)")  # fmt: skip
+        raise ConfigError(
+            f"fsdp=true: micro_batch_size={args.micro_batch_size} must divide "
+            f"each process's {rows} rows (prompts_per_step / processes * "
+            "group_size)"
+        )
 
 
 def check_lora_targets(args: Args, model: Any) -> None:
@@ -60,12 +66,19 @@ def check_lora_targets(args: Args, model: Any) -> None:
 
     if not args.lora_rank:
         return
-    linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-                     if isinstance(module, torch.nn.Linear)})  # fmt: skip
+    linear = sorted(
+        {
+            name.rsplit(".", 1)[-1]
+            for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear)
+        }
+    )
     missing = [name for name in args.lora_target_modules if name not in linear]
     if missing:
-        raise ConfigError(f"lora_target_modules: {missing} name no linear layer of {args.model} "
-                          f"(its linear layers: {linear})")  # fmt: skip
+        raise ConfigError(
+            f"lora_target_modules: {missing} name no linear layer of {args.model} "
+            f"(its linear layers: {linear})"
+        )
 
 
 def prepare_for_training(args: Args, model: Any, *, seed: int) -> Any:
@@ -76,9 +89,14 @@ def prepare_for_training(args: Args, model: Any, *, seed: int) -> Any:
         enable_checkpointing(model)
         model.config.use_cache = False
     if args.lora_rank:
-        model = add_lora(model, rank=args.lora_rank, alpha=args.lora_alpha,
-                         dropout=args.lora_dropout, target_modules=args.lora_target_modules,
-                         seed=seed)  # fmt: skip
+        model = add_lora(
+            model,
+            rank=args.lora_rank,
+            alpha=args.lora_alpha,
+            dropout=args.lora_dropout,
+            target_modules=args.lora_target_modules,
+            seed=seed,
+        )
     return model
 
 
@@ -120,9 +138,12 @@ def fsdp_plugin(args: Args) -> Any:
     from accelerate import FullyShardedDataParallelPlugin
 
     return FullyShardedDataParallelPlugin(
-        fsdp_version=2, auto_wrap_policy="transformer_based_wrap", reshard_after_forward=True,
-        state_dict_type="FULL_STATE_DICT", activation_checkpointing=False,
-    )  # fmt: skip
+        fsdp_version=2,
+        auto_wrap_policy="transformer_based_wrap",
+        reshard_after_forward=True,
+        state_dict_type="FULL_STATE_DICT",
+        activation_checkpointing=False,
+    )
 
 
 def full_state(accelerator: Any, model: Any) -> dict[str, Any]:

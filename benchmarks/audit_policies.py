@@ -220,8 +220,9 @@ def regex_value(name: str, schema: dict[str, Any], text: str) -> Any:
     if name.endswith("_id"):
         return ids[0] if ids else None
     if "enum" in schema:
-        return next((v for v in schema["enum"] if re.search(rf"\b{re.escape(v)}\b", text, re.I)),
-                    None)  # fmt: skip
+        return next(
+            (v for v in schema["enum"] if re.search(rf"\b{re.escape(v)}\b", text, re.I)), None
+        )
     if schema.get("type") in ("integer", "number"):
         numbers = [m.group(1) for m in NUMBER.finditer(UUID.sub(" ", text))]
         return _number(numbers[0]) if numbers else None

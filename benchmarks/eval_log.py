@@ -27,8 +27,18 @@ from crm_gym.errors import EvalLogError
 
 META_FORMAT = "crm-gym-eval-log/1"
 META_SUFFIX = ".meta.json"
-IDENTITY_KEYS = ("policy", "tasks_sha256", "num_tasks", "attempts", "seed", "episode_seed_base",
-                 "env", "sampling", "judge", "memory")  # fmt: skip
+IDENTITY_KEYS = (
+    "policy",
+    "tasks_sha256",
+    "num_tasks",
+    "attempts",
+    "seed",
+    "episode_seed_base",
+    "env",
+    "sampling",
+    "judge",
+    "memory",
+)
 """The fields that must agree for a run to write into an existing log."""
 
 

@@ -130,9 +130,13 @@ class EnvSettings:
     def identity(self) -> dict[str, Any]:
         """The settings as the log's meta file holds them."""
         reward = asdict(self.reward_config or RewardConfig())
-        return {"env_id": self.env_id, "max_steps": self.max_steps, "reward": reward,
-                "strict_upstream": self.strict_upstream,
-                "first_turn_ids": self.first_turn_ids}  # fmt: skip
+        return {
+            "env_id": self.env_id,
+            "max_steps": self.max_steps,
+            "reward": reward,
+            "strict_upstream": self.strict_upstream,
+            "first_turn_ids": self.first_turn_ids,
+        }
 
     def task_id(self, conversation: Conversation) -> str:
         """The reset option ``task_id`` of a conversation's attempts (and its seeds' key)."""
@@ -149,9 +153,15 @@ class EnvSettings:
         from crm_gym import make_vec
 
         extra = {} if self.max_steps is None else {"max_steps": self.max_steps}
-        return make_vec(self.env_id, num_envs, tasks=source, expose_reference=expose_reference,
-                        reward_config=self.reward_config, strict_upstream=self.strict_upstream,
-                        **extra)  # fmt: skip
+        return make_vec(
+            self.env_id,
+            num_envs,
+            tasks=source,
+            expose_reference=expose_reference,
+            reward_config=self.reward_config,
+            strict_upstream=self.strict_upstream,
+            **extra,
+        )
 
 
 def run_identity(
@@ -175,11 +185,15 @@ def run_identity(
         "seed": seed,
         "episode_seed_base": settings.get("episode_seed_base", seed),
         "env": (settings.get("env") or EnvSettings()).identity(),
-        "sampling": {"temperature": sampling.temperature, "top_p": sampling.top_p,
-                     "max_new_tokens": sampling.max_new_tokens, "stop": list(sampling.stop)},
+        "sampling": {
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p,
+            "max_new_tokens": sampling.max_new_tokens,
+            "stop": list(sampling.stop),
+        },
         "judge": settings.get("judge"),
         "memory": settings.get("memory"),
-    }  # fmt: skip
+    }
 
 
 # ---- the run ------------------------------------------------------------------------------------
@@ -243,15 +257,19 @@ def evaluate(
     base = seed if episode_seed_base is None else episode_seed_base
     log = output
     if output is not None and not isinstance(output, EvalLog):
-        settings = {"episode_seed_base": base, "env": env, "sampling": sampling,
-                    "judge": judge_name(judge)}  # fmt: skip
+        settings = {
+            "episode_seed_base": base,
+            "env": env,
+            "sampling": sampling,
+            "judge": judge_name(judge),
+        }
         identity = run_identity(conversations, policy_name, attempts, seed, settings)
         log = EvalLog.open(output, identity)
-    run = _Run(policy, env, sampling, judge, base,
-               dict(policy=policy_name, seed=seed, step=step, provider=provider))  # fmt: skip
+    fields = dict(policy=policy_name, seed=seed, step=step, provider=provider)
+    run = _Run(policy, env, sampling, judge, base, fields)
     try:
-        return run.all(conversations, attempts, log, (num_envs, chunk_size or 4 * num_envs),
-                       expose_reference, progress)  # fmt: skip
+        sizes = (num_envs, chunk_size or 4 * num_envs)
+        return run.all(conversations, attempts, log, sizes, expose_reference, progress)
     finally:
         if log is not output:
             log.close()  # type: ignore[union-attr]
@@ -283,15 +301,25 @@ class _Run:
     base: int
     fields: dict[str, Any]
 
-    def all(self, conversations: Sequence[Conversation], attempts: int, log: EvalLog | None,
-            sizes: tuple[int, int], expose_reference: bool,
-            progress: bool) -> list[ConversationRecord]:  # fmt: skip
+    def all(
+        self,
+        conversations: Sequence[Conversation],
+        attempts: int,
+        log: EvalLog | None,
+        sizes: tuple[int, int],
+        expose_reference: bool,
+        progress: bool,
+    ) -> list[ConversationRecord]:
         """Record the unrunnable conversations, then run the others chunk by chunk."""
         logged = log.done(self.fields["step"]) if log is not None else set()
         ids = {self.env.record_id(c): c.conversation_id for c in conversations}
         done = {(ids[rid], a) for rid, a in logged if rid in ids}
-        todo = [(c, a) for a in range(attempts) for c in conversations
-                if (c.conversation_id, a) not in done]  # fmt: skip
+        todo = [
+            (c, a)
+            for a in range(attempts)
+            for c in conversations
+            if (c.conversation_id, a) not in done
+        ]
         broken = seeding_errors(conversations, self.env.strict_upstream)
         records: list[ConversationRecord] = []
         bar = _progress(len(todo), progress)
@@ -305,8 +333,8 @@ class _Run:
             bar.update(len(new))
 
         try:
-            keep([self._unrunnable(c, a, broken[c.conversation_id])
-                  for c, a in todo if c.conversation_id in broken])  # fmt: skip
+            unrunnable = [(c, a) for c, a in todo if c.conversation_id in broken]
+            keep([self._unrunnable(c, a, broken[c.conversation_id]) for c, a in unrunnable])
             runnable = [c for c in conversations if c.conversation_id not in broken]
             chunks = list(plan_chunks(runnable, attempts, done, sizes[1]))
             if chunks:
@@ -317,8 +345,12 @@ class _Run:
             bar.close()
         return records
 
-    def _chunks(self, envs: Any, chunks: list[tuple[int, list[Conversation]]],
-                keep: Callable[[list[ConversationRecord]], None]) -> None:  # fmt: skip
+    def _chunks(
+        self,
+        envs: Any,
+        chunks: list[tuple[int, list[Conversation]]],
+        keep: Callable[[list[ConversationRecord]], None],
+    ) -> None:
         try:
             for attempt, chunk in chunks:
                 self._chunk(envs, attempt, chunk, keep)
@@ -328,8 +360,13 @@ class _Run:
     def _seed(self, conversation: Conversation, attempt: int) -> int:
         return episode_seed(self.base, self.env.task_id(conversation), attempt)
 
-    def _chunk(self, envs: Any, attempt: int, chunk: list[Conversation],
-               keep: Callable[[list[ConversationRecord]], None]) -> None:  # fmt: skip
+    def _chunk(
+        self,
+        envs: Any,
+        attempt: int,
+        chunk: list[Conversation],
+        keep: Callable[[list[ConversationRecord]], None],
+    ) -> None:
         """Run one chunk; each record is kept as soon as its episode ends."""
         meter = metered(self.policy)
 
@@ -337,18 +374,25 @@ class _Run:
             conversation = chunk[trajectory.episode]
             keep([self._record(conversation, attempt, trajectory, meter)])
 
-        collect_rollouts(envs, meter, sampling=self.sampling,
-                         options=[{"task_id": self.env.task_id(c)} for c in chunk],
-                         episode_seeds=[self._seed(c, attempt) for c in chunk],
-                         on_episode=finished)  # fmt: skip
+        collect_rollouts(
+            envs,
+            meter,
+            sampling=self.sampling,
+            options=[{"task_id": self.env.task_id(c)} for c in chunk],
+            episode_seeds=[self._seed(c, attempt) for c in chunk],
+            on_episode=finished,
+        )
 
-    def _record(self, conversation: Conversation, attempt: int, trajectory: Trajectory,
-                meter: MeteredPolicy) -> ConversationRecord:  # fmt: skip
+    def _record(
+        self, conversation: Conversation, attempt: int, trajectory: Trajectory, meter: MeteredPolicy
+    ) -> ConversationRecord:
         run = {**self.fields, "attempt": attempt, "episode_seed": self._seed(conversation, attempt)}
         usage = meter.usage.get(trajectory.task_id)
         if self.env.env_id == TURN_ENV_ID:  # a turn task: its one turn is the record
-            update = {"conversation_id": self.env.record_id(conversation),
-                      "turns": conversation.turns[:1]}  # fmt: skip
+            update = {
+                "conversation_id": self.env.record_id(conversation),
+                "turns": conversation.turns[:1],
+            }
             conversation = conversation.model_copy(update=update)
         return conversation_record(conversation, trajectory, run, usage, self.judge)
 
@@ -388,20 +432,39 @@ def pre_execution_record(
     run = dict(run)
     provider = run.pop("provider", None) or "unknown"
     first = conversation.turns[0]
-    turn = TurnRecord(turn_id=1, expect_success=first.expect_success, tool_success=False,
-                      response_success=False, success=False, verification="pre_execution_error",
-                      error=message, user_utterance=first.user_utterance,
-                      expected_tool=first.expected_tool)  # fmt: skip
+    turn = TurnRecord(
+        turn_id=1,
+        expect_success=first.expect_success,
+        tool_success=False,
+        response_success=False,
+        success=False,
+        verification="pre_execution_error",
+        error=message,
+        user_utterance=first.user_utterance,
+        expected_tool=first.expected_tool,
+    )
     arm = getattr(conversation, "skill", None) and f"{conversation.skill}-{conversation.difficulty}"
     return ConversationRecord(
-        conversation_id=conversation.conversation_id, overall_success=False, turns_executed=1,
-        failed_at_turn=1, per_turn_results=[turn], reward_signal=0.0, error_message=message,
-        metadata={"verification_mode": conversation.verification_mode, "total_turns": 1,
-                  "agent": {"provider": provider, "model": run["policy"]}},
+        conversation_id=conversation.conversation_id,
+        overall_success=False,
+        turns_executed=1,
+        failed_at_turn=1,
+        per_turn_results=[turn],
+        reward_signal=0.0,
+        error_message=message,
+        metadata={
+            "verification_mode": conversation.verification_mode,
+            "total_turns": 1,
+            "agent": {"provider": provider, "model": run["policy"]},
+        },
         arm=arm if isinstance(arm, str) else None,
-        workflow_category=conversation.workflow_category, shaped_return=0.0,
-        tokens=TokenUsage(), cost_usd=0.0, latency_s=0.0, **run,
-    )  # fmt: skip
+        workflow_category=conversation.workflow_category,
+        shaped_return=0.0,
+        tokens=TokenUsage(),
+        cost_usd=0.0,
+        latency_s=0.0,
+        **run,
+    )
 
 
 # ---- progress -----------------------------------------------------------------------------------

@@ -355,11 +355,15 @@ def main(argv: list[str] | None = None) -> int:
     names = [name.strip() for name in args.stores.split(",") if name.strip()]
     unknown = sorted(set(names) - set(STORES))
     if unknown or not names or args.actions < 1:
-        parser.error(f"--stores must name some of {', '.join(STORES)} (got {args.stores!r}) "
-                     f"and --actions must be >= 1 (got {args.actions})")  # fmt: skip
+        parser.error(
+            f"--stores must name some of {', '.join(STORES)} (got {args.stores!r}) "
+            f"and --actions must be >= 1 (got {args.actions})"
+        )
     result = run(args.actions, names, args.seed, args.pg_dsn)
-    print(f"1 MB: parse_action {result['one_mb_parse_s'] * 1e3:.3f} ms, "
-          f"scanner {result['one_mb_scan_s'] * 1e3:.2f} ms")  # fmt: skip
+    print(
+        f"1 MB: parse_action {result['one_mb_parse_s'] * 1e3:.3f} ms, "
+        f"scanner {result['one_mb_scan_s'] * 1e3:.2f} ms"
+    )
     print(json.dumps(result))
     return int(result["exceptions"] > 0 or result["invariant_violations"] > 0)
 

@@ -25,26 +25,28 @@ from crm_gym.crm.tool_catalogue import TOOL_SPECS
 
 ONE_MB = 1_000_000
 TOOL_NAMES = sorted(TOOL_SPECS)
-WEIRD: list[Any] = [
-    math.nan, math.inf, -math.inf, 1e308, -1e308, -0.0, 5e-324, 2**63, 2**64, -(2**63) - 1,
-    10**4000, -(10**4000), 0, -1, True, False, None, "", " ", "\x00", "a\x00b", "\ud800",
-    "'; DROP TABLE clients; --", "x" * 10_000, "NaN", "1e999", "2025-02-30", "9" * 5000,
-    "Active", "Qualification", "Draft", "Client", "a@b.example", [], {}, [None], {"": None},
-    {"criteria": {"name": None}}, "{{turn_1.client_id}}", "\u202e\u0301\ufeff", "😀" * 100,
-]  # fmt: skip
+# the corpora are lists built in rows so that each row reads as one kind of value
+WEIRD: list[Any] = (
+    [math.nan, math.inf, -math.inf, 1e308, -1e308, -0.0, 5e-324]
+    + [2**63, 2**64, -(2**63) - 1, 10**4000, -(10**4000), 0, -1, True, False, None]
+    + ["", " ", "\x00", "a\x00b", "\ud800", "'; DROP TABLE clients; --", "x" * 10_000]
+    + ["NaN", "1e999", "2025-02-30", "9" * 5000, "Active", "Qualification", "Draft", "Client"]
+    + ["a@b.example", [], {}, [None], {"": None}, {"criteria": {"name": None}}]
+    + ["{{turn_1.client_id}}", "\u202e\u0301\ufeff", "😀" * 100]
+)
 """Values that break naive validation: non-finite and huge numbers, NUL, surrogates, SQL."""
-WRAPS = [
-    "{}", "<tool>{}</tool>", "<tool_call>{}</tool_call>", "```json\n{}\n```", "```\n{}```",
-    "```tool {}```", "<think>hmm</think>{}", "<think>{}", "<tool>{}", "Sure. <tool>{}</tool> ok",
-    "{} trailing", " \n{}\n ", "<tool_call>{}</tool>", "<think></think>\n<tool> {} </tool>",
-]  # fmt: skip
+WRAPS = (
+    ["{}", "<tool>{}</tool>", "<tool_call>{}</tool_call>", "```json\n{}\n```", "```\n{}```"]
+    + ["```tool {}```", "<think>hmm</think>{}", "<think>{}", "<tool>{}", "Sure. <tool>{}</tool> ok"]
+    + ["{} trailing", " \n{}\n ", "<tool_call>{}</tool>", "<think></think>\n<tool> {} </tool>"]
+)
 SHAPES = (("name", "arguments"), ("tool", "args"), ("tool_name", "parameters"))
-PATTERNS = [
-    ("<tool>", " "), ("<tool_call>", "\n"), ("```", "\n"), ("```json", "\n \t"), ("<think>", " "),
-    ("", "<tool>"), ("", "</tool><tool_call>"), ("", "{"), ("", "["), ("", '"'), ("", "`"),
-    ("", "<"), ("", "<think>"), ("  ", "</think>"), ('{"name": "x", "arguments": ', "["),
-    ('{"name": "x", "arguments": "', "\\"), ("", "\u2003"), ("<tool>{", ' "a": 1,'),
-]  # fmt: skip
+PATTERNS = (
+    [("<tool>", " "), ("<tool_call>", "\n"), ("```", "\n"), ("```json", "\n \t"), ("<think>", " ")]
+    + [("", "<tool>"), ("", "</tool><tool_call>"), ("", "{"), ("", "["), ("", '"'), ("", "`")]
+    + [("", "<"), ("", "<think>"), ("  ", "</think>"), ('{"name": "x", "arguments": ', "[")]
+    + [('{"name": "x", "arguments": "', "\\"), ("", "\u2003"), ("<tool>{", ' "a": 1,')]
+)
 """(prefix, unit): pathological texts are the prefix and the unit repeated (then maybe "x")."""
 PUNCTUATION = list('{}[]":,\\<>/` \n') + ["\ud800", "\x00", "é", "<tool>", "```", "</think>"]
 

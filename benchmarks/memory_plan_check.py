@@ -120,8 +120,9 @@ def build_model(case: Case, seed: int = 0, device: str = "cpu") -> Any:
     if case.lora_rank:
         from peft import LoraConfig, get_peft_model
 
-        lora = LoraConfig(r=case.lora_rank, lora_alpha=2 * case.lora_rank,
-                          target_modules=list(LORA_TARGETS))  # fmt: skip
+        lora = LoraConfig(
+            r=case.lora_rank, lora_alpha=2 * case.lora_rank, target_modules=list(LORA_TARGETS)
+        )
         model = get_peft_model(model, lora)
     return model.train()
 
@@ -163,12 +164,21 @@ def _loss(model: Any, batch: dict[str, Any]) -> Any:
     from agents.grpo import grpo_loss
     from agents.logprobs import token_logprobs
 
-    logprobs = token_logprobs(model, batch["input_ids"], batch["attention_mask"],
-                              batch["action_mask"])  # fmt: skip
+    logprobs = token_logprobs(
+        model, batch["input_ids"], batch["attention_mask"], batch["action_mask"]
+    )
     advantages = torch.linspace(-1, 1, len(logprobs), device=logprobs.device)
-    loss, _ = grpo_loss(logprobs, None, None, advantages, batch["action_mask"], beta=0.0,
-                        loss_type="dapo", num_items_in_batch=batch["action_mask"].sum() * 2,
-                        num_accumulation_steps=2)  # fmt: skip
+    loss, _ = grpo_loss(
+        logprobs,
+        None,
+        None,
+        advantages,
+        batch["action_mask"],
+        beta=0.0,
+        loss_type="dapo",
+        num_items_in_batch=batch["action_mask"].sum() * 2,
+        num_accumulation_steps=2,
+    )
     return loss
 
 
@@ -221,12 +231,15 @@ def measure(name: str) -> dict[str, float]:
     return {
         "parameters": sum(p.numel() for p in model.parameters()),
         "planned_parameters": plan["parameters"],
-        "weights_rss_gib": weights / GIB, "planned_weights_gib": plan["weights"] / GIB,
-        "saved_gib": saved / GIB, "planned_saved_gib": plan["saved"] / GIB,
+        "weights_rss_gib": weights / GIB,
+        "planned_weights_gib": plan["weights"] / GIB,
+        "saved_gib": saved / GIB,
+        "planned_saved_gib": plan["saved"] / GIB,
         "saved_ratio": plan["saved"] / saved,
-        "step_peak_gib": peak / GIB, "planned_step_gib": plan["step"] / GIB,
+        "step_peak_gib": peak / GIB,
+        "planned_step_gib": plan["step"] / GIB,
         "step_ratio": plan["step"] / peak,
-    }  # fmt: skip
+    }
 
 
 def run_case(name: str) -> dict[str, float]:
@@ -246,13 +259,17 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(measure(options.one)))
         return
     results = {}
-    print(f"{'case':<28}{'saved GiB plan/meas':>24}{'ratio':>7}{'step GiB plan/meas':>24}"
-          f"{'ratio':>7}")  # fmt: skip
+    print(
+        f"{'case':<28}{'saved GiB plan/meas':>24}{'ratio':>7}{'step GiB plan/meas':>24}{'ratio':>7}"
+    )
     for name in options.only or CASES:
         row = results[name] = run_case(name)
-        print(f"{name:<28}{row['planned_saved_gib']:>12.3f} /{row['saved_gib']:>9.3f}"
-              f"{row['saved_ratio']:>8.2f}{row['planned_step_gib']:>12.3f} /"
-              f"{row['step_peak_gib']:>9.3f}{row['step_ratio']:>8.2f}", flush=True)  # fmt: skip
+        print(
+            f"{name:<28}{row['planned_saved_gib']:>12.3f} /{row['saved_gib']:>9.3f}"
+            f"{row['saved_ratio']:>8.2f}{row['planned_step_gib']:>12.3f} /"
+            f"{row['step_peak_gib']:>9.3f}{row['step_ratio']:>8.2f}",
+            flush=True,
+        )
     print(json.dumps(results, sort_keys=True))
 
 

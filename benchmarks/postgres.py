@@ -84,8 +84,8 @@ def throwaway_cluster() -> Iterator[str]:
     data = os.path.join(directory, "data")
     try:
         runner = _runner(directory)
-        _run([*runner, initdb, "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8",
-              "--no-locale", "--no-sync"])  # fmt: skip
+        flags = ["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-locale", "--no-sync"]
+        _run([*runner, initdb, "-D", data, *flags])
         port = free_port()
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {directory}"
         log = os.path.join(directory, "server.log")
@@ -93,7 +93,10 @@ def throwaway_cluster() -> Iterator[str]:
         try:
             yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
         finally:
-            subprocess.run([*runner, pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"],
-                           capture_output=True, timeout=60)  # fmt: skip
+            subprocess.run(
+                [*runner, pg_ctl, "-D", data, "-m", "immediate", "-w", "stop"],
+                capture_output=True,
+                timeout=60,
+            )
     finally:
         shutil.rmtree(directory, ignore_errors=True)

@@ -90,8 +90,11 @@ def plan(env_id: str, conversations: Sequence[Conversation]) -> list[dict[str, A
 
 def scored_turns(trajectory: Trajectory) -> list[dict[str, float]]:
     """The ``reward_components`` of every turn the episode scored, in order."""
-    return [step.info["reward_components"] for step in trajectory.steps
-            if "reward_components" in step.info]  # fmt: skip
+    return [
+        step.info["reward_components"]
+        for step in trajectory.steps
+        if "reward_components" in step.info
+    ]
 
 
 def component_pay(turn: dict[str, float], config: RewardConfig) -> dict[str, float]:
@@ -150,9 +153,12 @@ def _mean(values: Sequence[float]) -> float:
 
 
 def run_cells(
-    data: str, conversations: Sequence[Conversation], policies: list[AuditPolicy], seed: int,
+    data: str,
+    conversations: Sequence[Conversation],
+    policies: list[AuditPolicy],
+    seed: int,
     num_envs: int,
-) -> list[Cell]:  # fmt: skip
+) -> list[Cell]:
     """Every policy in every env and mode over one data set."""
     tasks = TaskSource(conversations)  # reference runs built once for every configuration
     cells = []
@@ -160,8 +166,9 @@ def run_cells(
         options = plan(env_id, conversations)
         for mode in MODES:
             config = RewardConfig(mode=mode)
-            envs = make_vec(env_id, num_envs, tasks=tasks, expose_reference=True,
-                            reward_config=config)  # fmt: skip
+            envs = make_vec(
+                env_id, num_envs, tasks=tasks, expose_reference=True, reward_config=config
+            )
             for spec in policies:
                 policy = spec.build(seed, conversations)
                 trajectories = collect_rollouts(envs, policy, options=options, seed=seed)
@@ -182,8 +189,8 @@ def check_targets(cells: list[Cell], tricks: frozenset[str]) -> list[dict[str, A
         checks += _config_checks(config, group, tricks)
     for (data, env), rho in spearman_by_pair(cells).items():
         value = rho["rho"]
-        checks.append(_check((data, env, "both"), "spearman(shaped, binary) >= 0.9", value,
-                             value is None or value >= MIN_SPEARMAN))  # fmt: skip
+        ok = value is None or value >= MIN_SPEARMAN
+        checks.append(_check((data, env, "both"), "spearman(shaped, binary) >= 0.9", value, ok))
     return checks
 
 
@@ -202,19 +209,20 @@ def _config_checks(
     replay = by_name.get("replay")
     if replay is not None:
         worst = max(abs(replay.min_return - 1), abs(replay.max_return - 1))
-        checks.append(_check(config, "replay == 1 (every episode)", replay.min_return,
-                             worst <= EXACT))  # fmt: skip
+        checks.append(
+            _check(config, "replay == 1 (every episode)", replay.min_return, worst <= EXACT)
+        )
     for cell in group:
         why = "trick" if cell.policy in tricks else "no correct call"
         if cell.credited_calls == 0 or cell.policy in tricks:
-            checks.append(_check(config, f"{cell.policy} ({why}) <= 0.05", cell.mean_return,
-                                 cell.mean_return <= BOUND))  # fmt: skip
+            target = f"{cell.policy} ({why}) <= 0.05"
+            checks.append(_check(config, target, cell.mean_return, cell.mean_return <= BOUND))
     missed = [cell for cell in group if cell.no_tool_reward is not None]
     if missed:
         worst_cell = max(missed, key=lambda cell: cell.no_tool_reward or 0.0)
         worst = worst_cell.no_tool_reward or 0.0
-        checks.append(_check(config, f"turns without the expected tool <= 0.05 "
-                             f"(worst: {worst_cell.policy})", worst, worst <= BOUND))  # fmt: skip
+        target = f"turns without the expected tool <= 0.05 (worst: {worst_cell.policy})"
+        checks.append(_check(config, target, worst, worst <= BOUND))
     return checks
 
 
@@ -290,17 +298,20 @@ def data_leaks(conversations: Sequence[Conversation]) -> dict[str, Any]:
 
 
 # ---- printing -----------------------------------------------------------------------------------
+_POLICY_HEADER = (
+    "| policy | reads reference | shaped return | binary success | expected tool called "
+    "| shaped reward, turns without it | correct calls | calls with argument credit |",
+    "|---|---|---:|---:|---:|---:|---:|---:|",
+)
+
+
 def table(cells: list[Cell], policies: list[AuditPolicy]) -> str:
     """One Markdown table per (data set, env): a row per policy, shaped and binary side by side."""
     reads = {spec.name: spec.reads_reference for spec in policies}
     runs = {(c.data, c.env, c.mode, c.policy): c for c in cells}
     blocks = []
     for data, env in dict.fromkeys((c.data, c.env) for c in cells):
-        lines = [f"### {data}, {env}", "",
-                 "| policy | reads reference | shaped return | binary success | expected tool "
-                 "called | shaped reward, turns without it | correct calls | calls with "
-                 "argument credit |",
-                 "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+        lines = [f"### {data}, {env}", "", *_POLICY_HEADER]
         for spec in policies:
             shaped = runs.get((data, env, "shaped", spec.name))
             binary = runs.get((data, env, "binary", spec.name))
@@ -308,8 +319,11 @@ def table(cells: list[Cell], policies: list[AuditPolicy]) -> str:
                 lines.append(_row(shaped, binary, reads[spec.name]))
         rho = spearman_by_pair(cells).get((data, env), {"rho": None, "points": 0})
         value = "-" if rho["rho"] is None else f"{rho['rho']:.3f}"
-        lines += ["", f"Spearman (shaped vs binary, equal binary as one point): {value} "
-                      f"over {rho['points']} points"]  # fmt: skip
+        points = rho["points"]
+        note = (
+            f"Spearman (shaped vs binary, equal binary as one point): {value} over {points} points"
+        )
+        lines += ["", note]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -346,8 +360,10 @@ def targets_table(checks: list[dict[str, Any]]) -> str:
     for check in checks:
         value = "-" if check["value"] is None else f"{check['value']:.3f}"
         verdict = "pass" if check["pass"] else "FAIL"
-        lines.append(f"| {check['data']} | {check['env']} | {check['mode']} | "
-                     f"{check['target']} | {value} | {verdict} |")  # fmt: skip
+        lines.append(
+            f"| {check['data']} | {check['env']} | {check['mode']} | "
+            f"{check['target']} | {value} | {verdict} |"
+        )
     return "\n".join(lines)
 
 
@@ -381,8 +397,11 @@ def audit(public: Path, limit: int | None, seed: int, num_envs: int = 8) -> dict
     """Run the whole audit and return everything the JSON line holds."""
     policies = audit_policies()
     data = load_data(public, limit)
-    cells = [cell for name, conversations in data.items()
-             for cell in run_cells(name, conversations, policies, seed, num_envs)]  # fmt: skip
+    cells = [
+        cell
+        for name, conversations in data.items()
+        for cell in run_cells(name, conversations, policies, seed, num_envs)
+    ]
     checks = check_targets(cells, frozenset(spec.name for spec in policies if spec.trick))
     return {
         "seed": seed,
@@ -407,12 +426,13 @@ def report(result: dict[str, Any]) -> str:
     """The human-readable part: tables, targets, leaks."""
     policies = audit_policies()
     cells = [Cell(**cell) for cell in result["cells"]]
-    return "\n\n".join([
-        "## Policies by configuration", table(cells, policies),
-        "## What each term pays", pay_table(cells, policies),
-        "## Targets", targets_table(result["targets"]),
-        "## The data's own leaks", leaks_table(result["leaks"]),
-    ])  # fmt: skip
+    sections = {
+        "Policies by configuration": table(cells, policies),
+        "What each term pays": pay_table(cells, policies),
+        "Targets": targets_table(result["targets"]),
+        "The data's own leaks": leaks_table(result["leaks"]),
+    }
+    return "\n\n".join(f"## {title}\n\n{body}" for title, body in sections.items())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -57,8 +57,11 @@ class TrainedRun:
         """The run's held-out conversations (its evaluation runs their first turns)."""
         from agents.train_data import task_sets
 
-        return task_sets(self.args.task_family, self.args.num_conversations,
-                         self.args.num_eval_tasks, self.data_seed)[1]  # fmt: skip
+        args = self.args
+        sets = task_sets(
+            args.task_family, args.num_conversations, args.num_eval_tasks, self.data_seed
+        )
+        return sets[1]
 
     @property
     def data_seed(self) -> int:
@@ -69,9 +72,10 @@ class TrainedRun:
 
     def env(self, strict_upstream: bool = False) -> EnvSettings:
         """The run's env: its id, actions per turn and reward mode."""
-        return EnvSettings(self.args.env_id, self.args.max_env_steps,
-                           RewardConfig(mode=self.args.reward_mode), strict_upstream,
-                           first_turn_ids=True)  # fmt: skip
+        args, reward = self.args, RewardConfig(mode=self.args.reward_mode)
+        return EnvSettings(
+            args.env_id, args.max_env_steps, reward, strict_upstream, first_turn_ids=True
+        )
 
     def sampling(self) -> SamplingParams:
         """The held-out evaluation's sampling; its ``seed`` is the base of the episode seeds."""

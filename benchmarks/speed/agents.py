@@ -150,8 +150,14 @@ def bench_tiny_rollouts(envs: Any, policy: Any, cfg: Config) -> dict[str, float]
     from agents.policy import SamplingParams
 
     sampling = SamplingParams(temperature=1.0, max_new_tokens=cfg.rollout_new_tokens)
-    tiny = rollout_work(envs, policy, sampling=sampling, num_episodes=cfg.tiny_episodes,
-                        max_steps=cfg.rollout_max_steps, seed=0)  # fmt: skip
+    tiny = rollout_work(
+        envs,
+        policy,
+        sampling=sampling,
+        num_episodes=cfg.tiny_episodes,
+        max_steps=cfg.rollout_max_steps,
+        seed=0,
+    )
     return {"rollout_steps_per_s_tiny": median_rate(tiny, cfg.repeats)}
 
 
@@ -178,9 +184,12 @@ def run(cfg: Config, data: Path, threads: list[int]) -> dict[str, Any]:
         results["prompt_tokens"] = measured.pop("prompt_tokens")
         results.update({f"{key}_threads_{count}": value for key, value in measured.items()})
     results["threads"] = threads
-    results["machine"] = {"cpus": os.cpu_count(),
-                          "python": platform.python_version(), "torch": torch.__version__,
-                          "transformers": transformers.__version__}  # fmt: skip
+    results["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
     return results
 
 
@@ -188,8 +197,10 @@ def print_table(results: dict[str, Any]) -> None:
     machine = results["machine"]
     print(f"Agent speed, median of {results['repeats']} repeats ({machine})")
     print(f"tiny model built in {results['tiny_build_s']:.2f} s; tasks: {results['tasks']}")
-    print(f"HF generation, {results['new_tokens']} new tokens per row after "
-          f"{results['prompt_tokens']:.0f} prompt tokens:")  # fmt: skip
+    print(
+        f"HF generation, {results['new_tokens']} new tokens per row after "
+        f"{results['prompt_tokens']:.0f} prompt tokens:"
+    )
     threads = results["threads"]
     print(f"  {'torch threads':<16}" + "".join(f"{count:>12}" for count in threads))
     for size in results["batch_sizes"]:

@@ -116,9 +116,16 @@ def compare(before: Path, after: Path, work: str, rounds: int, repeats: int) -> 
         last = {name: values[-1] for name, values in rates.items()}
         print(f"round {index + 1}: before {last['before']:,.0f}, after {last['after']:,.0f}")
     before_rate, after_rate = statistics.median(rates["before"]), statistics.median(rates["after"])
-    return {"work": work, "rounds": rounds, "repeats": repeats, "before": rates["before"],
-            "after": rates["after"], "before_median": before_rate, "after_median": after_rate,
-            "ratio": after_rate / before_rate}  # fmt: skip
+    return {
+        "work": work,
+        "rounds": rounds,
+        "repeats": repeats,
+        "before": rates["before"],
+        "after": rates["after"],
+        "before_median": before_rate,
+        "after_median": after_rate,
+        "ratio": after_rate / before_rate,
+    }
 
 
 def main() -> None:
@@ -130,10 +137,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     use_same_data()
-    result = compare(args.before.resolve(), args.after.resolve(), args.work, args.rounds,
-                     args.repeats)  # fmt: skip
-    print(f"{args.work}: before {result['before_median']:,.0f}/s, after "
-          f"{result['after_median']:,.0f}/s, after/before {result['ratio']:.2f}x")  # fmt: skip
+    result = compare(
+        args.before.resolve(), args.after.resolve(), args.work, args.rounds, args.repeats
+    )
+    print(
+        f"{args.work}: before {result['before_median']:,.0f}/s, after "
+        f"{result['after_median']:,.0f}/s, after/before {result['ratio']:.2f}x"
+    )
     print(json.dumps(result))
 
 

@@ -227,9 +227,12 @@ def bare_replay(conversations: list[Conversation]) -> int:
 def bench_replay(source: TaskSource, conversations: Tasks, cfg: Config) -> dict[str, Any]:
     env = make_env("ArcCrmConversation-v1", source, expose_reference=True)
     ids = task_ids("ArcCrmConversation-v1", conversations)
-    rates = compare({"warm": timed(lambda: replay_turns(env, ids)),
-                     "cold": lambda: cold_replay(conversations),
-                     "bare": timed(lambda: bare_replay(conversations))}, cfg.repeats)  # fmt: skip
+    works = {
+        "warm": timed(lambda: replay_turns(env, ids)),
+        "cold": lambda: cold_replay(conversations),
+        "bare": timed(lambda: bare_replay(conversations)),
+    }
+    rates = compare(works, cfg.repeats)
     return {
         "replay_conversations": len(conversations),
         "replay_turns": sum(len(c.turns) for c in conversations),
@@ -291,14 +294,19 @@ def bench_vector(source: TaskSource, cfg: Config) -> dict[str, Any]:
     n = cfg.loop_envs
     sync = vector_env("sync", source, n)
     try:
-        works = {"loop": partial(loop_steps, source, n, cfg.vector_steps),
-                 "sync": partial(vector_steps, sync, cfg.vector_steps)}  # fmt: skip
+        works = {
+            "loop": partial(loop_steps, source, n, cfg.vector_steps),
+            "sync": partial(vector_steps, sync, cfg.vector_steps),
+        }
         rates = compare(works, cfg.repeats)
     finally:
         sync.close()
-    results = {"vector_loop_envs": n, "plain_loop_steps_per_s": rates["loop"],
-               "sync_vector_steps_per_s": rates["sync"],
-               "sync_vector_vs_plain_loop": rates["sync"] / rates["loop"]}  # fmt: skip
+    results = {
+        "vector_loop_envs": n,
+        "plain_loop_steps_per_s": rates["loop"],
+        "sync_vector_steps_per_s": rates["sync"],
+        "sync_vector_vs_plain_loop": rates["sync"] / rates["loop"],
+    }
     for size in cfg.vector_sizes:
         results.update(sync_against_async(source, size, cfg))
     return results
@@ -313,8 +321,11 @@ def sync_against_async(source: TaskSource, size: int, cfg: Config) -> dict[str, 
     finally:
         for env in envs.values():
             env.close()
-    return {f"sync_steps_per_s_{size}": rates["sync"], f"async_steps_per_s_{size}": rates["async"],
-            f"async_vs_sync_{size}": rates["async"] / rates["sync"]}  # fmt: skip
+    return {
+        f"sync_steps_per_s_{size}": rates["sync"],
+        f"async_steps_per_s_{size}": rates["async"],
+        f"async_vs_sync_{size}": rates["async"] / rates["sync"],
+    }
 
 
 # ---- report -------------------------------------------------------------------------------------
@@ -324,9 +335,11 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"Env speed, median of {results['repeats']} repeats ({machine}, {versions})")
     print(f"tasks: {results['tasks']}")
     print(f"{'workload':<46}{'ArcCrm-v1':>14}{'Conversation':>14}")
-    for label, key in (("steps/s, replay policy", "steps_per_s_replay"),
-                       ("steps/s, malformed-action policy", "steps_per_s_malformed"),
-                       ("resets/s", "resets_per_s")):  # fmt: skip
+    for label, key in (
+        ("steps/s, replay policy", "steps_per_s_replay"),
+        ("steps/s, malformed-action policy", "steps_per_s_malformed"),
+        ("resets/s", "resets_per_s"),
+    ):
         crm, conversation = results[f"crm_env_{key}"], results[f"conversation_env_{key}"]
         print(f"{label:<46}{crm:>14,.0f}{conversation:>14,.0f}")
     print_replay(results)
@@ -339,9 +352,11 @@ def print_replay(results: dict[str, Any]) -> None:
     turns, convs = results["replay_turns"], results["replay_conversations"]
     head = f"replay of {convs} conversations ({turns} turns), turns/s"
     print(f"\n{head:<50}{'ours':>8}{'vs bare':>9}{'vs upstream*':>13}")
-    rows = (("ConversationEnv + replay policy, warm", "replay_env_turns_per_s"),
-            ("ConversationEnv + replay policy, cold", "replay_env_turns_per_s_cold"),
-            ("bare crm_gym.data.replay", "replay_bare_turns_per_s"))  # fmt: skip
+    rows = (
+        ("ConversationEnv + replay policy, warm", "replay_env_turns_per_s"),
+        ("ConversationEnv + replay policy, cold", "replay_env_turns_per_s_cold"),
+        ("bare crm_gym.data.replay", "replay_bare_turns_per_s"),
+    )
     for label, key in rows:
         rate, bare = results[key], results["replay_bare_turns_per_s"]
         upstream = results.get(f"{key}_vs_upstream_ref")
@@ -375,9 +390,14 @@ def data_path(cli_value: str | None) -> Path:
 
 def run(cfg: Config, path: Path) -> dict[str, Any]:
     start = time.perf_counter()
-    results: dict[str, Any] = {"repeats": cfg.repeats, "nproc": os.cpu_count(), "skipped": [],
-                               "python": platform.python_version(), "gymnasium": gym.__version__,
-                               "vector_sizes": list(cfg.vector_sizes)}  # fmt: skip
+    results: dict[str, Any] = {
+        "repeats": cfg.repeats,
+        "nproc": os.cpu_count(),
+        "skipped": [],
+        "python": platform.python_version(),
+        "gymnasium": gym.__version__,
+        "vector_sizes": list(cfg.vector_sizes),
+    }
     if path.is_file():
         conversations, results["tasks"] = load_conversations(path), str(path)
     else:

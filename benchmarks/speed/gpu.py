@@ -47,8 +47,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 BATCHES = (1, 8, 32, 128)
-QWEN3_BODY = {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
-              "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128}  # fmt: skip
+QWEN3_BODY = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+}
 
 
 def build_models(path: Path, quick: bool, seed: int = 0) -> tuple[Any, dict[str, Any]]:
@@ -132,8 +138,13 @@ def _flat(rows: list[list[Any]]) -> list[Any]:
     return [sample for row in rows for sample in row]
 
 
-def generation_rates(policy: Any, observations: list[Any], batches: tuple[int, ...],
-                     repeats: int, max_new_tokens: int = 64) -> dict[str, float]:  # fmt: skip
+def generation_rates(
+    policy: Any,
+    observations: list[Any],
+    batches: tuple[int, ...],
+    repeats: int,
+    max_new_tokens: int = 64,
+) -> dict[str, float]:
     """Tokens/s of ``HFPolicy.act`` and of ``model.generate`` on the same prompts, per batch."""
     from agents.generation import left_pad
     from agents.policy import SamplingParams
@@ -148,9 +159,15 @@ def generation_rates(policy: Any, observations: list[Any], batches: tuple[int, .
         ids, mask = left_pad([policy.prompt_ids(o) for o in chosen], policy.pad_id, device)
 
         def hf_generate(ids: Any = ids, mask: Any = mask) -> Any:
-            return model.generate(input_ids=ids, attention_mask=mask, do_sample=True,
-                                  max_new_tokens=max_new_tokens, top_k=0, temperature=1.0,
-                                  pad_token_id=policy.pad_id)  # fmt: skip
+            return model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                max_new_tokens=max_new_tokens,
+                top_k=0,
+                temperature=1.0,
+                pad_token_id=policy.pad_id,
+            )
 
         seconds, out = timed(device, hf_generate, repeats)
         new = out[:, ids.shape[1] :]
@@ -170,8 +187,9 @@ def _row_length(row: list[int], stop_ids: frozenset[int]) -> int:
     return len(row)
 
 
-def grpo_step_times(model: Any, tokenizer: Any, device: str, bf16: bool,
-                    repeats: int) -> dict[str, float]:  # fmt: skip
+def grpo_step_times(
+    model: Any, tokenizer: Any, device: str, bf16: bool, repeats: int
+) -> dict[str, float]:
     """Median phase seconds of the ``cpu-tiny`` GRPO step on ``device`` (bf16 autocast or not)."""
     import torch
 
@@ -185,11 +203,12 @@ def grpo_step_times(model: Any, tokenizer: Any, device: str, bf16: bool,
     train_tasks, _ = task_sets("noarg", 400, args.num_eval_tasks, 0)
     by_arm = _tasks_by_arm("noarg", train_tasks)
     state = {
-        "args": args, "model": model,
+        "args": args,
+        "model": model,
         "policy": HFPolicy(model, tokenizer, device=device, prompt_style=args.prompt_style),
         "envs": _make_envs(args, train_tasks, args.prompts_per_step * args.group_size),
         "task_ids": [task for arm in sorted(by_arm) for task in by_arm[arm]],
-    }  # fmt: skip
+    }
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else nullcontext()
     steps = []
@@ -206,8 +225,9 @@ def grpo_step_times(model: Any, tokenizer: Any, device: str, bf16: bool,
     return median
 
 
-def _train_phases(args: Any, model: Any, optimizer: Any, batch: dict[str, Any],
-                  advantages: Any, autocast: Any) -> dict[str, float]:  # fmt: skip
+def _train_phases(
+    args: Any, model: Any, optimizer: Any, batch: dict[str, Any], advantages: Any, autocast: Any
+) -> dict[str, float]:
     """Seconds of GRPO fwd+bwd, of the bare fwd+bwd, and of the optimizer step, synchronised."""
     import torch
 
@@ -215,19 +235,24 @@ def _train_phases(args: Any, model: Any, optimizer: Any, batch: dict[str, Any],
 
     device = str(batch["input_ids"].device)
     num_items = batch["action_mask"].sum()
-    slices = [slice(i, i + args.micro_batch_size)
-              for i in range(0, len(advantages), args.micro_batch_size)]  # fmt: skip
+    slices = [
+        slice(i, i + args.micro_batch_size)
+        for i in range(0, len(advantages), args.micro_batch_size)
+    ]
     model.train()
     times = {"completion_tokens": float(num_items)}
+    grpo_work = (args, model, optimizer, batch, advantages, slices, num_items)
     with autocast:
-        times["grpo_fwd_bwd"] = _synced(device, lambda: _grpo_fwd_bwd(
-            args, model, optimizer, batch, advantages, slices, num_items))  # fmt: skip
+        times["grpo_fwd_bwd"] = _synced(device, lambda: _grpo_fwd_bwd(*grpo_work))
         times["bare_fwd_bwd"] = _synced(
             device, lambda: _bare_fwd_bwd(model, optimizer, batch, slices, num_items)
         )
-    times["optimizer"] = _synced(device, lambda: (
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm),
-        optimizer.step()))  # fmt: skip
+
+    def optimizer_step() -> None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        optimizer.step()
+
+    times["optimizer"] = _synced(device, optimizer_step)
     return times
 
 
@@ -257,9 +282,11 @@ def run(device: str, quick: bool) -> dict[str, Any]:
     observations = noarg_observations(max(batches))
     results: dict[str, Any] = {
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
-        "torch": torch.__version__, "transformers": transformers.__version__,
-        "python": platform.python_version(), "setup_s": time.perf_counter() - started,
-    }  # fmt: skip
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "setup_s": time.perf_counter() - started,
+    }
     _show(results)
     for name, base in models.items():
         results |= _show({f"{name}_parameters": sum(p.numel() for p in base.parameters())})

@@ -45,8 +45,13 @@ from typing import Any
 
 from benchmarks.speed.gpu import QWEN3_BODY, noarg_observations, timed
 
-PARTS = ("generate:tiny", "loop:tiny", "memory:gpu-qwen3-4b", "generate:qwen3-0.6b-body",
-         "memory:gpu-qwen3-0.6b")  # fmt: skip
+PARTS = (
+    "generate:tiny",
+    "loop:tiny",
+    "memory:gpu-qwen3-4b",
+    "generate:qwen3-0.6b-body",
+    "memory:gpu-qwen3-0.6b",
+)
 PART_TIMEOUT_S = {"generate": 150, "loop": 120, "memory": 90}
 BUDGET_S = 480  # the whole script: ~8 minutes, each part cut to what is left
 BATCHES = (8, 64, 256)
@@ -79,9 +84,12 @@ def sample_checks(rows: list[list[Any]]) -> dict[str, float]:
     """Every sample has completion tokens and one finite logprob per token."""
     samples = [sample for row in rows for sample in row]
     good = all(
-        s.completion_ids and s.logprobs is not None and len(s.logprobs) == len(s.completion_ids)
-        and all(math.isfinite(x) for x in s.logprobs) for s in samples
-    )  # fmt: skip
+        s.completion_ids
+        and s.logprobs is not None
+        and len(s.logprobs) == len(s.completion_ids)
+        and all(math.isfinite(x) for x in s.logprobs)
+        for s in samples
+    )
     return {"samples": float(len(samples)), "samples_ok": float(good)}
 
 
@@ -116,8 +124,14 @@ def perturb(model: Any, seed: int, scale: float = 0.5) -> None:
             parameter.mul_(1 + scale * noise)
 
 
-def policy_rate(policy: Any, observations: list[Any], batch: int, repeats: int = 2,
-                max_new_tokens: int = 64, device: str = "cuda") -> float:  # fmt: skip
+def policy_rate(
+    policy: Any,
+    observations: list[Any],
+    batch: int,
+    repeats: int = 2,
+    max_new_tokens: int = 64,
+    device: str = "cuda",
+) -> float:
     """Completion tokens per second of ``policy.act`` on ``batch`` prompts (median run)."""
     from agents.policy import SamplingParams
 
@@ -141,8 +155,14 @@ def part_generate(name: str, root: Path) -> dict[str, Any]:
     path = model_dir(name, root)
     tokenizer = AutoTokenizer.from_pretrained(path)
     observations = noarg_observations(max(BATCHES))
-    engine = VllmPolicy(str(path), gpu_memory_utilization=0.3, seed=0, max_model_len=2048,
-                        prompt_style="compact", engine_kwargs=ENGINE)  # fmt: skip
+    engine = VllmPolicy(
+        str(path),
+        gpu_memory_utilization=0.3,
+        seed=0,
+        max_model_len=2048,
+        prompt_style="compact",
+        engine_kwargs=ENGINE,
+    )
     sampling = SamplingParams(max_new_tokens=32, seed=1)
     results = sample_checks(engine.act(observations[:16], n=2, sampling=sampling))
     trainer = AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).to("cuda").eval()
@@ -171,11 +191,12 @@ def part_loop(name: str, root: Path) -> dict[str, Any]:
     from agents.train import Args, train
 
     path = model_dir(name, root)
-    args = Args(model=str(path), backend="vllm", prompt_style="compact", task_family="noarg",
-                num_conversations=120, num_eval_tasks=2, eval_samples=1, prompts_per_step=4,
-                group_size=4, max_new_tokens=16, max_env_steps=1, steps=3, lr=1e-3,
-                vllm_gpu_memory_utilization=0.3, mixed_precision="bf16", eval_every=3,
-                save_every=3, progress=False, output_dir=str(root / "loop-run"))  # fmt: skip
+    model = dict(model=str(path), backend="vllm", prompt_style="compact")
+    data = dict(task_family="noarg", num_conversations=120, num_eval_tasks=2, eval_samples=1)
+    batch = dict(prompts_per_step=4, group_size=4, max_new_tokens=16, max_env_steps=1)
+    schedule = dict(steps=3, lr=1e-3, vllm_gpu_memory_utilization=0.3, mixed_precision="bf16")
+    output = dict(eval_every=3, save_every=3, progress=False, output_dir=str(root / "loop-run"))
+    args = Args(**model, **data, **batch, **schedule, **output)
     summary = train(args)
     rows = [json.loads(line) for line in Path(summary["metrics"]).read_text().splitlines()]
     results = {f"mismatch_step{r['step']}": r["rollout/logprob_mismatch"] for r in rows}
@@ -196,8 +217,8 @@ def part_memory(preset: str) -> dict[str, Any]:
 
     args = Args(**PRESETS[preset])
     shape = KNOWN_SHAPES[args.model]
-    case = Case(shape, args.micro_batch_size, sequence_tokens(args),
-                args.gradient_checkpointing, args.lora_rank)  # fmt: skip
+    seq = sequence_tokens(args)
+    case = Case(shape, args.micro_batch_size, seq, args.gradient_checkpointing, args.lora_rank)
     device_gib = torch.cuda.get_device_properties(0).total_memory / GIB
     terms, _ = estimate(args, shape, device_gib)
     planned = (terms.peak() - terms.vllm - terms.overhead) / GIB
@@ -208,10 +229,15 @@ def part_memory(preset: str) -> dict[str, Any]:
         train_steps(model, batch, steps=2)
     allocated = torch.cuda.max_memory_allocated() / GIB
     reserved = torch.cuda.max_memory_reserved() / GIB
-    return {"planned_training_gib": planned, "peak_allocated_gib": allocated,
-            "peak_reserved_gib": reserved, "planned_over_reserved": planned / reserved,
-            "plan_peak_gib": terms.peak() / GIB, "device_gib": device_gib,
-            "with_vllm_gib": reserved + (terms.vllm + terms.overhead) / GIB}  # fmt: skip
+    return {
+        "planned_training_gib": planned,
+        "peak_allocated_gib": allocated,
+        "peak_reserved_gib": reserved,
+        "planned_over_reserved": planned / reserved,
+        "plan_peak_gib": terms.peak() / GIB,
+        "device_gib": device_gib,
+        "with_vllm_gib": reserved + (terms.vllm + terms.overhead) / GIB,
+    }
 
 
 def run_part(part: str, root: Path) -> dict[str, Any]:
@@ -226,8 +252,8 @@ def run_part(part: str, root: Path) -> dict[str, Any]:
 
 def run_child(part: str, root: Path, limit_s: float) -> dict[str, Any]:
     """One part in a fresh process under ``limit_s``; an error or timeout is recorded."""
-    command = [sys.executable, "-m", "benchmarks.speed.gpu_vllm", "--child", part,
-               "--root", str(root)]  # fmt: skip
+    module = "benchmarks.speed.gpu_vllm"
+    command = [sys.executable, "-m", module, "--child", part, "--root", str(root)]
     tick = time.perf_counter()
     try:
         out = subprocess.run(command, capture_output=True, text=True, timeout=limit_s)

@@ -72,8 +72,16 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
     policy = HFPolicy(model, tokenizer, device="cpu", prompt_style=args.prompt_style)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    return {"args": args, "model": model, "policy": policy, "envs": envs, "path": path,
-            "train_tasks": train_tasks, "task_ids": task_ids, "optimizer": optimizer}  # fmt: skip
+    return {
+        "args": args,
+        "model": model,
+        "policy": policy,
+        "envs": envs,
+        "path": path,
+        "train_tasks": train_tasks,
+        "task_ids": task_ids,
+        "optimizer": optimizer,
+    }
 
 
 def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
@@ -83,8 +91,10 @@ def one_step(state: dict[str, Any], step: int) -> dict[str, float]:
     args, model, optimizer = state["args"], state["model"], state["optimizer"]
     batch, advantages, times = _rollout(state, step)
     num_items = batch["action_mask"].sum()
-    slices = [slice(i, i + args.micro_batch_size)
-              for i in range(0, len(advantages), args.micro_batch_size)]  # fmt: skip
+    slices = [
+        slice(i, i + args.micro_batch_size)
+        for i in range(0, len(advantages), args.micro_batch_size)
+    ]
     model.train()
     tick = time.perf_counter()
     _grpo_fwd_bwd(args, model, optimizer, batch, advantages, slices, num_items)
@@ -124,9 +134,12 @@ def _rollout(state: dict[str, Any], step: int) -> tuple[dict[str, Any], Any, dic
 
     args, policy, G = state["args"], state["policy"], state["args"].group_size
     options = [{"task_id": task} for task in step_tasks(state, step) for _ in range(G)]
-    sampling = SamplingParams(temperature=args.temperature, top_p=args.top_p,
-                              max_new_tokens=args.max_new_tokens,
-                              seed=derive_seed(args.seed, step, 1))  # fmt: skip
+    sampling = SamplingParams(
+        temperature=args.temperature,
+        top_p=args.top_p,
+        max_new_tokens=args.max_new_tokens,
+        seed=derive_seed(args.seed, step, 1),
+    )
     act, generating = policy.act, [0.0]
 
     def timed_act(*a: Any, **k: Any) -> Any:
@@ -154,8 +167,15 @@ def _rollout(state: dict[str, Any], step: int) -> tuple[dict[str, Any], Any, dic
     return batch, advantages, {"generation": generating[0], "scoring": rollout - generating[0]}
 
 
-def _grpo_fwd_bwd(args: Any, model: Any, optimizer: Any, batch: dict[str, Any], advantages: Any,
-                  slices: list[slice], num_items: Any) -> None:  # fmt: skip
+def _grpo_fwd_bwd(
+    args: Any,
+    model: Any,
+    optimizer: Any,
+    batch: dict[str, Any],
+    advantages: Any,
+    slices: list[slice],
+    num_items: Any,
+) -> None:
     """GRPO forward+backward over the micro-batches, as agents.train does it."""
     from agents.grpo import grpo_loss
     from agents.logprobs import token_logprobs
@@ -163,19 +183,29 @@ def _grpo_fwd_bwd(args: Any, model: Any, optimizer: Any, batch: dict[str, Any], 
     optimizer.zero_grad(set_to_none=True)
     for rows in slices:
         mask = batch["action_mask"][rows]
-        logprobs = token_logprobs(model, batch["input_ids"][rows], batch["attention_mask"][rows],
-                                  mask, args.temperature)  # fmt: skip
+        logprobs = token_logprobs(
+            model, batch["input_ids"][rows], batch["attention_mask"][rows], mask, args.temperature
+        )
         loss, _ = grpo_loss(
-            logprobs, None, None, advantages[rows], mask, beta=args.beta,
-            eps_low=args.eps_low, eps_high=args.eps_high, loss_type=args.loss_type,
+            logprobs,
+            None,
+            None,
+            advantages[rows],
+            mask,
+            beta=args.beta,
+            eps_low=args.eps_low,
+            eps_high=args.eps_high,
+            loss_type=args.loss_type,
             max_completion_length=args.max_new_tokens * args.max_env_steps,
-            num_items_in_batch=num_items, num_accumulation_steps=len(slices),
-        )  # fmt: skip
+            num_items_in_batch=num_items,
+            num_accumulation_steps=len(slices),
+        )
         loss.backward()
 
 
-def _bare_fwd_bwd(model: Any, optimizer: Any, batch: dict[str, Any], slices: list[slice],
-                  num_items: Any) -> None:  # fmt: skip
+def _bare_fwd_bwd(
+    model: Any, optimizer: Any, batch: dict[str, Any], slices: list[slice], num_items: Any
+) -> None:
     """Bare forward+backward of the same batch: plain cross-entropy on the same tokens (no step)."""
     import torch
 
@@ -260,11 +290,15 @@ def _with_trl(state: dict[str, Any], num_steps: int, warmup: int) -> tuple[list,
 
 def print_table(results: dict[str, Any]) -> None:
     """The phases, their share of the step, and the ratios."""
-    print(f"GRPO step on the tiny model, {results['batch']} (micro-batches of "
-          f"{results['micro_batch_size']}), median of {results['repeats']} steps "
-          f"({results['machine']}, {results['torch_threads']} torch thread)")  # fmt: skip
-    print(f"padded batch {results['padded_tokens']:.0f} tokens, "
-          f"{results['completion_tokens']:.0f} completion tokens")  # fmt: skip
+    print(
+        f"GRPO step on the tiny model, {results['batch']} (micro-batches of "
+        f"{results['micro_batch_size']}), median of {results['repeats']} steps "
+        f"({results['machine']}, {results['torch_threads']} torch thread)"
+    )
+    print(
+        f"padded batch {results['padded_tokens']:.0f} tokens, "
+        f"{results['completion_tokens']:.0f} completion tokens"
+    )
     step = results["step_s"]
     print(f"  {'phase':<24}{'ms':>10}{'% of step':>11}")
     for name in PHASES:
@@ -272,22 +306,28 @@ def print_table(results: dict[str, Any]) -> None:
         share = f"{100 * value / step:>10.1f}%" if name != "bare_fwd_bwd" else f"{'-':>11}"
         print(f"  {name:<24}{1000 * value:>10.1f}{share}")
     print(f"  {'GRPO step (1-4)':<24}{1000 * step:>10.1f}")
-    print(f"GRPO fwd+bwd+opt / bare fwd+bwd = {results['ratio_grpo_fwd_bwd_opt_vs_bare']:.2f}x "
-          f"(goal <= 1.5x: {'met' if results['within_goal'] else 'not met'}); "
-          f"GRPO fwd+bwd / bare = {results['ratio_grpo_fwd_bwd_vs_bare']:.2f}x")  # fmt: skip
+    print(
+        f"GRPO fwd+bwd+opt / bare fwd+bwd = {results['ratio_grpo_fwd_bwd_opt_vs_bare']:.2f}x "
+        f"(goal <= 1.5x: {'met' if results['within_goal'] else 'not met'}); "
+        f"GRPO fwd+bwd / bare = {results['ratio_grpo_fwd_bwd_vs_bare']:.2f}x"
+    )
     trl = results["trl"]
     if isinstance(trl, str):
         print(f"TRL: {trl}")
         return
-    print(f"TRL {trl['version']} GRPOTrainer, same batch: step {1000 * trl['step_s']:.1f} ms "
-          f"(generation {1000 * trl['generation_s']:.1f}, reward {1000 * trl['reward_s']:.1f}), "
-          f"{trl['ratio_step_trl_vs_ours']:.2f}x ours; {trl['completion_tokens']:.0f} vs "
-          f"{results['completion_tokens_mean']:.0f} completion tokens per step, per completion "
-          f"token {trl['ratio_step_per_completion_token_trl_vs_ours']:.2f}x ours")  # fmt: skip
-    print(f"  TRL rollout (generation + reward + advantages) {1000 * trl['rollout_s']:.1f} ms "
-          f"({trl['ratio_rollout_trl_vs_ours']:.2f}x ours), the rest of its step "
-          f"{1000 * trl['train_side_s']:.1f} ms "
-          f"({trl['ratio_train_side_trl_vs_ours']:.2f}x ours)")  # fmt: skip
+    print(
+        f"TRL {trl['version']} GRPOTrainer, same batch: step {1000 * trl['step_s']:.1f} ms "
+        f"(generation {1000 * trl['generation_s']:.1f}, reward {1000 * trl['reward_s']:.1f}), "
+        f"{trl['ratio_step_trl_vs_ours']:.2f}x ours; {trl['completion_tokens']:.0f} vs "
+        f"{results['completion_tokens_mean']:.0f} completion tokens per step, per completion "
+        f"token {trl['ratio_step_per_completion_token_trl_vs_ours']:.2f}x ours"
+    )
+    print(
+        f"  TRL rollout (generation + reward + advantages) {1000 * trl['rollout_s']:.1f} ms "
+        f"({trl['ratio_rollout_trl_vs_ours']:.2f}x ours), the rest of its step "
+        f"{1000 * trl['train_side_s']:.1f} ms "
+        f"({trl['ratio_train_side_trl_vs_ours']:.2f}x ours)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -298,8 +338,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-trl", action="store_true", help="skip TRL's GRPOTrainer")
     options = parser.parse_args(argv)
     repeats = options.repeats or (2 if options.quick else 10)
-    results = run(repeats, warmup=0 if options.quick else 1,
-                  num_conversations=400, trl=not options.no_trl)  # fmt: skip
+    results = run(
+        repeats, warmup=0 if options.quick else 1, num_conversations=400, trl=not options.no_trl
+    )
     print_table(results)
     print(json.dumps(results, sort_keys=True))
 

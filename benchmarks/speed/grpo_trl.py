@@ -100,9 +100,13 @@ def reward_env(state: dict[str, Any]) -> Any:
     from crm_gym.scoring import RewardConfig
 
     args = state["args"]
-    return gym.make(args.env_id, tasks=state["train_tasks"], expose_reference=True,
-                    max_steps=args.max_env_steps,
-                    reward_config=RewardConfig(mode=args.reward_mode))  # fmt: skip
+    return gym.make(
+        args.env_id,
+        tasks=state["train_tasks"],
+        expose_reference=True,
+        max_steps=args.max_env_steps,
+        reward_config=RewardConfig(mode=args.reward_mode),
+    )
 
 
 def env_reward(state: dict[str, Any], seconds: list[float]) -> Callable[..., list[float]]:
@@ -128,21 +132,42 @@ def grpo_config(state: dict[str, Any], num_steps: int, output_dir: str) -> Any:
     args = state["args"]
     completions = args.prompts_per_step * args.group_size  # one generation batch per step
     return GRPOConfig(
-        output_dir=output_dir, use_cpu=True, bf16=False, fp16=False, use_vllm=False,
-        seed=args.seed, max_steps=num_steps, per_device_train_batch_size=args.micro_batch_size,
+        output_dir=output_dir,
+        use_cpu=True,
+        bf16=False,
+        fp16=False,
+        use_vllm=False,
+        seed=args.seed,
+        max_steps=num_steps,
+        per_device_train_batch_size=args.micro_batch_size,
         gradient_accumulation_steps=completions // args.micro_batch_size,
-        num_generations=args.group_size, max_completion_length=args.max_new_tokens,
-        temperature=args.temperature, top_p=args.top_p, top_k=0, loss_type=args.loss_type,
-        beta=args.beta, epsilon=args.eps_low, epsilon_high=args.eps_high,
-        scale_rewards=args.scale_rewards, num_iterations=args.num_iterations,
-        learning_rate=args.lr, weight_decay=args.weight_decay, lr_scheduler_type="constant",
-        max_grad_norm=args.max_grad_norm, optim="adamw_torch", shuffle_dataset=False,
-        logging_steps=1, report_to="none", save_strategy="no", disable_tqdm=True,
-    )  # fmt: skip
+        num_generations=args.group_size,
+        max_completion_length=args.max_new_tokens,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        top_k=0,
+        loss_type=args.loss_type,
+        beta=args.beta,
+        epsilon=args.eps_low,
+        epsilon_high=args.eps_high,
+        scale_rewards=args.scale_rewards,
+        num_iterations=args.num_iterations,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        lr_scheduler_type="constant",
+        max_grad_norm=args.max_grad_norm,
+        optim="adamw_torch",
+        shuffle_dataset=False,
+        logging_steps=1,
+        report_to="none",
+        save_strategy="no",
+        disable_tqdm=True,
+    )
 
 
-def trainer(state: dict[str, Any], tasks: list[str], timer: StepTimer,
-            records: dict[str, list]) -> Any:  # fmt: skip
+def trainer(
+    state: dict[str, Any], tasks: list[str], timer: StepTimer, records: dict[str, list]
+) -> Any:
     """A ``GRPOTrainer`` on a fresh copy of the tiny model, its rows in our steps' task order."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -155,9 +180,14 @@ def trainer(state: dict[str, Any], tasks: list[str], timer: StepTimer,
     model = AutoModelForCausalLM.from_pretrained(state["path"])
     tokenizer = AutoTokenizer.from_pretrained(state["path"])
     reward = env_reward(state, records["reward_s"])
-    return GRPOTrainer(model=model, reward_funcs=[reward], args=config,
-                       train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-                       callbacks=[timer])  # fmt: skip
+    return GRPOTrainer(
+        model=model,
+        reward_funcs=[reward],
+        args=config,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+        callbacks=[timer],
+    )
 
 
 def time_generation(grpo_trainer: Any, records: dict[str, list]) -> None:
@@ -193,12 +223,22 @@ def time_generation(grpo_trainer: Any, records: dict[str, list]) -> None:
     grpo_trainer._generate_and_score_completions = timed_rollout
 
 
-RECORDS = ("generation_s", "reward_s", "rollout_s", "prompt_ids", "completion_tokens",
-           "padded_tokens")  # fmt: skip
+RECORDS = (
+    "generation_s",
+    "reward_s",
+    "rollout_s",
+    "prompt_ids",
+    "completion_tokens",
+    "padded_tokens",
+)
 
 
-def run(state: dict[str, Any], tasks_per_step: list[list[str]], warmup: int,
-        after: Callable[[int], None]) -> dict[str, Any]:  # fmt: skip
+def run(
+    state: dict[str, Any],
+    tasks_per_step: list[list[str]],
+    warmup: int,
+    after: Callable[[int], None],
+) -> dict[str, Any]:
     """Train TRL's GRPO on these steps' tasks, calling ``after(i)`` after step ``i``.
 
     Medians of seconds and means of token counts over the steps after ``warmup``.
@@ -220,10 +260,14 @@ def summarize(timer: StepTimer, records: dict[str, list], warmup: int) -> dict[s
 
     steps, rollouts = timer.steps[warmup:], records["rollout_s"][warmup:]
     between = timer.between()[warmup:]
-    times = {key: statistics.median(records[key][warmup:])
-             for key in ("generation_s", "reward_s", "rollout_s")}  # fmt: skip
-    tokens = {key: statistics.mean(records[key][warmup:])
-              for key in ("completion_tokens", "padded_tokens")}  # fmt: skip
+    times = {
+        key: statistics.median(records[key][warmup:])
+        for key in ("generation_s", "reward_s", "rollout_s")
+    }
+    tokens = {
+        key: statistics.mean(records[key][warmup:])
+        for key in ("completion_tokens", "padded_tokens")
+    }
     return (
         times
         | tokens

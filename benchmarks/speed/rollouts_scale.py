@@ -58,8 +58,12 @@ class TimedPolicy:
     calls: int = 0
     actions: int = 0
 
-    def act(self, observations: Sequence[Observation], n: int = 1,
-            sampling: SamplingParams | None = None) -> list[list[Sample]]:  # fmt: skip
+    def act(
+        self,
+        observations: Sequence[Observation],
+        n: int = 1,
+        sampling: SamplingParams | None = None,
+    ) -> list[list[Sample]]:
         """The inner policy's samples, timed."""
         tick = time.perf_counter()
         rows = self.inner.act(observations, n=n, sampling=sampling)
@@ -76,10 +80,15 @@ def build(prompts: int, group_size: int, max_env_steps: int, seed: int = 0) -> t
     from crm_gym.generator import generate
 
     tasks = list(generate(2000, seed=seed))
-    envs = make_vec("ArcCrm-v1", prompts * group_size, tasks=tasks, expose_reference=True,
-                    max_steps=max_env_steps)  # fmt: skip
-    options = [{"task_id": first_turn(tasks[k % len(tasks)])}
-               for k in range(prompts) for _ in range(group_size)]  # fmt: skip
+    num_envs = prompts * group_size
+    envs = make_vec(
+        "ArcCrm-v1", num_envs, tasks=tasks, expose_reference=True, max_steps=max_env_steps
+    )
+    options = [
+        {"task_id": first_turn(tasks[k % len(tasks)])}
+        for k in range(prompts)
+        for _ in range(group_size)
+    ]
     return envs, options
 
 
@@ -92,12 +101,16 @@ def timed_batch(envs: Any, options: list, seed: int) -> dict[str, float]:
     total = time.perf_counter() - tick
     env = total - policy.seconds
     return {
-        "episodes": len(trajectories), "batch_steps": policy.calls,
-        "episode_steps": policy.actions, "total_s": total, "policy_s": policy.seconds,
-        "env_s": env, "env_ms_per_batch_step": 1e3 * env / policy.calls,
+        "episodes": len(trajectories),
+        "batch_steps": policy.calls,
+        "episode_steps": policy.actions,
+        "total_s": total,
+        "policy_s": policy.seconds,
+        "env_s": env,
+        "env_ms_per_batch_step": 1e3 * env / policy.calls,
         "env_us_per_episode_step": 1e6 * env / policy.actions,
         "reward_mean": sum(t.total_return for t in trajectories) / len(trajectories),
-    }  # fmt: skip
+    }
 
 
 def batch_memory(envs: Any, options: list, seed: int) -> dict[str, float]:
@@ -110,9 +123,11 @@ def batch_memory(envs: Any, options: list, seed: int) -> dict[str, float]:
     tracemalloc.stop()
     rss_after = _rss_kib()
     count = len(trajectories)
-    return {"kib_per_episode_traced_peak": peak / 1024 / count,
-            "kib_per_episode_kept": current / 1024 / count,
-            "kib_per_episode_rss_kept": (rss_after - rss_before) / count}  # fmt: skip
+    return {
+        "kib_per_episode_traced_peak": peak / 1024 / count,
+        "kib_per_episode_kept": current / 1024 / count,
+        "kib_per_episode_rss_kept": (rss_after - rss_before) / count,
+    }
 
 
 def _rss_kib() -> int:
@@ -145,8 +160,11 @@ def run(prompts: int, group_size: int, max_env_steps: int, repeats: int) -> dict
     """Build, warm up, time ``repeats`` batches (median), then measure memory once."""
     tick = time.perf_counter()
     envs, options = build(prompts, group_size, max_env_steps)
-    results: dict[str, Any] = {"python": platform.python_version(), "num_envs": envs.num_envs,
-                               "build_s": time.perf_counter() - tick}  # fmt: skip
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "num_envs": envs.num_envs,
+        "build_s": time.perf_counter() - tick,
+    }
     timed_batch(envs, options, seed=0)  # warm-up: the tasks' reference runs are built here
     runs = [timed_batch(envs, options, seed=1 + k) for k in range(repeats)]
     runs.sort(key=lambda row: row["env_s"])

@@ -138,8 +138,10 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"{'store':<14}{'tool calls/s':>14}{'vs memory':>11}{'resets/s':>12}{'vs memory':>11}")
     for name in results["stores"]:
         calls, resets_ = results[f"{name}_calls_per_s"], results[f"{name}_resets_per_s"]
-        print(f"{name:<14}{calls:>14,.0f}{results[f'{name}_calls_vs_memory']:>10.3f}x"
-              f"{resets_:>12,.0f}{results[f'{name}_resets_vs_memory']:>10.3f}x")  # fmt: skip
+        print(
+            f"{name:<14}{calls:>14,.0f}{results[f'{name}_calls_vs_memory']:>10.3f}x"
+            f"{resets_:>12,.0f}{results[f'{name}_resets_vs_memory']:>10.3f}x"
+        )
     print(f"resets restore: {results['reset_states']}")
     for reason in results["skipped"]:
         print(f"skipped: {reason}")

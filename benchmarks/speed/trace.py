@@ -120,8 +120,10 @@ def main() -> None:
     args = parser.parse_args()
     use_same_data()
     code = trace_code(args.generator, args.quick)
-    digests = {name: run_in(root.resolve(), code)
-               for name, root in (("before", args.before), ("after", args.after))}  # fmt: skip
+    digests = {
+        name: run_in(root.resolve(), code)
+        for name, root in (("before", args.before), ("after", args.after))
+    }
     same = digests["before"] == digests["after"]
     print(f"before {digests['before']}\nafter  {digests['after']}\nsame: {'yes' if same else 'NO'}")
     print(json.dumps({**digests, "same": same}))

@@ -86,9 +86,14 @@ def _search(
 ) -> ToolSpec:
     facts.setdefault("skill", "knowledge")
     return ToolSpec(
-        name=name, description=description, entity=entity, optional=fields + ("criteria",),
-        open_kwargs=True, special={"criteria": Criteria}, **facts,
-    )  # fmt: skip
+        name=name,
+        description=description,
+        entity=entity,
+        optional=fields + ("criteria",),
+        open_kwargs=True,
+        special={"criteria": Criteria},
+        **facts,
+    )
 
 
 def _modify(name: str, entity: str, key: str, fields: tuple[str, ...], category: str) -> ToolSpec:
@@ -96,17 +101,26 @@ def _modify(name: str, entity: str, key: str, fields: tuple[str, ...], category:
         f"Update fields of an existing {entity.lower()} (flat fields or an updates object)."
     )
     return ToolSpec(
-        name=name, description=description, skill="crud", category=category, entity=entity,
-        required=(key,), optional=("updates",) + fields, open_kwargs=True,
+        name=name,
+        description=description,
+        skill="crud",
+        category=category,
+        entity=entity,
+        required=(key,),
+        optional=("updates",) + fields,
+        open_kwargs=True,
         special={"updates": Updates},
-    )  # fmt: skip
+    )
 
 
 def _by_id(name: str, entity: str, description: str, **facts: Any) -> ToolSpec:
     return ToolSpec(
-        name=name, description=description, entity=entity, required=(f"{entity.lower()}_id",),
+        name=name,
+        description=description,
+        entity=entity,
+        required=(f"{entity.lower()}_id",),
         **facts,
-    )  # fmt: skip
+    )
 
 
 def _listing(name: str, what: str, category: str) -> ToolSpec:
@@ -115,14 +129,16 @@ def _listing(name: str, what: str, category: str) -> ToolSpec:
 
 
 _CLIENT = ("client_id", "name", "industry", "email", "phone", "address", "status", "owner")
-_CONTACT = ("contact_id", "first_name", "last_name", "title", "email", "phone", "client_id",
-            "notes")  # fmt: skip
-_OPPORTUNITY = ("opportunity_id", "name", "client_id", "stage", "amount", "close_date", "owner",
-                "probability", "notes")  # fmt: skip
-_QUOTE = ("quote_id", "opportunity_id", "name", "version", "amount", "status", "valid_until",
-          "quote_prefix")  # fmt: skip
-_CONTRACT = ("contract_id", "client_id", "opportunity_id", "start_date", "end_date", "value",
-             "status", "document_url")  # fmt: skip
+_CONTACT = tuple("contact_id first_name last_name title email phone client_id notes".split())
+_OPPORTUNITY = tuple(
+    "opportunity_id name client_id stage amount close_date owner probability notes".split()
+)
+_QUOTE = tuple(
+    "quote_id opportunity_id name version amount status valid_until quote_prefix".split()
+)
+_CONTRACT = tuple(
+    "contract_id client_id opportunity_id start_date end_date value status document_url".split()
+)
 _COMPANY = ("company_id", "name", "type", "industry", "address")
 _CREATE = {"skill": "crud", "open_kwargs": True, "creates": True}
 _CRUD = {"skill": "crud"}

@@ -21,121 +21,87 @@ T = TypeVar("T")
 TODAY = date(2025, 1, 6)
 """The episode clock's "today" (``crm_gym.crm.clock.DEFAULT_EPOCH``): the close-date rule's day."""
 
-# fmt: off
 NAME_HEADS = (
-    "Northwind", "Bluepeak", "Silverline", "Quantum", "Harbor", "Summit", "Pinecrest", "Atlas",
-    "Nimbus", "Vertex", "Ironwood", "Redwood", "Lumen", "Cobalt", "Brightwater", "Crescent",
-    "Evergreen", "Falcon", "Granite", "Helix", "Juniper", "Keystone", "Lakeside", "Meridian",
-    "Nova", "Oakridge", "Pioneer", "Riverbend", "Sterling", "Tidewater", "Upland", "Vanguard",
-    "Westfield", "Zenith", "Aurora", "Beacon", "Cascade", "Driftwood", "Emberly", "Foxglove",
-    "Goldleaf", "Highgate", "Indigo", "Kestrel", "Larkspur", "Maple", "Orchid", "Polaris",
-    "Quarry", "Rosewood", "Sagebrush", "Thornbury", "Willow", "Yellowstone", "Acme", "Globex",
-    "Initech", "Hooli", "Vandelay", "Stellar",
+    ("Northwind", "Bluepeak", "Silverline", "Quantum", "Harbor", "Summit", "Pinecrest", "Atlas")
+    + ("Nimbus", "Vertex", "Ironwood", "Redwood", "Lumen", "Cobalt", "Brightwater", "Crescent")
+    + ("Evergreen", "Falcon", "Granite", "Helix", "Juniper", "Keystone", "Lakeside", "Meridian")
+    + ("Nova", "Oakridge", "Pioneer", "Riverbend", "Sterling", "Tidewater", "Upland", "Vanguard")
+    + ("Westfield", "Zenith", "Aurora", "Beacon", "Cascade", "Driftwood", "Emberly", "Foxglove")
+    + ("Goldleaf", "Highgate", "Indigo", "Kestrel", "Larkspur", "Maple", "Orchid", "Polaris")
+    + ("Quarry", "Rosewood", "Sagebrush", "Thornbury", "Willow", "Yellowstone", "Acme", "Globex")
+    + ("Initech", "Hooli", "Vandelay", "Stellar")
 )
-# fmt: on
-# fmt: off
 NAME_TAILS = (
-    "Labs", "Logistics", "Health", "Foods", "Systems", "Analytics", "Partners", "Robotics",
-    "Energy", "Media", "Bank", "Retail", "Outfitters", "Software", "Biotech", "Freight",
-    "Consulting", "Dynamics", "Networks", "Manufacturing", "Pharma", "Insurance", "Studios",
-    "Apparel", "Capital", "Foundry", "Holdings", "Mobility", "Solar", "Telecom",
+    ("Labs", "Logistics", "Health", "Foods", "Systems", "Analytics", "Partners", "Robotics")
+    + ("Energy", "Media", "Bank", "Retail", "Outfitters", "Software", "Biotech", "Freight")
+    + ("Consulting", "Dynamics", "Networks", "Manufacturing", "Pharma", "Insurance", "Studios")
+    + ("Apparel", "Capital", "Foundry", "Holdings", "Mobility", "Solar", "Telecom")
 )
-# fmt: on
-# fmt: off
 NAME_SUFFIXES = ("", "", "", "Inc", "LLC", "Group", "Co", "Ltd", "Corporation")
-# fmt: on
-# fmt: off
 INDUSTRIES = (
-    "Technology", "Healthcare", "Finance", "Retail", "Manufacturing", "Logistics", "Energy",
-    "Education", "Media", "Hospitality", "Real Estate", "Telecommunications", "Biotech",
-    "Insurance", "Agriculture", "Automotive", "Government", "Nonprofit", "Legal", "Aerospace",
+    ("Technology", "Healthcare", "Finance", "Retail", "Manufacturing", "Logistics", "Energy")
+    + ("Education", "Media", "Hospitality", "Real Estate", "Telecommunications", "Biotech")
+    + ("Insurance", "Agriculture", "Automotive", "Government", "Nonprofit", "Legal", "Aerospace")
 )
-# fmt: on
-# fmt: off
 TLDS = ("com", "io", "co", "net", "org")
-# fmt: on
-# fmt: off
 MAILBOXES = (
-    "ops", "hello", "contact", "team", "accounts", "billing", "procurement", "office", "partners",
-    "buying",
+    ("ops", "hello", "contact", "team")
+    + ("accounts", "billing", "procurement")
+    + ("office", "partners", "buying")
 )
-# fmt: on
-# fmt: off
 FIRST_NAMES = (
-    "Maria", "James", "Aisha", "Wei", "Sofia", "Liam", "Priya", "Noah", "Elena", "Mateo", "Hannah",
-    "Omar", "Yuki", "Lucas", "Amara", "Ethan", "Chloe", "Ravi", "Ingrid", "Diego", "Fatima",
-    "Jonas", "Mei", "Samuel", "Leila", "Oscar", "Nadia", "Tomas", "Grace", "Kenji", "Zara",
-    "Felix", "Anika", "Hugo", "Lena", "Marcus", "Isabel", "Tariq", "Freya", "Daniel",
+    ("Maria", "James", "Aisha", "Wei", "Sofia", "Liam", "Priya", "Noah", "Elena", "Mateo")
+    + ("Hannah", "Omar", "Yuki", "Lucas", "Amara", "Ethan", "Chloe", "Ravi", "Ingrid", "Diego")
+    + ("Fatima", "Jonas", "Mei", "Samuel", "Leila", "Oscar", "Nadia", "Tomas", "Grace", "Kenji")
+    + ("Zara", "Felix", "Anika", "Hugo", "Lena", "Marcus", "Isabel", "Tariq", "Freya", "Daniel")
 )
-# fmt: on
-# fmt: off
 LAST_NAMES = (
-    "Lopez", "Chen", "Okafor", "Schmidt", "Rossi", "Nguyen", "Patel", "Kowalski", "Haddad",
-    "Silva", "Johansson", "Tanaka", "Murphy", "Garcia", "Ivanova", "Mensah", "Dubois", "Kim",
-    "Novak", "Fischer", "Singh", "Andersen", "Costa", "Yilmaz", "Brennan", "Moreau", "Hughes",
-    "Sato", "Ortiz", "Berg", "Walsh", "Reyes", "Lindqvist", "Adeyemi", "Park", "Hoffmann",
+    ("Lopez", "Chen", "Okafor", "Schmidt", "Rossi", "Nguyen", "Patel", "Kowalski", "Haddad")
+    + ("Silva", "Johansson", "Tanaka", "Murphy", "Garcia", "Ivanova", "Mensah", "Dubois", "Kim")
+    + ("Novak", "Fischer", "Singh", "Andersen", "Costa", "Yilmaz", "Brennan", "Moreau", "Hughes")
+    + ("Sato", "Ortiz", "Berg", "Walsh", "Reyes", "Lindqvist", "Adeyemi", "Park", "Hoffmann")
 )
-# fmt: on
-# fmt: off
 TITLES = (
-    "VP Sales", "Head of Procurement", "CTO", "CFO", "Operations Manager", "IT Director",
-    "Purchasing Lead", "Chief Revenue Officer", "Account Executive", "Finance Director",
-    "Product Manager", "Head of Partnerships", "General Counsel", "COO", "Office Manager",
-    "Engineering Manager", "Marketing Director", "Buyer", "Controller", "Founder",
+    ("VP Sales", "Head of Procurement", "CTO", "CFO", "Operations Manager", "IT Director")
+    + ("Purchasing Lead", "Chief Revenue Officer", "Account Executive", "Finance Director")
+    + ("Product Manager", "Head of Partnerships", "General Counsel", "COO", "Office Manager")
+    + ("Engineering Manager", "Marketing Director", "Buyer", "Controller", "Founder")
 )
-# fmt: on
-# fmt: off
 OWNERS = (
-    "Alex Rivera", "Jordan Blake", "Sam Carter", "Taylor Reed", "Morgan Lee", "Casey Nolan",
-    "Riley Quinn", "Jamie Fox", "Avery Stone", "Drew Patel", "Cameron Ellis", "Robin Hart",
+    ("Alex Rivera", "Jordan Blake", "Sam Carter", "Taylor Reed")
+    + ("Morgan Lee", "Casey Nolan", "Riley Quinn", "Jamie Fox")
+    + ("Avery Stone", "Drew Patel", "Cameron Ellis", "Robin Hart")
 )
-# fmt: on
-# fmt: off
 DEAL_TOPICS = (
-    "Renewal", "Expansion", "Pilot", "Platform Upgrade", "Annual Licenses", "Data Migration",
-    "Support Plan", "Onboarding Package", "Fleet Rollout", "Security Audit", "Cloud Migration",
-    "Analytics Suite", "Training Program", "Hardware Refresh", "Enterprise Agreement",
-    "Managed Services", "Integration Project", "Seat Increase",
+    ("Renewal", "Expansion", "Pilot", "Platform Upgrade", "Annual Licenses", "Data Migration")
+    + ("Support Plan", "Onboarding Package", "Fleet Rollout", "Security Audit", "Cloud Migration")
+    + ("Analytics Suite", "Training Program", "Hardware Refresh", "Enterprise Agreement")
+    + ("Managed Services", "Integration Project", "Seat Increase")
 )
-# fmt: on
-# fmt: off
 DEAL_PERIODS = ("", "", "2025", "Q1", "Q2", "Q3", "Q4", "Phase 2", "EMEA", "APAC", "North America")
-# fmt: on
-# fmt: off
 NOTE_TEXTS = (
-    "Customer asked for a revised pricing sheet", "Call scheduled with procurement next week",
-    "Legal review of the MSA is in progress", "Budget approved for the next fiscal year",
-    "Decision maker is the CFO", "Competitor offered a lower price",
-    "Champion is moving to another team", "Requested a security questionnaire",
-    "Prefers quarterly billing", "Needs SSO before signing", "Demo went well, follow up Friday",
-    "Waiting on the signed order form", "Asked for a two-year term discount",
-    "Renewal risk flagged by support", "Intro call done, sending case studies",
+    ("Customer asked for a revised pricing sheet", "Call scheduled with procurement next week")
+    + ("Legal review of the MSA is in progress", "Budget approved for the next fiscal year")
+    + ("Decision maker is the CFO", "Competitor offered a lower price")
+    + ("Champion is moving to another team", "Requested a security questionnaire")
+    + ("Prefers quarterly billing", "Needs SSO before signing", "Demo went well, follow up Friday")
+    + ("Waiting on the signed order form", "Asked for a two-year term discount")
+    + ("Renewal risk flagged by support", "Intro call done, sending case studies")
 )
-# fmt: on
-# fmt: off
 DOC_KINDS = (
-    "proposal", "contract", "pricing", "sow", "deck", "invoice", "nda", "order_form",
-    "requirements", "roadmap", "security_review", "case_study",
+    ("proposal", "contract", "pricing", "sow")
+    + ("deck", "invoice", "nda", "order_form")
+    + ("requirements", "roadmap", "security_review", "case_study")
 )
-# fmt: on
-# fmt: off
 GOOD_EXTENSIONS = ("pdf", "docx", "doc", "pptx", "ppt", "xlsx", "csv", "txt", "key")
-# fmt: on
-# fmt: off
 BAD_EXTENSIONS = ("xls", "jpg", "png", "zip", "exe", "pages", "rtf", "odt", "html", "mp4")
-# fmt: on
-# fmt: off
 CITIES = (
-    "Austin, TX", "Denver, CO", "Boston, MA", "Seattle, WA", "Chicago, IL", "Toronto, ON",
-    "London, UK", "Berlin, DE", "Dublin, IE", "Singapore, SG",
+    ("Austin, TX", "Denver, CO", "Boston, MA", "Seattle, WA")
+    + ("Chicago, IL", "Toronto, ON", "London, UK")
+    + ("Berlin, DE", "Dublin, IE", "Singapore, SG")
 )
-# fmt: on
-# fmt: off
 STREETS = ("Market St", "Main St", "Harbor Way", "Oak Ave", "Pine Rd", "Elm St", "King St")
-# fmt: on
-# fmt: off
 AMOUNT_STEPS = (1000, 1000, 5000, 10000, 25000, 250, 500)
-# fmt: on
 
 
 _floor = math.floor

@@ -23,7 +23,7 @@ OBSERVATIONS = [
                 {"role": "tool", "content": "Tool result (list_clients): []"},
             ]
         },
-    ),  # fmt: skip
+    ),
     Observation("User: Create a client named Caf\u00e9 \u2014 Acme with email a@b.example."),
 ]
 

@@ -206,11 +206,13 @@ def test_conversation_token_view_has_one_assistant_turn_per_step(policy):
 # ---- helpers ------------------------------------------------------------------------------------
 def test_env_info_unstacks_one_env():
     infos = {
-        "task_id": np.array(["a", "b"], dtype=object), "_task_id": np.array([True, True]),
+        "task_id": np.array(["a", "b"], dtype=object),
+        "_task_id": np.array([True, True]),
         "tool_result": {"ok": np.array([True, False]), "_ok": np.array([True, False])},
         "_tool_result": np.array([True, False]),
-        "final_obs": np.array([None, "x"], dtype=object), "_final_obs": np.array([False, True]),
-    }  # fmt: skip
+        "final_obs": np.array([None, "x"], dtype=object),
+        "_final_obs": np.array([False, True]),
+    }
     assert env_info(infos, 0) == {"task_id": "a", "tool_result": {"ok": True}}
     assert env_info(infos, 1) == {"task_id": "b"}
     assert type(env_info(infos, 0)["tool_result"]["ok"]) is bool

@@ -11,11 +11,16 @@ from pydantic.networks import validate_email
 
 from crm_gym.crm.emails import normalize_email
 
-ROLE_MAILBOXES = ["info", "marketing", "sales", "support", "abuse", "noc", "security", "postmaster",
-                  "hostmaster", "usenet", "news", "webmaster", "www", "uucp", "ftp"]  # fmt: skip
-TLDS = ["com", "example", "org", "io", "COM", "Example", "test", "TEST", "local", "localhost",
-        "onion", "invalid", "arpa", "x", "c0m", "123", "museum", "xn--p1ai", "internal", "a" * 63,
-        "a" * 64]  # fmt: skip
+ROLE_MAILBOXES = (
+    ["info", "marketing", "sales", "support", "abuse"]
+    + ["noc", "security", "postmaster", "hostmaster", "usenet"]
+    + ["news", "webmaster", "www", "uucp", "ftp"]
+)
+TLDS = (
+    ["com", "example", "org", "io", "COM", "Example", "test", "TEST", "local", "localhost"]
+    + ["onion", "invalid", "arpa", "x", "c0m", "123", "museum", "xn--p1ai", "internal", "a" * 63]
+    + ["a" * 64]
+)
 
 
 def outcome(function: Callable[[str], Any], value: str) -> tuple[str, str]:

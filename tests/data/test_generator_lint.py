@@ -29,8 +29,11 @@ def test_lint_reports_nothing_on_default_generated_data():
         name: entry["examples"][:2] for name, entry in report.items() if entry["count"]
     }
     turns = [turn for conversation in conversations for turn in conversation.turns]
-    hits = Counter(min(turn.model_extra["expected_hits"], 2) for turn in turns
-                   if "expected_hits" in turn.model_extra)  # fmt: skip
+    hits = Counter(
+        min(turn.model_extra["expected_hits"], 2)
+        for turn in turns
+        if "expected_hits" in turn.model_extra
+    )
     categories = Counter(turn.failure_category for turn in turns if not turn.expect_success)
     assert hits[0] and hits[1] and hits[2]  # the clean data does have empty searches...
     assert categories["unknown_id"] > 50  # ...and unknown ids

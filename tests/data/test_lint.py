@@ -41,13 +41,8 @@ SEED = {"Client": {CLIENT: ACME}, "Opportunity": {OPP: DEAL}}
 
 # ---- building conversations ------------------------------------------------------------------
 def turn(n, tool, args, utterance, response=None, **extra):
-    record = {
-        "turn_id": n,
-        "expected_tool": tool,
-        "expected_args": args,
-        "user_utterance": utterance,
-        **extra,
-    }
+    record = dict(turn_id=n, expected_tool=tool, expected_args=args, user_utterance=utterance)
+    record.update(extra)
     if response is not None:
         record["expected_response"] = {"text": response}
     return record
@@ -412,8 +407,8 @@ def test_the_not_found_exemption_is_checked_by_the_replay():
 
 
 def test_a_declared_empty_search_is_intended():
-    search = turn(1, "client_search", {"criteria": {"name": "Globex"}}, "Find client Globex",
-                  "No results: no clients matched.", expected_hits=0)  # fmt: skip
+    criteria, said = {"criteria": {"name": "Globex"}}, "No results: no clients matched."
+    search = turn(1, "client_search", criteria, "Find client Globex", said, expected_hits=0)
     assert found(lint([make(search)])) == {}
     one = find_acme(expected_hits=1)
     assert found(lint([make(one)])) == {}
@@ -424,16 +419,16 @@ def test_a_declared_empty_search_is_intended():
     ["$100k", "100k", "$100,000.00", "one hundred thousand dollars", "USD 100,000", "100000"],
 )
 def test_written_amounts_are_stated(said):
-    change = turn(1, "modify_opportunity", {"opportunity_id": OPP, "amount": 100000},
-                  f"Set the amount of opportunity {OPP} to {said}")  # fmt: skip
+    asked = f"Set the amount of opportunity {OPP} to {said}"
+    change = turn(1, "modify_opportunity", {"opportunity_id": OPP, "amount": 100000}, asked)
     assert found(lint([make(change)])) == {}
 
 
 @pytest.mark.parametrize("said", ["2025-03-03", "March 3, 2025", "3 March 2025", "Mar 3, 2025"])
 def test_written_dates_and_percentages_are_stated(said):
-    change = turn(1, "modify_opportunity",
-                  {"opportunity_id": OPP, "close_date": "2025-03-03", "probability": 40},
-                  f"Move opportunity {OPP} to close {said} at forty percent")  # fmt: skip
+    arguments = {"opportunity_id": OPP, "close_date": "2025-03-03", "probability": 40}
+    asked = f"Move opportunity {OPP} to close {said} at forty percent"
+    change = turn(1, "modify_opportunity", arguments, asked)
     assert found(lint([make(change)])) == {}
     vague = {**change, "user_utterance": f"Move opportunity {OPP} to close {said}"}
     assert found(lint([make(vague)])) == {"underspecified_utterance": 1}
@@ -441,16 +436,18 @@ def test_written_dates_and_percentages_are_stated(said):
 
 def created_then_shown(**fields):
     """A create turn and a modify turn whose replies show the id the default replay creates."""
-    create = turn(1, "create_new_client",
-                  {"name": "Globex", "email": "ops@globex.com", "status": "Prospect"},
-                  "Add client Globex, ops@globex.com, as a Prospect")  # fmt: skip
-    update = turn(2, "modify_client", {"client_id": "{{turn_1.client_id}}", "status": "Active"},
-                  "Set that client's status to Active", references_previous_turns=[1])  # fmt: skip
+    new_client = {"name": "Globex", "email": "ops@globex.com", "status": "Prospect"}
+    create = turn(
+        1, "create_new_client", new_client, "Add client Globex, ops@globex.com, as a Prospect"
+    )
+    set_active = {"client_id": "{{turn_1.client_id}}", "status": "Active"}
+    asked = "Set that client's status to Active"
+    update = turn(2, "modify_client", set_active, asked, references_previous_turns=[1])
     draft = make(create, update, **fields)
     new_id = replay(draft).turns[0].result["client_id"]
-    create["expected_response"] = {"text": f"Created client Globex: client_id={new_id}."}
-    update["expected_response"] = {"text": f"Updated client Globex: client_id={new_id}, "
-                                           "status=Active."}  # fmt: skip
+    shown = f"client Globex: client_id={new_id}"
+    create["expected_response"] = {"text": f"Created {shown}."}
+    update["expected_response"] = {"text": f"Updated {shown}, status=Active."}
     return make(create, update, **fields)
 
 
@@ -462,12 +459,12 @@ def test_ids_the_episode_creates_are_not_foreign():
 def test_crm_gym_data_is_judged_by_default_rules():
     """With an ``episode_seed``: default seeding (notes, companies, every model field) and reply
     values from the default replay; without one, upstream's."""
-    seed = {**SEED, "Quote": {QUOTE: {"opportunity_id": OPP, "amount": 1000, "status": "Draft",
-                                      "version": "1.0"}},
-            "Note": {NEW: {"entity_type": "Client", "entity_id": CLIENT, "content": "Hi"}},
-            "Company": {FOREIGN: {"name": "Initech", "type": "Partner"}}}  # fmt: skip
-    count = turn(1, "summarize_counts", {}, "How many records of each kind do we have?",
-                 "Record counts: notes=1, companies=1.")  # fmt: skip
+    quote = {"opportunity_id": OPP, "amount": 1000, "status": "Draft", "version": "1.0"}
+    note = {"entity_type": "Client", "entity_id": CLIENT, "content": "Hi"}
+    company = {"name": "Initech", "type": "Partner"}
+    seed = {**SEED, "Quote": {QUOTE: quote}, "Note": {NEW: note}, "Company": {FOREIGN: company}}
+    said = "Record counts: notes=1, companies=1."
+    count = turn(1, "summarize_counts", {}, "How many records of each kind do we have?", said)
     upstream = lint([make(count, seed=seed)])
     assert found(upstream) == {"seed_altered": 3, "response_value_mismatch": 2}
     assert found(lint([make(count, seed=seed, episode_seed=3)])) == {}

@@ -44,11 +44,16 @@ SEED = {
     "seed_data": {
         "Client": {ACME: {"name": "Acme", "email": ACME_EMAIL, "status": "Active"}},
         "Opportunity": {
-            DEAL: {"name": "Q4 Sales Opportunity", "client_id": ACME, "stage": "Qualification",
-                   "amount": 100000, "probability": 50},
+            DEAL: {
+                "name": "Q4 Sales Opportunity",
+                "client_id": ACME,
+                "stage": "Qualification",
+                "amount": 100000,
+                "probability": 50,
+            },
         },
     }
-}  # fmt: skip
+}
 
 
 def reply(text: str) -> dict[str, Any]:
@@ -60,9 +65,13 @@ def conversation(conversation_id: str, *turns: dict[str, Any]) -> Conversation:
     numbered = [{"turn_id": i, **turn} for i, turn in enumerate(turns, start=1)]
     complexity = "simple" if len(turns) <= 3 else "medium"
     return Conversation.model_validate(
-        {"conversation_id": conversation_id, "complexity_level": complexity,
-         "turns": numbered, "initial_entities": SEED}
-    )  # fmt: skip
+        {
+            "conversation_id": conversation_id,
+            "complexity_level": complexity,
+            "turns": numbered,
+            "initial_entities": SEED,
+        }
+    )
 
 
 NEW_CLIENT = {
@@ -85,10 +94,12 @@ def move_deal(found_in: int) -> dict[str, Any]:
     return {
         "user_utterance": f"Move {template} to Negotiation at 70%.",
         "expected_tool": "modify_opportunity",
-        "expected_args": {"opportunity_id": template,
-                          "updates": {"stage": "Negotiation", "probability": 70}},
+        "expected_args": {
+            "opportunity_id": template,
+            "updates": {"stage": "Negotiation", "probability": 70},
+        },
         "expected_response": reply("Done: Q4 Sales Opportunity is in Negotiation."),
-    }  # fmt: skip
+    }
 
 
 DUPLICATE = {

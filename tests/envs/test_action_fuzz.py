@@ -36,6 +36,10 @@ THINK_OPEN = "The <think> block is not closed with </think>."
 DIGITS = sys.get_int_max_str_digits()
 TOO_MANY_DIGITS = f"The tool call holds an integer of more than {DIGITS} digits."
 NOT_JSON = "The tool call is not valid JSON: Expecting value (line 1, column 1)."
+NO_PROPERTY_NAME = (
+    "The tool call is not valid JSON: Expecting property name enclosed in double quotes "
+    "(line 1, column 2)."
+)
 TOO_DEEP = f"The tool call is nested too deeply (at most {MAX_JSON_DEPTH} levels)."
 
 
@@ -59,15 +63,14 @@ TOO_DEEP = f"The tool call is nested too deeply (at most {MAX_JSON_DEPTH} levels
         (" " * N + "<think>" + "</thin" * (N // 6), ActionError(THINK_OPEN)),
         ("<think>" + "x" * N + "</think>" + " " * N + "Done.", FinalAnswer("Done.")),
         ("<think>" + "<tool>" * (N // 6) + "</think>" + CALL, LIST),
-        ("{" * 2 * N, ActionError("The tool call is not valid JSON: Expecting property name "
-                                  "enclosed in double quotes (line 1, column 2).")),
+        ("{" * 2 * N, ActionError(NO_PROPERTY_NAME)),
         ('{"name": "x", "arguments": ' + "[" * N, ActionError(TOO_DEEP)),
         ('{"a": ' * (2 * N // 6), ActionError(TOO_DEEP)),
         ("<" * 2 * N, FinalAnswer("<" * 2 * N)),
         ("\u2003" * N + CALL + "\u2003" * N, LIST),
     ],
     ids=lambda value: repr(value)[:24] if isinstance(value, str) else None,
-)  # fmt: skip
+)
 def test_pathological_texts_parse_in_linear_time(text, expected):
     assert len(text) <= MAX_ACTION_CHARS
     assert parse_action(text) == expected
@@ -84,9 +87,15 @@ def test_a_megabyte_is_refused_as_too_long(unit):
 # ---- integers past Python's digit limit ---------------------------------------------------------
 @pytest.mark.parametrize(
     "wrap",
-    ["{}", "<tool>{}</tool>", "<tool_call>\n{}\n</tool_call>", "```json\n{}\n```",
-     "<think>x</think>{}", " {} "],
-)  # fmt: skip
+    [
+        "{}",
+        "<tool>{}</tool>",
+        "<tool_call>\n{}\n</tool_call>",
+        "```json\n{}\n```",
+        "<think>x</think>{}",
+        " {} ",
+    ],
+)
 @pytest.mark.parametrize("sign", ["", "-"])
 def test_an_integer_past_the_digit_limit_is_an_action_error(wrap, sign):
     call = '{"name": "create_quote", "arguments": {"amount": ' + sign + "9" * (DIGITS + 1) + "}}"
@@ -184,14 +193,21 @@ def regex_parse(text: str):
     return ActionError(TOOL_BLOCK) if "<tool" in stripped else FinalAnswer(stripped)
 
 
-PIECES = ["<tool>", "</tool>", "<tool_call>", "</tool_call>", "<tool", "<think>", "</think>",
-          "```", "```json", "```tool", "json", "JSON", "`", "<", "{", "}", CALL, '{"answer": "a"}',
-          " ", "\n", "\t", "\u2003", "\x1c", "a", "[1]"]  # fmt: skip
+PIECES = (
+    ["<tool>", "</tool>", "<tool_call>", "</tool_call>", "<tool", "<think>", "</think>"]
+    + ["```", "```json", "```tool", "json", "JSON", "`", "<", "{", "}", CALL, '{"answer": "a"}']
+    + [" ", "\n", "\t", "\u2003", "\x1c", "a", "[1]"]
+)
 pieces = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 
 
-@settings(max_examples=3_000, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
+@settings(
+    max_examples=3_000,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(pieces | st.text(alphabet="<>/`{}toolcal_jsn \n\"'", max_size=40))
 def test_the_scanner_decides_as_the_regexes_did(text):
     assert parse_action(text) == regex_parse(text)

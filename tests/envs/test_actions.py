@@ -265,8 +265,11 @@ def test_a_tag_inside_a_json_string_is_text():
     )
 
 
-PIECES = ['{"name": "x"}', "{", "}", "<tool>", "</tool>", "<think>", "</think>", "```", "`", "<",
-          " ", "\n", "\u2003", "a"]  # fmt: skip
+PIECES = (
+    ['{"name": "x"}', "{", "}", "<tool>", "</tool>"]
+    + ["<think>", "</think>", "```", "`", "<"]
+    + [" ", "\n", "\u2003", "a"]
+)
 
 
 @FAST

@@ -80,7 +80,7 @@ def test_the_checks_catch_dangling_references_duplicate_emails_and_nan():
         ("Done.", "", "answer"),
         ("<tool>{", "Action error: ...", "action_error"),
     ],
-)  # fmt: skip
+)
 def test_steps_are_told_apart_by_what_they_did(action, observation, expected):
     assert step_outcome(action, observation) == expected
 

@@ -123,8 +123,12 @@ def test_vector_env_stacks_mixed_steps_and_its_infos_dump(env_id):
     create = format_tool_call(
         "create_new_client", {"name": "Initech", "email": "it@initech.example", "status": "Active"}
     )
-    steps = [["{broken", MISSING, FIND, create], [create, "Done.", MISSING, "{broken"],
-             [FIND, "{broken", "Done.", MISSING], ["Done.", create, "{broken", FIND]]  # fmt: skip
+    steps = [
+        ["{broken", MISSING, FIND, create],
+        [create, "Done.", MISSING, "{broken"],
+        [FIND, "{broken", "Done.", MISSING],
+        ["Done.", create, "{broken", FIND],
+    ]
     try:
         _, infos = envs.reset(seed=0)
         json.dumps(infos, default=_json_default)

@@ -46,8 +46,9 @@ def perturbing_policy(reference: dict[str, Any], position: int) -> Call:
 
 def compare(conversations: list[Conversation], policy, strict: bool) -> tuple[int, int]:
     """Play ``policy`` through the env and through replay; the turns checked and passed."""
-    env = gym.make("ArcCrmConversation-v1", tasks=conversations, expose_reference=True,
-                   strict_upstream=strict).unwrapped  # fmt: skip
+    env = gym.make(
+        "ArcCrmConversation-v1", tasks=conversations, expose_reference=True, strict_upstream=strict
+    ).unwrapped
     checked = passed = 0
     for index, conversation in enumerate(conversations):
         reference = env.tasks.reference(index)
@@ -58,8 +59,9 @@ def compare(conversations: list[Conversation], policy, strict: bool) -> tuple[in
             env.step(format_tool_call(tool, arguments))
             _, _, _, _, info = env.step(reply)
             ours = info["reward_components"]["passed"]
-            result, _ = score_turn(api, turn, tool, arguments, reply, state,
-                                   reference.turns[position].reply)  # fmt: skip
+            result, _ = score_turn(
+                api, turn, tool, arguments, reply, state, reference.turns[position].reply
+            )
             assert ours == float(result.passed), (conversation.conversation_id, turn.turn_id, tool)
             checked, passed = checked + 1, passed + result.passed
     return checked, passed

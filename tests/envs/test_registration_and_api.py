@@ -50,8 +50,13 @@ ACTIONS = [
 ]
 """A fixed action sequence: tool calls, a malformed action, an unknown tool and answers."""
 
-REFERENCE_KEYS = {"expected_tool", "expected_arguments", "expected_response", "expect_success",
-                  "expected_error_substring"}  # fmt: skip
+REFERENCE_KEYS = {
+    "expected_tool",
+    "expected_arguments",
+    "expected_response",
+    "expect_success",
+    "expected_error_substring",
+}
 
 
 def make(env_id: str, tasks: Any, **kwargs: Any) -> gym.Env:
@@ -229,8 +234,10 @@ def test_conversation_env_task_id_picks_the_conversation(tasks):
 def test_arm_option_draws_from_that_arm(env_cls, tasks):
     env = env_cls(tasks)
     assert set(env.tasks.arms) == {"unlabelled"}  # hand-made tasks carry no skill labels
-    ids = {env.reset(seed=s, options={"arm": "unlabelled"})[1]["task_id"].split("#")[0]
-           for s in range(30)}  # fmt: skip
+    ids = {
+        env.reset(seed=s, options={"arm": "unlabelled"})[1]["task_id"].split("#")[0]
+        for s in range(30)
+    }
     assert ids == {c.conversation_id for c in tasks}
     with pytest.raises(KeyError, match="no-such-arm"):
         env.reset(options={"arm": "no-such-arm"})
@@ -305,7 +312,9 @@ def test_expose_reference_puts_the_reference_in_every_info_of_a_running_turn(env
     assert set(info["reference"]) == REFERENCE_KEYS
     assert info["reference"]["expected_tool"] == "modify_opportunity"
     assert info["reference"]["expected_arguments"] == {
-        "opportunity_id": DEAL, "updates": {"stage": "Negotiation", "probability": 70}}  # fmt: skip
+        "opportunity_id": DEAL,
+        "updates": {"stage": "Negotiation", "probability": 70},
+    }
     assert info["reference"]["expect_success"] is True
     assert info["reference"]["expected_error_substring"] is None
 
@@ -333,11 +342,15 @@ def test_info_holds_tools_messages_tool_results_and_reward_components(env_id, ta
     _, _, _, _, info = env.step("{broken")
     assert "tool_result" not in info  # only after a tool call
     _, _, _, _, info = env.step(format_tool_call("quote_details", {"quote_id": "nope"}))
-    assert info["tool_result"] == {"name": "quote_details", "ok": False, "payload": "null",
-                                   "error": "Quote not found with ID 'nope'."}  # fmt: skip
+    assert info["tool_result"] == {
+        "name": "quote_details",
+        "ok": False,
+        "payload": "null",
+        "error": "Quote not found with ID 'nope'.",
+    }
     _, _, _, _, info = env.step("One deal.")
-    assert set(info["reward_components"]) >= {"tool", "arguments", "execution", "state", "penalty",
-                                              "passed", "total"}  # fmt: skip
+    keys = {"tool", "arguments", "execution", "state", "penalty", "passed", "total"}
+    assert set(info["reward_components"]) >= keys
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

@@ -30,8 +30,9 @@ def strictly_increasing(values: list[float]) -> bool:
 # ---- hand-built evidence -------------------------------------------------------------------------
 def turn(tool=0.0, arguments=0.0, execution=0.0, state=0.0, response=0.0, **extra) -> float:
     malformed, side_effect = extra.get("malformed", 0), extra.get("side_effect", False)
-    evidence = TurnEvidence(tool, arguments, execution, state, response, malformed, 0, False,
-                            side_effect)  # fmt: skip
+    evidence = TurnEvidence(
+        tool, arguments, execution, state, response, malformed, 0, False, side_effect
+    )
     return turn_reward(evidence, CONFIG)[0]
 
 
@@ -67,13 +68,18 @@ def test_the_order_on_a_real_episode(tasks):
         ["Done."],
         [format_tool_call("view_opportunity_details", {"opportunity_id": DEAL}), "Done."],
         [format_tool_call(modify, {}), "Done."],
-        [format_tool_call(modify, {"opportunity_id": DEAL, "updates": {"stage": "Negotiation"}}),
-         "Done."],
-        [format_tool_call(modify, {**MOVE, "updates": {**MOVE["updates"], "probability": "70"}}),
-         "Done."],  # every argument matches upstream's rule; the CRM refuses the text "70"
+        [
+            format_tool_call(modify, {"opportunity_id": DEAL, "updates": {"stage": "Negotiation"}}),
+            "Done.",
+        ],
+        # every argument matches upstream's rule; the CRM refuses the text "70"
+        [
+            format_tool_call(modify, {**MOVE, "updates": {**MOVE["updates"], "probability": "70"}}),
+            "Done.",
+        ],
         [format_tool_call(modify, MOVE), "Done."],
         [format_tool_call(modify, MOVE), MOVE_REPLY],
-    ]  # fmt: skip
+    ]
     rewards = [play(tasks, "HAND-deal#2", actions)[0] for actions in steps]
     assert rewards[0] == rewards[1] == 0.0
     assert rewards[2] == pytest.approx(CONFIG.tool_weight)

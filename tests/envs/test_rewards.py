@@ -27,8 +27,8 @@ CONFIG = RewardConfig()
 
 def evidence(**overrides) -> TurnEvidence:
     """Perfect evidence, with ``overrides``."""
-    base = dict(tool=1.0, arguments=1.0, execution=1.0, state=1.0, response=1.0,
-                malformed_actions=0, extra_steps=0, passed=True)  # fmt: skip
+    base = dict(tool=1.0, arguments=1.0, execution=1.0, state=1.0, response=1.0, passed=True)
+    base |= dict(malformed_actions=0, extra_steps=0)
     return TurnEvidence(**{**base, **overrides})
 
 
@@ -36,9 +36,8 @@ def evidence(**overrides) -> TurnEvidence:
 def test_perfect_turn_scores_one_with_every_component():
     reward, components = turn_reward(evidence(), CONFIG)
     assert reward == 1.0
-    assert components == {"tool": 1.0, "arguments": 1.0, "execution": 1.0, "state": 1.0,
-                          "response": 1.0, "penalty": 0.0, "side_effect": 0.0, "passed": 1.0,
-                          "total": 1.0}  # fmt: skip
+    scores = dict(tool=1.0, arguments=1.0, execution=1.0, state=1.0, response=1.0)
+    assert components == {**scores, "penalty": 0.0, "side_effect": 0.0, "passed": 1.0, "total": 1.0}
 
 
 def test_the_package_exports_the_same_reward_config():
@@ -46,8 +45,13 @@ def test_the_package_exports_the_same_reward_config():
 
 
 def test_default_weights_sum_to_one():
-    weights = (CONFIG.tool_weight, CONFIG.arguments_weight, CONFIG.execution_weight,
-               CONFIG.state_weight, CONFIG.response_weight)  # fmt: skip
+    weights = (
+        CONFIG.tool_weight,
+        CONFIG.arguments_weight,
+        CONFIG.execution_weight,
+        CONFIG.state_weight,
+        CONFIG.response_weight,
+    )
     assert weights == (0.04, 0.26, 0.2, 0.3, 0.2) and math.fsum(weights) == 1.0
     assert (CONFIG.side_effect_penalty, CONFIG.format_floor) == (0.1, 0.0)
 
@@ -90,8 +94,9 @@ def test_state_and_reply_pay_nothing_without_the_expected_call():
 
 
 def test_custom_weights():
-    only_tool = RewardConfig(tool_weight=1.0, arguments_weight=0, execution_weight=0,
-                             state_weight=0, response_weight=0)  # fmt: skip
+    only_tool = RewardConfig(
+        tool_weight=1.0, arguments_weight=0, execution_weight=0, state_weight=0, response_weight=0
+    )
     assert turn_reward(evidence(tool=0.0, arguments=1.0), only_tool)[0] == 0.0
     assert turn_reward(evidence(tool=1.0, arguments=0.0, state=0.0), only_tool)[0] == 1.0
     near = RewardConfig(tool_weight=0.04 + 5e-10)  # within the tolerance: capped at 1
@@ -100,10 +105,18 @@ def test_custom_weights():
 
 @pytest.mark.parametrize(
     ("malformed", "extra", "side_effect", "penalty"),
-    [(1, 0, False, 0.1), (0, 1, False, 0.05), (2, 1, False, 0.25), (0, 10, False, 0.5),
-     (4, 3, False, 0.5), (100, 100, False, 0.5), (0, 0, True, 0.1), (1, 1, True, 0.25),
-     (3, 3, True, 0.5)],
-)  # fmt: skip
+    [
+        (1, 0, False, 0.1),
+        (0, 1, False, 0.05),
+        (2, 1, False, 0.25),
+        (0, 10, False, 0.5),
+        (4, 3, False, 0.5),
+        (100, 100, False, 0.5),
+        (0, 0, True, 0.1),
+        (1, 1, True, 0.25),
+        (3, 3, True, 0.5),
+    ],
+)
 def test_penalties_add_up_and_are_capped(malformed, extra, side_effect, penalty):
     reward, components = turn_reward(
         evidence(malformed_actions=malformed, extra_steps=extra, side_effect=side_effect), CONFIG
@@ -154,19 +167,25 @@ def test_binary_mode_is_passed_only():
         ({"state_weight": "0.3"}, "RewardConfig.state_weight must be a number >= 0, got '0.3'"),
         ({"max_penalty": None}, "RewardConfig.max_penalty must be a number >= 0, got None"),
         ({"step_penalty": -1}, "RewardConfig.step_penalty must be a number >= 0, got -1"),
-        ({"side_effect_penalty": float("nan")},
-         "RewardConfig.side_effect_penalty must be a number >= 0, got nan"),
+        (
+            {"side_effect_penalty": float("nan")},
+            "RewardConfig.side_effect_penalty must be a number >= 0, got nan",
+        ),
         ({"format_penalty": True}, "RewardConfig.format_penalty must be a number >= 0, got True"),
         ({"mode": "dense"}, "RewardConfig.mode must be 'shaped' or 'binary', got 'dense'"),
-        ({"response_weight": 0.1},
-         "RewardConfig weights (tool_weight, arguments_weight, execution_weight, state_weight, "
-         "response_weight) must sum to 1, got 0.9: the shaped reward is not renormalised, so the "
-         "ground truth must earn exactly 1"),
-        ({"format_floor": 0.04},
-         "RewardConfig.format_floor must be below tool_weight (0.04), got 0.04: an answer alone "
-         "would earn as much as the expected tool"),
+        (
+            {"response_weight": 0.1},
+            "RewardConfig weights (tool_weight, arguments_weight, execution_weight, "
+            "state_weight, response_weight) must sum to 1, got 0.9: the shaped reward is not "
+            "renormalised, so the ground truth must earn exactly 1",
+        ),
+        (
+            {"format_floor": 0.04},
+            "RewardConfig.format_floor must be below tool_weight (0.04), got 0.04: an answer alone "
+            "would earn as much as the expected tool",
+        ),
     ],
-)  # fmt: skip
+)
 def test_reward_config_validation(kwargs, message):
     with pytest.raises(ValueError) as caught:
         RewardConfig(**kwargs)
@@ -181,18 +200,18 @@ def test_reward_config_is_frozen():
 unit = st.floats(0.0, 1.0)
 
 
+# the evidence in its field order: tool, arguments, execution, state, response (scores);
+# malformed actions, extra steps (counts); passed, side effect, answered (flags)
+SCORES = st.tuples(unit, unit, unit, unit, st.none() | unit)
+COUNTS = st.tuples(st.integers(0, 50), st.integers(0, 50))
+FLAGS = st.tuples(st.booleans(), st.booleans(), st.booleans())
+
+
 @settings(max_examples=300, deadline=None, derandomize=True, database=None)
-@given(
-    tool=unit, arguments=unit, execution=unit, state=unit, response=st.none() | unit,
-    malformed=st.integers(0, 50), extra=st.integers(0, 50), passed=st.booleans(),
-    side_effect=st.booleans(), answered=st.booleans(), floor=st.sampled_from([0.0, 0.03]),
-    mode=st.sampled_from(["shaped", "binary"]),
-)  # fmt: skip
-def test_reward_always_within_bounds(tool, arguments, execution, state, response, malformed, extra,
-                                     passed, side_effect, answered, floor, mode):  # fmt: skip
+@given(SCORES, COUNTS, FLAGS, st.sampled_from([0.0, 0.03]), st.sampled_from(["shaped", "binary"]))
+def test_reward_always_within_bounds(scores, counts, flags, floor, mode):
     config = RewardConfig(mode=mode, format_floor=floor)
-    evidence_ = TurnEvidence(tool, arguments, execution, state, response, malformed, extra, passed,
-                             side_effect, answered)  # fmt: skip
+    evidence_ = TurnEvidence(*scores, *counts, *flags)
     reward, components = turn_reward(evidence_, config)
     low, high = config.bounds
     assert low <= reward <= high
@@ -245,9 +264,8 @@ def test_the_reference_call_and_reply_score_one(tasks):
 def test_wrong_tool_gets_nothing_even_when_the_answer_states_the_facts(tasks):
     actions = [call("client_search", name="Globex"), NEW_CLIENT_REPLY]
     reward, components, _ = play_turn(tasks, "HAND-new-client#1", actions)
-    assert components == {"tool": 0.0, "arguments": 0.0, "execution": 0.0, "state": 0.0,
-                          "response": 1.0, "penalty": 0.0, "side_effect": 0.0, "passed": 0.0,
-                          "total": 0.0}  # fmt: skip
+    scores = dict(tool=0.0, arguments=0.0, execution=0.0, state=0.0, response=1.0)
+    assert components == {**scores, "penalty": 0.0, "side_effect": 0.0, "passed": 0.0, "total": 0.0}
     assert reward == 0.0
 
 
@@ -274,8 +292,10 @@ def test_search_criteria_count_one_by_one_in_the_env(tasks):
 
 
 def test_reply_numbers_count_as_numbers(tasks):
-    actions = [call("opportunity_search", **FIND_ARGS),
-               "Just one: Q4 Sales Opportunity, worth $100,000 at 50%."]  # fmt: skip
+    actions = [
+        call("opportunity_search", **FIND_ARGS),
+        "Just one: Q4 Sales Opportunity, worth $100,000 at 50%.",
+    ]
     reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
     assert components["arguments"] == 1.0 and components["response"] == 1.0
     assert reward == 1.0
@@ -290,8 +310,10 @@ def test_a_reply_missing_a_fact_loses_part_of_the_response_and_the_pass(tasks):
 
 def test_numeric_strings_match_in_the_argument_score_but_the_crm_rejects_them(tasks):
     updates = {"stage": "Negotiation", "probability": "70"}
-    actions = [call("modify_opportunity", opportunity_id=DEAL, updates=updates),
-               "Done: Q4 Sales Opportunity is in Negotiation."]  # fmt: skip
+    actions = [
+        call("modify_opportunity", opportunity_id=DEAL, updates=updates),
+        "Done: Q4 Sales Opportunity is in Negotiation.",
+    ]
     reward, components, _ = play_turn(tasks, "HAND-deal#2", actions)
     assert components["arguments"] == 1.0  # upstream's rule: "70" matches 70
     assert (components["execution"], components["state"]) == (0.0, 0.0)  # "must be numeric"
@@ -303,9 +325,8 @@ def test_expected_failure_turn_called_correctly_scores_one(tasks):
     reward, components, _ = play_turn(
         tasks, "HAND-duplicate#1", [call("create_new_client", **dup), "No."]
     )
-    assert components == {"tool": 1.0, "arguments": 1.0, "execution": 1.0, "state": 1.0,
-                          "penalty": 0.0, "side_effect": 0.0, "passed": 1.0,
-                          "total": 1.0}  # fmt: skip
+    scores = dict(tool=1.0, arguments=1.0, execution=1.0, state=1.0)
+    assert components == {**scores, "penalty": 0.0, "side_effect": 0.0, "passed": 1.0, "total": 1.0}
     assert reward == 1.0
 
 
@@ -346,8 +367,11 @@ def test_a_correct_call_retried_into_an_error_still_counts(tasks):
 
 def test_the_best_argument_match_is_scored_before_execution(tasks):
     # an executed call with 2/3 of the arguments, then the exact call, which fails (duplicate)
-    actions = [call("create_new_client", **{**NEW_CLIENT_ARGS, "status": "Active"}),
-               call("create_new_client", **NEW_CLIENT_ARGS), NEW_CLIENT_REPLY]  # fmt: skip
+    actions = [
+        call("create_new_client", **{**NEW_CLIENT_ARGS, "status": "Active"}),
+        call("create_new_client", **NEW_CLIENT_ARGS),
+        NEW_CLIENT_REPLY,
+    ]
     reward, components, _ = play_turn(tasks, "HAND-new-client#1", actions)
     assert (components["arguments"], components["execution"]) == (1.0, 0.0)
     assert components["state"] == 0.0 and components["passed"] == 0.0
@@ -369,8 +393,11 @@ def test_penalties_are_capped_in_the_env(tasks):
 
 
 def test_an_extra_destructive_call_costs_state_and_the_side_effect_penalty(tasks):
-    actions = [call("opportunity_search", **FIND_ARGS),
-               call("delete_opportunity", opportunity_id=DEAL), FIND_REPLY]  # fmt: skip
+    actions = [
+        call("opportunity_search", **FIND_ARGS),
+        call("delete_opportunity", opportunity_id=DEAL),
+        FIND_REPLY,
+    ]
     reward, components, _ = play_turn(tasks, "HAND-deal#1", actions)
     assert (components["tool"], components["arguments"], components["execution"]) == (1.0, 1.0, 1.0)
     assert components["state"] == 0.0 and components["side_effect"] == -0.1

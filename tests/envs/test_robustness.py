@@ -68,12 +68,12 @@ NASTY = [
 ]
 IDS = [ACME, DEAL, ACME.upper(), f" {DEAL} ", "00000000-0000-4000-8000-000000000000", ""]
 EMAILS = [ACME_EMAIL, ACME_EMAIL.upper(), "new@globex.example", "bad"]
+json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
-    | st.sampled_from(IDS + EMAILS + NASTY[:5]),
+    json_scalars | st.sampled_from(IDS + EMAILS + NASTY[:5]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=9), inner),
     max_leaves=10,
-)  # fmt: skip
+)
 json_objects = st.dictionaries(st.text(max_size=12), json_values, max_size=4)
 WRAPS = ["{}", "<tool>{}</tool>", "```json\n{}\n```", "<think>.</think>{}", "<tool_call>{}"]
 
@@ -190,8 +190,8 @@ def test_sql_in_arguments_is_just_text(env_cls):
     drop = "'; DROP TABLE clients; --"
     obs, *_ = env.step(format_tool_call("client_search", {"name": drop}))
     assert obs == "Tool result (client_search): []"
-    obs, *_ = env.step(format_tool_call("create_new_client", {"name": drop, "email": "x@y.example",
-                                                              "status": "Active"}))  # fmt: skip
+    client = {"name": drop, "email": "x@y.example", "status": "Active"}
+    obs, *_ = env.step(format_tool_call("create_new_client", client))
     assert obs.startswith("Tool result (create_new_client): ")
     assert len(list(env.api.store.items("Client"))) == 2
     check_crm(env)

@@ -76,15 +76,23 @@ def lookup_family() -> list[Conversation]:
         for i, o in enumerate(OPPORTUNITY_IDS)
     ]
     tasks += [
-        single_turn(f"stage-{s}", f"Find opportunities in stage {s}", "opportunity_search",
-                    {"criteria": {"stage": s}})
+        single_turn(
+            f"stage-{s}",
+            f"Find opportunities in stage {s}",
+            "opportunity_search",
+            {"criteria": {"stage": s}},
+        )
         for s in STAGES
-    ]  # fmt: skip
+    ]
     tasks += [
-        single_turn(f"status-{s}", f"Find clients with status {s}", "client_search",
-                    {"criteria": {"status": s}})
+        single_turn(
+            f"status-{s}",
+            f"Find clients with status {s}",
+            "client_search",
+            {"criteria": {"status": s}},
+        )
         for s in ("Active", "Prospect", "Inactive")
-    ]  # fmt: skip
+    ]
     return tasks
 
 
@@ -241,8 +249,15 @@ def test_ppo_beats_random(monkeypatch, tmp_path):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small MLP: one thread is faster than several on a busy machine
     try:
-        model = sb3.PPO("MlpPolicy", make_env(), seed=0, n_steps=256, batch_size=64,
-                        learning_rate=1e-3, device="cpu")  # fmt: skip
+        model = sb3.PPO(
+            "MlpPolicy",
+            make_env(),
+            seed=0,
+            n_steps=256,
+            batch_size=64,
+            learning_rate=1e-3,
+            device="cpu",
+        )
         model.learn(total_timesteps=8192)
     finally:
         torch.set_num_threads(threads)

@@ -96,13 +96,11 @@ def deep(depth: int) -> Any:
     return value
 
 
+NEW_DEAL = {"name": "Deal", "client_id": ACME, "stage": "Qualification"}
 WEIRD_ARGUMENTS = [
-    ("create_new_opportunity", {"name": "Deal", "client_id": ACME, "stage": "Qualification",
-                                "amount": int("9" * (DIGITS - 1))}),
-    ("create_new_opportunity", {"name": "Deal", "client_id": ACME, "stage": "Qualification",
-                                "amount": -(10**400), "probability": 10**300}),
-    ("create_new_opportunity", {"name": "Deal", "client_id": ACME, "stage": "Qualification",
-                                "amount": math.nan}),
+    ("create_new_opportunity", {**NEW_DEAL, "amount": int("9" * (DIGITS - 1))}),
+    ("create_new_opportunity", {**NEW_DEAL, "amount": -(10**400), "probability": 10**300}),
+    ("create_new_opportunity", {**NEW_DEAL, "amount": math.nan}),
     ("modify_opportunity", {"opportunity_id": DEAL, "updates": {"amount": math.inf}}),
     ("modify_opportunity", {"opportunity_id": DEAL, "updates": {"probability": -math.inf}}),
     ("modify_opportunity", {"opportunity_id": DEAL, "updates": {"amount": 1e308 * 10}}),
@@ -110,12 +108,14 @@ WEIRD_ARGUMENTS = [
     ("client_search", {"criteria": deep(MAX_JSON_DEPTH - 3)}),
     ("client_search", {"name": int("1" * DIGITS)}),
     ("create_new_client", {"name": "\ud800\x00", "email": "a\x00@b.example", "status": "Active"}),
-    ("create_new_client", {"name": "A", "email": "ü@ü.example", "status": "Active",
-                           "industry": int("1" * DIGITS)}),
+    (
+        "create_new_client",
+        {"name": "A", "email": "ü@ü.example", "status": "Active", "industry": int("1" * DIGITS)},
+    ),
     ("compare_quotes", {"quote_ids": [int("1" * DIGITS), math.nan, None, [], {}]}),
     ("opportunity_search", {"amount": math.nan, "probability": math.inf}),
     ("add_note", {"entity_type": "Client", "entity_id": ACME, "content": deep(40)}),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("name", "arguments"), WEIRD_ARGUMENTS, ids=lambda v: str(v)[:30])
@@ -147,8 +147,9 @@ def test_nothing_changes_before_a_tool_call_that_raises(env, monkeypatch):
 SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 
 
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=SLOW_OK)  # fmt: skip
+@settings(
+    max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=SLOW_OK
+)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_fuzzed_actions_never_raise_and_keep_the_crm_consistent(env, seed):
     tally = fuzz_env(env, 40, np.random.default_rng(seed))

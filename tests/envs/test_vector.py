@@ -134,9 +134,9 @@ def test_envs_doing_different_things_in_one_step_stack_their_infos(mode, tasks):
     """
     initech = {"name": "Initech", "email": "it@initech.example", "status": "Active"}
     create = format_tool_call("create_new_client", initech)
-    actions = [["{broken", format_tool_call("quote_details", {"quote_id": "nope"}),
-                format_tool_call("list_clients", {}), create],
-               [create, format_tool_call("list_clients", {}), "{broken", COUNTS]]  # fmt: skip
+    missing_quote = format_tool_call("quote_details", {"quote_id": "nope"})
+    listing = format_tool_call("list_clients", {})
+    actions = [["{broken", missing_quote, listing, create], [create, listing, "{broken", COUNTS]]
     envs = make_vec("ArcCrm-v1", 4, mode=mode, tasks=tasks)
     try:
         envs.reset(seed=0)

@@ -15,15 +15,20 @@ from crm_gym.generator import default_tasks, generate
 
 
 def _record(cid: str, kinds: list[bool], verification: str = "failed") -> ConversationRecord:
+    failed = {"tool_success": False, "response_success": False, "success": False}
     turns = [
-        {"turn_id": i, "expect_success": kind, "tool_success": False, "response_success": False,
-         "success": False, "verification": verification}
+        {"turn_id": i, "expect_success": kind, **failed, "verification": verification}
         for i, kind in enumerate(kinds, start=1)
-    ]  # fmt: skip
+    ]
     return ConversationRecord.model_validate(
-        {"conversation_id": cid, "overall_success": False, "turns_executed": len(turns),
-         "reward_signal": 0.0, "per_turn_results": turns}
-    )  # fmt: skip
+        {
+            "conversation_id": cid,
+            "overall_success": False,
+            "turns_executed": len(turns),
+            "reward_signal": 0.0,
+            "per_turn_results": turns,
+        }
+    )
 
 
 def test_ceilings_by_hand():
@@ -67,8 +72,9 @@ def tasks():
 
 def test_replay_reaches_every_ceiling_and_doing_nothing_the_floor(tasks):
     tops = ceilings(tasks)
-    replay = evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
-                      progress=False)  # fmt: skip
+    replay = evaluate(
+        tasks, ReplayPolicy(), policy_name="replay", expose_reference=True, progress=False
+    )
     nothing = evaluate(tasks, DoNothing(), policy_name="nothing", progress=False)
     assert ceilings(replay) == ceilings(nothing) == tops
     best = summarize(replay)
@@ -85,10 +91,8 @@ def test_default_generated_tasks_cap_strict_success():
 
 
 def test_ceilings_command_prints_json():
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.metrics", "--ceilings", "generated:30:5"],
-        capture_output=True, text=True, check=True, timeout=300,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.metrics", "--ceilings", "generated:30:5"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
     printed = json.loads(done.stdout)
     assert printed["conversations"] == 30
     assert {k: v for k, v in printed.items() if "/" in k} == ceilings(generate(30, 5))
@@ -96,10 +100,8 @@ def test_ceilings_command_prints_json():
 
 def test_ceilings_command_names_a_missing_file(tmp_path):
     missing = tmp_path / "nope.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.metrics", "--ceilings", str(missing)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.metrics", "--ceilings", str(missing)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and not done.stdout
     assert done.stderr.count("\n") == 1 and str(missing) in done.stderr
 
@@ -109,12 +111,10 @@ def test_report_shows_ceilings(tasks):
     from benchmarks.plots import render_markdown
     from benchmarks.report import ReportOptions, build_report
 
-    logs = {
-        "replay": evaluate(tasks, ReplayPolicy(), policy_name="replay", attempts=2,
-                           expose_reference=True, progress=False),
-        "nothing": evaluate(tasks, DoNothing(), policy_name="nothing", attempts=2,
-                            progress=False),
-    }  # fmt: skip
+    twice = dict(attempts=2, progress=False)
+    replay = evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True, **twice)
+    nothing = evaluate(tasks, DoNothing(), policy_name="nothing", **twice)
+    logs = {"replay": replay, "nothing": nothing}
     report = build_report(logs, ReportOptions(reps=50))  # two runs each: the two attempts
     assert report["ceilings"] == {"replay": ceilings(tasks), "nothing": ceilings(tasks)}
     text = render_markdown(report)
@@ -127,8 +127,8 @@ def test_report_shows_ceilings(tasks):
 def test_eval_prints_ceilings(tmp_path, capsys):
     from scripts.cli import main
 
-    args = ["eval", "--policy", "replay", "--tasks", "generated:20:3", "-o",
-            str(tmp_path / "log.jsonl"), "--no-progress"]  # fmt: skip
+    args = ["eval", "--policy", "replay", "--tasks", "generated:20:3", "--no-progress"]
+    args += ["-o", str(tmp_path / "log.jsonl")]
     assert main(args) == 0
     out = capsys.readouterr().out
     strict = ceilings(generate(20, 3))["ceiling/strict_success"]

@@ -295,14 +295,13 @@ def test_a_log_belongs_to_one_run(tmp_path):
 
 def test_a_log_without_meta_file_is_adopted_only_when_its_records_agree(tmp_path):
     path, tasks = tmp_path / "old.jsonl", list(generate(2, 1))
-    records = evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
-                       progress=False)  # fmt: skip
+    replay = dict(policy_name="replay", expose_reference=True, progress=False)
+    records = evaluate(tasks, ReplayPolicy(), **replay)
     path.write_text("".join(r.model_dump_json() + "\n" for r in records))
     with pytest.raises(EvalLogError, match="policy \\['replay'\\]"):
         evaluate(tasks, RandomPolicy(0), policy_name="random", output=path, progress=False)
     assert not meta_path(path).exists()
-    assert evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
-                    output=path, progress=False) == []  # fmt: skip
+    assert evaluate(tasks, ReplayPolicy(), output=path, **replay) == []
     assert meta_path(path).exists()
 
 
@@ -353,12 +352,15 @@ def test_a_bad_line_in_the_log_names_the_file_and_line(tmp_path, line, problem):
 def test_an_unloadable_seed_is_a_pre_execution_error_and_the_run_goes_on(tmp_path):
     tasks = list(generate(3, 1))
     bad = Conversation.model_validate(
-        {**tasks[0].model_dump(), "conversation_id": "BAD-1",
-         "initial_entities": {"seed_data": {"Client": [1, 2]}}}
-    )  # fmt: skip
+        {
+            **tasks[0].model_dump(),
+            "conversation_id": "BAD-1",
+            "initial_entities": {"seed_data": {"Client": [1, 2]}},
+        }
+    )
     path = tmp_path / "log.jsonl"
-    records = evaluate([*tasks, bad], ReplayPolicy(), policy_name="replay", attempts=2,
-                       expose_reference=True, output=path, progress=False)  # fmt: skip
+    replay = dict(policy_name="replay", attempts=2, expose_reference=True, progress=False)
+    records = evaluate([*tasks, bad], ReplayPolicy(), output=path, **replay)
     assert len(records) == 8 and len(load_records(path)) == 8
     failed = [r for r in records if r.conversation_id == "BAD-1"]
     assert sorted(r.attempt for r in failed) == [0, 1]
@@ -366,10 +368,9 @@ def test_an_unloadable_seed_is_a_pre_execution_error_and_the_run_goes_on(tmp_pat
         assert not record.overall_success and record.turns_executed == 1
         assert record.failed_at_turn == 1 and "seed_data.Client" in record.error_message
         assert [t.verification for t in record.per_turn_results] == ["pre_execution_error"]
-    assert summarize(records)["metrics/strict_success"] == pytest.approx(
-        summarize([r for r in records if r.conversation_id != "BAD-1"])[
-            "metrics/strict_success"] * 6 / 8
-    )  # fmt: skip
+    good = [r for r in records if r.conversation_id != "BAD-1"]
+    expected = summarize(good)["metrics/strict_success"] * 6 / 8
+    assert summarize(records)["metrics/strict_success"] == pytest.approx(expected)
 
 
 def test_progress_moves_per_episode(monkeypatch):
@@ -388,8 +389,9 @@ def test_progress_moves_per_episode(monkeypatch):
             return super().act(observations, n, sampling)
 
     monkeypatch.setattr("benchmarks.evaluate._progress", lambda total, enabled: Bar())
-    evaluate(list(generate(6, 2)), Logged(), policy_name="replay", num_envs=6,
-             expose_reference=True)  # fmt: skip
+    evaluate(
+        list(generate(6, 2)), Logged(), policy_name="replay", num_envs=6, expose_reference=True
+    )
     ticks = [i for i, e in enumerate(events) if e.startswith("tick")]
     assert {events[i] for i in ticks} == {"tick1"} and len(ticks) == 6
     assert ticks[0] < max(i for i, e in enumerate(events) if e == "act")  # before the chunk ends
@@ -398,8 +400,9 @@ def test_progress_moves_per_episode(monkeypatch):
 def test_turn_tasks_record_the_first_turn():
     tasks = list(generate(3, 1))
     env = EnvSettings("ArcCrm-v1", max_steps=2, first_turn_ids=True)
-    records = evaluate(tasks, ReplayPolicy(), policy_name="replay", env=env,
-                       expose_reference=True, progress=False)  # fmt: skip
+    records = evaluate(
+        tasks, ReplayPolicy(), policy_name="replay", env=env, expose_reference=True, progress=False
+    )
     assert sorted(r.conversation_id for r in records) == sorted(
         f"{t.conversation_id}#1" for t in tasks
     )

@@ -44,14 +44,19 @@ def _eval(*argv: str) -> int:
 def test_eval_writes_one_log_per_run(tmp_path, capsys):
     for seed in range(2):  # one log per seed: the report pools them as the runs of one policy
         log = str(tmp_path / f"random-{seed}.jsonl")
-        assert _eval("--policy", "random", "--tasks", "generated:4:2", "--seed", str(seed),
-                     "-o", log, "--num-envs", "2") == 0  # fmt: skip
+        flags = ["--policy", "random", "--tasks", "generated:4:2", "--seed", str(seed)]
+        assert _eval(*flags, "-o", log, "--num-envs", "2") == 0
     log = tmp_path / "random-0.jsonl"
     before = log.read_bytes()
     capsys.readouterr()
     base = {"--policy": "random", "--tasks": "generated:4:2"}
-    others = [{"--seed": "1"}, {"--policy": "replay"}, {"--attempts": "2"},
-              {"--strict-upstream": None}, {"--tasks": "generated:5:2"}]  # fmt: skip
+    others = [
+        {"--seed": "1"},
+        {"--policy": "replay"},
+        {"--attempts": "2"},
+        {"--strict-upstream": None},
+        {"--tasks": "generated:5:2"},
+    ]
     for other in others:
         flags = [x for k, v in {**base, **other}.items() for x in (k, v) if x is not None]
         assert _eval(*flags, "-o", str(log)) == 2
@@ -85,8 +90,11 @@ def test_eval_creates_log_folders_and_fails_early_on_unwritable_logs(tmp_path, c
 def test_eval_records_a_conversation_whose_seed_cannot_load(tmp_path, capsys):
     tasks = tmp_path / "tasks.jsonl"
     good = list(generate(2, 1))
-    bad = {**json.loads(good[0].model_dump_json()), "conversation_id": "BAD-1",
-           "initial_entities": {"seed_data": {"Client": [1, 2]}}}  # fmt: skip
+    bad = {
+        **json.loads(good[0].model_dump_json()),
+        "conversation_id": "BAD-1",
+        "initial_entities": {"seed_data": {"Client": [1, 2]}},
+    }
     tasks.write_text("".join(c.model_dump_json() + "\n" for c in good) + json.dumps(bad) + "\n")
     log = tmp_path / "log.jsonl"
     assert _eval("--policy", "replay", "--tasks", str(tasks), "-o", str(log)) == 0
@@ -98,8 +106,11 @@ def test_eval_records_a_conversation_whose_seed_cannot_load(tmp_path, capsys):
 
 def test_eval_unknown_policy_lists_the_valid_forms(tmp_path, capsys):
     log = tmp_path / "log.jsonl"
-    for spec, hint in (("replya", "did you mean 'replay'"), ("./runs/none", "no such directory"),
-                       (str(tmp_path), "without config.json")):  # fmt: skip
+    for spec, hint in (
+        ("replya", "did you mean 'replay'"),
+        ("./runs/none", "no such directory"),
+        (str(tmp_path), "without config.json"),
+    ):
         assert _eval("--policy", spec, "--tasks", "generated:2:1", "-o", str(log)) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and hint in err and "package.module:ClassName" in err
@@ -128,9 +139,11 @@ def test_eval_policy_of_a_users_class(tmp_path, monkeypatch, capsys):
     records = load_records(log)
     assert {r.policy for r in records} == {"my_policies:Mine"}
     assert summarize(records)["metrics/turn_level_success"] == 1.0  # it replays: it is run
-    for spec, message in (("my_policies:Missing", "has no class 'Missing'"),
-                          ("my_policies:NoAct", "no act("),
-                          ("no_such_module_x:Cls", "cannot import")):  # fmt: skip
+    for spec, message in (
+        ("my_policies:Missing", "has no class 'Missing'"),
+        ("my_policies:NoAct", "no act("),
+        ("no_such_module_x:Cls", "cannot import"),
+    ):
         assert _eval("--policy", spec, *argv[:2], "-o", str(tmp_path / "x.jsonl")) == 2
         assert message in capsys.readouterr().err
 
@@ -173,13 +186,15 @@ def test_eval_hf_model_directory(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = build_tiny_model(tmp_path / "tiny", seed=0)
     log = tmp_path / "tiny.jsonl"
-    argv = ["eval", "--policy", str(model), "--tasks", "generated:1:1", "--max-new-tokens", "4",
-            "--step", "5", "-o", str(log), "--no-progress"]  # fmt: skip
+    argv = ["eval", "--policy", str(model), "--tasks", "generated:1:1", "--max-new-tokens", "4"]
+    argv += ["--step", "5", "-o", str(log), "--no-progress"]
     assert main(argv) == 0
     records = load_records(log)
     assert len(records) == 1 and {r.step for r in records} == {5}
-    assert all(r.tokens.completion_tokens > 0 and r.metadata["agent"]["provider"] == "local"
-               for r in records)  # fmt: skip
+    assert all(
+        r.tokens.completion_tokens > 0 and r.metadata["agent"]["provider"] == "local"
+        for r in records
+    )
 
 
 @pytest.mark.slow
@@ -197,10 +212,10 @@ def test_eval_of_a_training_run_gives_the_numbers_it_reported(
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     run_dir = tmp_path / "run"
-    train(Args(output_dir=str(run_dir), steps=2, eval_every=2, save_every=2, num_threads=1,
-               max_new_tokens=8, max_env_steps=1, prompts_per_step=2, group_size=4,
-               num_conversations=120, num_eval_tasks=3, eval_samples=4, warm_start_steps=20,
-               lr=1e-2, progress=False, lora_rank=lora_rank))  # fmt: skip
+    config = dict(steps=2, eval_every=2, save_every=2, num_threads=1, max_new_tokens=8)
+    config |= dict(max_env_steps=1, prompts_per_step=2, group_size=4, num_conversations=120)
+    config |= dict(num_eval_tasks=3, eval_samples=4, warm_start_steps=20, lr=1e-2, progress=False)
+    train(Args(output_dir=str(run_dir), lora_rank=lora_rank, **config))
     run = TrainedRun.read(run_dir)
     reported = run.reported()
     assert run.step == 2 and reported is not None
@@ -236,12 +251,19 @@ def test_policy_forms_are_told_apart_before_anything_loads(tmp_path):
     (tmp_path / "run" / "checkpoint" / "model" / "config.json").write_text("{}")
     (tmp_path / "run" / "initial").mkdir()
     (tmp_path / "run" / "initial" / "config.json").write_text("{}")
-    kinds = {"replay": "replay", "random": "random", "vllm:Qwen/Qwen3-4B": "vllm",
-             str(tmp_path / "model"): "hf", str(tmp_path / "run"): "run",
-             str(tmp_path / "run" / "checkpoint" / "model"): "run",  # the run's trained model
-             str(tmp_path / "run" / "initial"): "hf",  # the weights before GRPO: a plain model
-             "my_pkg.policies:MyPolicy": "class", "gpt-4.1": "api",
-             "openai/gpt-4.1": "api", "hosted_vllm/my-model": "api"}  # fmt: skip
+    kinds = {
+        "replay": "replay",
+        "random": "random",
+        "vllm:Qwen/Qwen3-4B": "vllm",
+        str(tmp_path / "model"): "hf",
+        str(tmp_path / "run"): "run",
+        str(tmp_path / "run" / "checkpoint" / "model"): "run",  # the run's trained model
+        str(tmp_path / "run" / "initial"): "hf",  # the weights before GRPO: a plain model
+        "my_pkg.policies:MyPolicy": "class",
+        "gpt-4.1": "api",
+        "openai/gpt-4.1": "api",
+        "hosted_vllm/my-model": "api",
+    }
     assert {spec: parse_policy(spec).kind for spec in kinds} == kinds
     for typo in ("replya", "no_provider/model", "gpt-4.1-typo-xyz"):
         with pytest.raises(PolicySpecError, match="valid forms"):

@@ -42,7 +42,7 @@ LOG_B = "\n".join(
         ("Z", 0, "false", "true", 2),
         ("Z", 1, "false", "true", 2),
         ("Z", 2, "false", "true", 2),
-    ]  # fmt: skip
+    ]
 )
 
 # Log C, policy "gamma": unequal attempts. P: success, failure; Q: one success.

@@ -111,9 +111,15 @@ def run(
         return record
 
     monkeypatch.setattr(evaluate_module, "conversation_record", spy)
-    records = evaluate(conversations, policy, policy_name=type(policy).__name__, attempts=attempts,
-                       expose_reference=True, progress=False,
-                       env=EnvSettings(strict_upstream=strict_upstream))  # fmt: skip
+    records = evaluate(
+        conversations,
+        policy,
+        policy_name=type(policy).__name__,
+        attempts=attempts,
+        expose_reference=True,
+        progress=False,
+        env=EnvSettings(strict_upstream=strict_upstream),
+    )
     assert len(records) == len(seen) == attempts * len(conversations)
     return seen
 

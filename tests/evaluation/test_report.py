@@ -257,8 +257,12 @@ def test_directories_meta_files_and_other_files_are_clear_errors(tmp_path):
     tasks.write_text('{"conversation_id": "C-1", "turns": []}\n')
     binary = tmp_path / "model.bin"
     binary.write_bytes(bytes(range(256)))
-    cases = {tmp_path: "a directory", meta: "meta file", tasks: "tasks.jsonl:1: not an "
-             "evaluation record", binary: "not UTF-8"}  # fmt: skip
+    cases = {
+        tmp_path: "a directory",
+        meta: "meta file",
+        tasks: "tasks.jsonl:1: not an evaluation record",
+        binary: "not UTF-8",
+    }
     for path, message in cases.items():
         with pytest.raises(RecordError, match=message):
             load_logs([log, path])

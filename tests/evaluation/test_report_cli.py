@@ -73,8 +73,8 @@ def test_report_errors_exit_2(log_paths, tmp_path, capsys):
 
 def test_report_refuses_different_task_sets_unless_asked(log_paths, tmp_path, capsys):
     rng = np.random.default_rng(1)
-    fewer = [r for r in synthetic_log("other", dict.fromkeys(ARMS, 0.5), rng, seeds=3)
-             if r.arm != "policy-hard"]  # fmt: skip
+    halves = dict.fromkeys(ARMS, 0.5)
+    fewer = [r for r in synthetic_log("other", halves, rng, seeds=3) if r.arm != "policy-hard"]
     other = str(write_log(tmp_path / "other.jsonl", fewer))
     assert run(log_paths[0], other, "-o", str(tmp_path / "r"), "--reps", "50") == 2
     err = capsys.readouterr().err

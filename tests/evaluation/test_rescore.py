@@ -74,8 +74,9 @@ def test_upstream_log_of_the_ground_truth_passes_every_turn(tasks):
 
 def test_rescored_records_score_as_eval_scores_the_ground_truth(tasks):
     ours = by_id(rescore(read_log(UPSTREAM), tasks, policy_name="gpt-4.1").records)
-    theirs = by_id(evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True,
-                            progress=False))  # fmt: skip
+    theirs = by_id(
+        evaluate(tasks, ReplayPolicy(), policy_name="replay", expose_reference=True, progress=False)
+    )
     for conversation_id, record in theirs.items():
         mine = ours[conversation_id]
         assert mine.shaped_return == pytest.approx(record.shaped_return)
@@ -89,8 +90,8 @@ def test_eval_logs_of_generated_tasks_rescore_to_themselves(tmp_path):
     planned-failure turns included."""
     conversations = list(generate(30, 0))
     log = tmp_path / "eval.jsonl"
-    evaluate(conversations, ReplayPolicy(), policy_name="replay", expose_reference=True,
-             output=log, progress=False)  # fmt: skip
+    replay = dict(policy_name="replay", expose_reference=True, progress=False)
+    evaluate(conversations, ReplayPolicy(), output=log, **replay)
     theirs = load_records(log)
     ours = rescore(read_log(log), conversations, policy_name="replay").records
     assert any(not t.expect_success for r in ours for t in r.per_turn_results)
@@ -115,9 +116,13 @@ def test_a_wrong_argument_fails_exactly_that_turn(tasks):
 
 @pytest.mark.parametrize(
     ("dropped", "passes"),
-    [((), True), (("result",), True), (("expected_arguments",), True),
-     (("result", "expected_arguments"), False)],
-)  # fmt: skip
+    [
+        ((), True),
+        (("result",), True),
+        (("expected_arguments",), True),
+        (("result", "expected_arguments"), False),
+    ],
+)
 def test_created_ids_are_translated_from_results_or_expected_arguments(tasks, dropped, passes):
     rows = [row for row in upstream_rows() if row["conversation_id"] == CHAIN]
     for turn in rows[0]["per_turn_results"]:
@@ -174,12 +179,13 @@ def test_records_of_one_conversation_are_its_attempts(tasks):
 
 # ---- reading logs --------------------------------------------------------------------------------
 def test_turn_entries_accept_the_documented_variants():
-    record = parse_record({"final_payload": {"conversation_id": "c", "turn_results": [
+    turns = [
         {"tool": "client_search", "arguments": '{"criteria": {"name": "A"}}', "response": "ok"},
         {"turn_id": "2", "tool_name": "quote_details", "arguments": None},
         {"turn_id": 2, "tool_name": "quote_details", "arguments": "not json"},
         {"turn_id": 3, "tool_name": "", "response_text": "no call"},
-    ]}})  # fmt: skip
+    ]
+    record = parse_record({"final_payload": {"conversation_id": "c", "turn_results": turns}})
     assert record.conversation_id == "c" and sorted(record.turns) == [1, 2, 3]
     first, second, third = (record.turns[i] for i in (1, 2, 3))
     assert (first.calls[0].arguments, first.reply) == ({"criteria": {"name": "A"}}, "ok")

@@ -23,8 +23,8 @@ def test_eval_with_a_memory_file_injects_its_guidelines(tmp_path, monkeypatch):
 
     monkeypatch.setattr(MemoryPolicy, "act", spy)
     output = tmp_path / "log.jsonl"
-    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory",
-            str(memory_path), "-o", str(output), "--no-progress"]  # fmt: skip
+    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory", str(memory_path)]
+    argv += ["-o", str(output), "--no-progress"]
     assert main(argv) == 0
     assert len(load_records(output)) == 1
     assert seen[1] >= 1  # the first call injected the stored guideline
@@ -33,8 +33,8 @@ def test_eval_with_a_memory_file_injects_its_guidelines(tmp_path, monkeypatch):
 def test_eval_refuses_a_jsonl_memory_in_one_line(tmp_path, capsys):
     memory_path = tmp_path / "memory.jsonl"
     memory_path.write_text('{"key": "k", "text": "t"}\n', encoding="utf-8")
-    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory",
-            str(memory_path), "-o", str(tmp_path / "log.jsonl"), "--no-progress"]  # fmt: skip
+    argv = ["eval", "--policy", "random", "--tasks", "generated:1:3", "--memory", str(memory_path)]
+    argv += ["-o", str(tmp_path / "log.jsonl"), "--no-progress"]
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and f"{memory_path} is not a SQLite database" in error

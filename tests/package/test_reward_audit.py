@@ -35,8 +35,8 @@ ACME = "0a5e8c1e-1111-4111-8111-000000000001"
 def audit() -> tuple[int, list[str], dict]:
     """One run of the audit on 20 conversations per data set: exit code, lines, JSON."""
     public = require_public_data()
-    command = [sys.executable, "-m", "benchmarks.reward_audit", "--limit", LIMIT, "--seed", "0",
-               "--public", str(public)]  # fmt: skip
+    command = [sys.executable, "-m", "benchmarks.reward_audit", "--limit", LIMIT, "--seed", "0"]
+    command += ["--public", str(public)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 1), done.stderr
     lines = done.stdout.strip().splitlines()
@@ -110,10 +110,14 @@ def test_the_dump_holds_ids_numbers_and_names():
 
 
 def test_partial_calls_keep_the_tool_and_spoil_or_drop_values():
-    reference = {"expected_tool": "opportunity_search", "expected_response": None,
-                 "expected_arguments": {"criteria": {"stage": "Won", "amount": 5}}}  # fmt: skip
-    observation = Observation("User: hi", {"messages": [{"role": "user", "content": "User: hi"}],
-                                           "reference": reference})  # fmt: skip
+    reference = {
+        "expected_tool": "opportunity_search",
+        "expected_response": None,
+        "expected_arguments": {"criteria": {"stage": "Won", "amount": 5}},
+    }
+    observation = Observation(
+        "User: hi", {"messages": [{"role": "user", "content": "User: hi"}], "reference": reference}
+    )
     half = json.loads(ExpectedToolHalfArguments().action(observation))
     wrong = json.loads(ExpectedToolWrongValues().action(observation))
     assert half == {"name": "opportunity_search", "arguments": {"criteria": {"stage": "Won"}}}
@@ -124,9 +128,9 @@ def test_the_empty_search_names_the_requested_entity_and_the_frequent_tool_is_co
     message = {"role": "user", "content": "User: list the contacts of Acme"}
     call = json.loads(EmptySearchEcho().action(Observation("", {"messages": [message]})))
     assert call == {"name": "contact_search", "arguments": {}}
-    data = [conversation("c1", {"expected_tool": "client_search", "expected_args": {}},
-                         {"expected_tool": "quote_details", "expected_args": {}},
-                         {"expected_tool": "client_search", "expected_args": {}})]  # fmt: skip
+    search = {"expected_tool": "client_search", "expected_args": {}}
+    quote = {"expected_tool": "quote_details", "expected_args": {}}
+    data = [conversation("c1", search, quote, search)]
     assert most_frequent_tool(data) == "client_search"
 
 

@@ -80,8 +80,9 @@ def test_trainer_gaps_are_small_for_the_sampler_and_large_after_a_perturbation(t
     gpu_vllm.perturb(model, seed=0)
     moved = gpu_vllm.trainer_gaps(model, rows)
     assert moved["mean_gap"] > gpu_vllm.SYNC_CONTRAST * gpu_vllm.SYNC_MEAN_TOL
-    rate = gpu_vllm.policy_rate(policy, gpu.noarg_observations(4), 2, repeats=1,
-                                max_new_tokens=4, device="cpu")  # fmt: skip
+    rate = gpu_vllm.policy_rate(
+        policy, gpu.noarg_observations(4), 2, repeats=1, max_new_tokens=4, device="cpu"
+    )
     assert rate > 0
 
 

@@ -33,30 +33,44 @@ from crm_gym.scoring.matching import argument_score, arguments_match
         ({"note": None}, {"note": None}, 1.0),
         ({"note": None}, {}, 0.0),
         # criteria entries count one by one; other keys one each
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}, "limit": 5},
-         {"criteria": {"stage": "Qualification"}, "limit": "5"}, 2 / 3),
-        ({"criteria": {"stage": "Qualification", "client_id": "c1"}},
-         {"criteria": {"client_id": "c1", "stage": "Qualification", "owner": "x"}}, 1.0),
+        (
+            {"criteria": {"stage": "Qualification", "client_id": "c1"}, "limit": 5},
+            {"criteria": {"stage": "Qualification"}, "limit": "5"},
+            2 / 3,
+        ),
+        (
+            {"criteria": {"stage": "Qualification", "client_id": "c1"}},
+            {"criteria": {"client_id": "c1", "stage": "Qualification", "owner": "x"}},
+            1.0,
+        ),
         ({"criteria": {"stage": "Qualification", "client_id": "c1"}}, {"criteria": "stage"}, 0.0),
         ({"criteria": {"stage": "Qualification", "client_id": "c1"}}, {"stage": "Proposal"}, 0.0),
         # a nested dict other than criteria is one value, matched as a whole
-        ({"opportunity_id": "o1", "updates": {"stage": "Negotiation", "probability": 70}},
-         {"opportunity_id": "o1", "updates": {"stage": "Negotiation"}}, 0.5),
-        ({"updates": {"stage": "Negotiation", "probability": 70}},
-         {"updates": {"stage": "Negotiation", "probability": "70"}}, 1.0),
+        (
+            {"opportunity_id": "o1", "updates": {"stage": "Negotiation", "probability": 70}},
+            {"opportunity_id": "o1", "updates": {"stage": "Negotiation"}},
+            0.5,
+        ),
+        (
+            {"updates": {"stage": "Negotiation", "probability": 70}},
+            {"updates": {"stage": "Negotiation", "probability": "70"}},
+            1.0,
+        ),
         ({"quote_ids": ["q1", "q2"]}, {"quote_ids": ["q2", "q1"]}, 0.0),
         ({"criteria": "raw text"}, {"criteria": "raw text"}, 1.0),
     ],
-)  # fmt: skip
+)
 def test_argument_score(expected, actual, score):
     assert argument_score(expected, actual) == pytest.approx(score)
 
 
 def test_a_full_argument_score_is_exactly_an_argument_match():
-    cases = [({"a": 1, "b": {"c": "x"}}, {"a": "1", "b": {"c": " x "}}),
-             ({"a": 1, "b": {"c": "x"}}, {"a": 1, "b": {"c": "y"}}),
-             ({"criteria": {"k": "v"}}, {"criteria": {"k": "v", "z": 1}}),
-             ({"ids": ["a", "b"]}, {"ids": ["b", "a"]})]  # fmt: skip
+    cases = [
+        ({"a": 1, "b": {"c": "x"}}, {"a": "1", "b": {"c": " x "}}),
+        ({"a": 1, "b": {"c": "x"}}, {"a": 1, "b": {"c": "y"}}),
+        ({"criteria": {"k": "v"}}, {"criteria": {"k": "v", "z": 1}}),
+        ({"ids": ["a", "b"]}, {"ids": ["b", "a"]}),
+    ]
     for expected, actual in cases:
         assert (argument_score(expected, actual) == 1.0) == arguments_match(expected, actual)[0]
 
@@ -77,7 +91,7 @@ def test_a_full_argument_score_is_exactly_an_argument_match():
         ("Acme, Negotiation, 70", ("Acme", "Negotiation", "70.0", "Q4 Deal"), {}, 0.75),
         ("", ("Acme",), {}, 0.0),
     ],
-)  # fmt: skip
+)
 def test_recall_is_the_share_of_facts_stated(answer, facts, id_map, recall):
     score = response_score(answer, facts, id_map)
     assert score == ResponseScore(recall, 1.0)  # no payloads: no claims, precision 1
@@ -87,9 +101,16 @@ def test_no_facts_no_score():
     assert response_score("anything", (), {}, [{"name": "Acme"}]) is None
 
 
-DEAL_PAYLOAD = {"opportunity_id": "o-1", "name": "Q4 Deal", "stage": "Negotiation",
-                "amount": 120000.0, "probability": 70.0, "owner": "Dana", "notes": None,
-                "won": False}  # fmt: skip
+DEAL_PAYLOAD = {
+    "opportunity_id": "o-1",
+    "name": "Q4 Deal",
+    "stage": "Negotiation",
+    "amount": 120000.0,
+    "probability": 70.0,
+    "owner": "Dana",
+    "notes": None,
+    "won": False,
+}
 DEAL_FACTS = ("Q4 Deal", "Negotiation")
 
 
@@ -103,7 +124,7 @@ DEAL_FACTS = ("Q4 Deal", "Negotiation")
         ("Moved to negotiation at 70% for Dana.", 0.5, 1 / 3),
         ("I could not do that.", 0.0, 1.0),
     ],
-)  # fmt: skip
+)
 def test_precision_is_the_share_of_claims_from_the_agents_results_that_are_facts(
     answer, recall, precision
 ):
@@ -130,36 +151,51 @@ def test_a_dump_of_the_results_states_every_fact_but_loses_precision():
 
 def test_claims_come_from_every_successful_payload_of_the_turn():
     other = [{"client_id": "c-7", "name": "Globex", "industry": "Energy"}]
-    score = response_score("Q4 Deal is in Negotiation; Globex is in Energy.", DEAL_FACTS, {},
-                           [DEAL_PAYLOAD, other])  # fmt: skip
+    score = response_score(
+        "Q4 Deal is in Negotiation; Globex is in Energy.", DEAL_FACTS, {}, [DEAL_PAYLOAD, other]
+    )
     assert score == ResponseScore(1.0, 0.5)
 
 
 def test_claims_compare_with_facts_after_the_id_map_and_as_numbers():
     payload = {"client_id": "our-9", "amount": 120000}
-    score = response_score("our-9: $120,000.00", ("ref-1", "120000.0"), {"ref-1": "our-9"},
-                           [payload])  # fmt: skip
+    score = response_score(
+        "our-9: $120,000.00", ("ref-1", "120000.0"), {"ref-1": "our-9"}, [payload]
+    )
     assert score == ResponseScore(1.0, 1.0)
 
 
 def test_the_reference_reply_is_exact_against_the_reference_payload():
     """The rule that finds facts is the rule that finds claims: the ground truth scores 1."""
-    turn = Turn.model_validate({
-        "turn_id": 1, "expected_tool": "modify_opportunity",
-        "expected_response": {"text": "Q4 Deal (o-1) is in Negotiation at 70% for $120,000."},
-    })  # fmt: skip
+    turn = Turn.model_validate(
+        {
+            "turn_id": 1,
+            "expected_tool": "modify_opportunity",
+            "expected_response": {"text": "Q4 Deal (o-1) is in Negotiation at 70% for $120,000."},
+        }
+    )
     facts = reply_facts(turn, DEAL_PAYLOAD, None)
     assert facts == ("o-1", "Q4 Deal", "Negotiation", "120000.0", "70.0")
     assert response_score(turn.expected_response.text, facts, {}, [DEAL_PAYLOAD]).f1 == 1.0
 
 
 def test_reply_facts_are_payload_values_that_the_expected_reply_states():
-    turn = Turn.model_validate({
-        "turn_id": 1, "expected_tool": "create_new_client",
-        "expected_response": {"text": "Globex (a Prospect, 1 of 1) is in; id c-1 noted. True."},
-    })  # fmt: skip
-    payload = {"client_id": "c-1", "name": "Globex", "status": "Prospect", "email": "x@y.example",
-               "count": 1, "industry": None, "flag": True}  # fmt: skip
+    turn = Turn.model_validate(
+        {
+            "turn_id": 1,
+            "expected_tool": "create_new_client",
+            "expected_response": {"text": "Globex (a Prospect, 1 of 1) is in; id c-1 noted. True."},
+        }
+    )
+    payload = {
+        "client_id": "c-1",
+        "name": "Globex",
+        "status": "Prospect",
+        "email": "x@y.example",
+        "count": 1,
+        "industry": None,
+        "flag": True,
+    }
     assert reply_facts(turn, payload, None) == ("c-1", "Globex", "Prospect")  # "1" is too short
     assert reply_facts(turn, [payload, {"name": "Globex"}], None) == ("c-1", "Globex", "Prospect")
     no_reply = Turn.model_validate({"turn_id": 1, "expected_tool": "list_clients"})
@@ -167,11 +203,15 @@ def test_reply_facts_are_payload_values_that_the_expected_reply_states():
 
 
 def test_reply_facts_of_a_failure_turn_include_the_expected_error_text():
-    turn = Turn.model_validate({
-        "turn_id": 1, "expected_tool": "create_new_client", "expect_success": False,
-        "expected_error_substring": "already exists",
-        "expected_response": {"text": "A client already exists with that email."},
-    })  # fmt: skip
+    turn = Turn.model_validate(
+        {
+            "turn_id": 1,
+            "expected_tool": "create_new_client",
+            "expect_success": False,
+            "expected_error_substring": "already exists",
+            "expected_response": {"text": "A client already exists with that email."},
+        }
+    )
     assert reply_facts(turn, None, "Client already exists with email 'x'.") == ("already exists",)
     assert reply_facts(turn, None, None) == ()
 

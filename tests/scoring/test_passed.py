@@ -45,6 +45,12 @@ def test_an_expected_failure_turn_needs_the_tool_the_arguments_and_the_error():
 def test_strict_upstream_passes_any_failure_of_the_expected_tool():
     for called, arguments, executed in itertools.product((True, False), (0.0, 1.0), (True, False)):
         for failed in (True, False):
-            passed = turn_passed(False, called, arguments, executed, strict_upstream=True,
-                                 expected_tool_failed=failed)  # fmt: skip
+            passed = turn_passed(
+                False,
+                called,
+                arguments,
+                executed,
+                strict_upstream=True,
+                expected_tool_failed=failed,
+            )
             assert passed is failed

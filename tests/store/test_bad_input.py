@@ -39,29 +39,29 @@ EVIL = [
 ]
 
 
-def slots(tool: str, base: dict[str, Any], *fields: str) -> list[tuple[str, dict, str]]:
-    return [(tool, base, field) for field in fields]
+def slots(tool: str, base: dict[str, Any], fields: str) -> list[tuple[str, dict, str]]:
+    """One case per field of ``fields`` (names separated by spaces)."""
+    return [(tool, base, field) for field in fields.split()]
 
 
+CLIENT = {"name": "N", "email": "n@x.example", "status": "Active"}
 OPPORTUNITY = {"name": "D", "client_id": "$acme", "amount": 5, "stage": "Proposal"}
+QUOTE = {"opportunity_id": "$opp", "amount": 5, "status": "Draft"}
+CONTACT = {"first_name": "A", "last_name": "B", "client_id": "$acme"}
+DOCUMENT = {"entity_type": "Client", "entity_id": "$acme", "file_name": "a.pdf"}
+NOTE = {"entity_type": "Client", "entity_id": "$acme", "content": "c"}
 SLOTS = [
-    *slots("create_new_client", {"name": "N", "email": "n@x.example", "status": "Active"},
-           "name", "email", "status", "industry", "phone", "address", "owner"),
-    *slots("create_new_opportunity", OPPORTUNITY,
-           "name", "client_id", "stage", "owner", "notes", "close_date"),
-    *slots("create_quote", {"opportunity_id": "$opp", "amount": 5, "status": "Draft"},
-           "opportunity_id", "status", "name", "version", "quote_prefix"),
-    *slots("create_contract", {"client_id": "$acme"}, "client_id", "status", "document_url"),
-    *slots("create_new_contact", {"first_name": "A", "last_name": "B", "client_id": "$acme"},
-           "first_name", "last_name", "title", "email", "phone", "notes"),
-    *slots("upload_document", {"entity_type": "Client", "entity_id": "$acme", "file_name": "a.pdf"},
-           "entity_type", "entity_id", "file_name", "uploaded_by", "file_url"),
-    *slots("add_note", {"entity_type": "Client", "entity_id": "$acme", "content": "c"},
-           "entity_type", "entity_id", "content", "created_by"),
-    *slots("modify_client", {"client_id": "$acme"}, "client_id", "name", "email", "owner"),
-    *slots("modify_opportunity", {"opportunity_id": "$opp"}, "opportunity_id", "notes", "stage"),
-    *slots("modify_quote", {"quote_id": "$quote"}, "quote_id", "version", "status"),
-    *slots("modify_contact", {"contact_id": "$contact"}, "contact_id", "title", "notes"),
+    *slots("create_new_client", CLIENT, "name email status industry phone address owner"),
+    *slots("create_new_opportunity", OPPORTUNITY, "name client_id stage owner notes close_date"),
+    *slots("create_quote", QUOTE, "opportunity_id status name version quote_prefix"),
+    *slots("create_contract", {"client_id": "$acme"}, "client_id status document_url"),
+    *slots("create_new_contact", CONTACT, "first_name last_name title email phone notes"),
+    *slots("upload_document", DOCUMENT, "entity_type entity_id file_name uploaded_by file_url"),
+    *slots("add_note", NOTE, "entity_type entity_id content created_by"),
+    *slots("modify_client", {"client_id": "$acme"}, "client_id name email owner"),
+    *slots("modify_opportunity", {"opportunity_id": "$opp"}, "opportunity_id notes stage"),
+    *slots("modify_quote", {"quote_id": "$quote"}, "quote_id version status"),
+    *slots("modify_contact", {"contact_id": "$contact"}, "contact_id title notes"),
     ("client_search", {}, "name"),
     ("opportunity_search", {}, "notes"),
     ("view_opportunity_details", {}, "opportunity_id"),
@@ -70,7 +70,7 @@ SLOTS = [
     ("cancel_quote", {}, "quote_id"),
     ("clone_opportunity", {}, "opportunity_id"),
     ("ensure_client", {"name": "E", "status": "Active"}, "email"),
-]  # fmt: skip
+]
 
 
 def outcome(store: Store, tool: str, args: dict[str, Any], field: str, evil: str) -> tuple:

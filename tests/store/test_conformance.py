@@ -178,17 +178,32 @@ def test_database_refuses_dangling_references_with_crm_texts(store: Store) -> No
     api, ids = world_on(store)
     before = dump_state(api)
     cases = [
-        ("Contact", Contact(contact_id=MISSING, first_name="A", last_name="B", client_id=OTHER),
-         f"Client not found with ID '{OTHER}'."),
-        ("Opportunity", Opportunity(opportunity_id=MISSING, name="D", client_id=ids["opp"]),
-         f"Client not found with ID '{ids['opp']}'."),
-        ("Note", Note(note_id=MISSING, entity_type="Contact", entity_id=ids["acme"], content="x"),
-         f"Contact not found with ID '{ids['acme']}'."),
-        ("Client", Client(client_id=ids["acme"], name="Dup"),
-         f"Client already exists with ID '{ids['acme']}'."),
-        ("Client", Client(client_id=MISSING, name="Dup", email="TEAM@acme.example"),
-         "Client already exists with email 'TEAM@acme.example'."),
-    ]  # fmt: skip
+        (
+            "Contact",
+            Contact(contact_id=MISSING, first_name="A", last_name="B", client_id=OTHER),
+            f"Client not found with ID '{OTHER}'.",
+        ),
+        (
+            "Opportunity",
+            Opportunity(opportunity_id=MISSING, name="D", client_id=ids["opp"]),
+            f"Client not found with ID '{ids['opp']}'.",
+        ),
+        (
+            "Note",
+            Note(note_id=MISSING, entity_type="Contact", entity_id=ids["acme"], content="x"),
+            f"Contact not found with ID '{ids['acme']}'.",
+        ),
+        (
+            "Client",
+            Client(client_id=ids["acme"], name="Dup"),
+            f"Client already exists with ID '{ids['acme']}'.",
+        ),
+        (
+            "Client",
+            Client(client_id=MISSING, name="Dup", email="TEAM@acme.example"),
+            "Client already exists with email 'TEAM@acme.example'.",
+        ),
+    ]
     for kind, record, text in cases:
         with pytest.raises(CrmError) as info:
             store.insert(kind, record)

@@ -32,17 +32,26 @@ _STREAM.rng.setstate(_REFERENCE.ids.state())  # type: ignore[attr-defined]
 UPCOMING = [_STREAM.new_id() for _ in range(6)]
 """The ids the world's CRM will hand out next: later calls can refer to records made earlier."""
 
-TEXTS = ["Acme", "acme corporation", "  padded  ", "", " ", "a\x00b", "\x00", "\U0010ffff0",
-         "Robert'); DROP TABLE crm_clients;--", "' OR '1'='1", "%s", ":_key", "😀 Ünïcödé – 中文",
-         "Qualification", "Closed", "x" * 300, "\\x00"]  # fmt: skip
-EMAILS = ["new@x.example", "NEW@x.example", "team@acme.example", "TEAM@Acme.Example", "bad",
-          "ΑΣ@x.example", "ας@x.example", "ασ@x.example", None]  # fmt: skip
-ENUMS = ["Active", "Prospect", "Inactive", "Qualification", "Closed-Won", "Negotiation", "Draft",
-         "Sent", "Canceled", "Pending", "Expired", "Client", "Opportunity", "Quote", "Contract",
-         "Contact", "Document", "Partner", " Active", "active", None, 3]  # fmt: skip
-DATES = ["2025-03-01", "2025-01-06", "2020-01-01", "2030-12-31", "20300101", "bad",
-         "2030-01-01T10:00:00", "2025-01-06T09:00:00+02:00", date(2031, 5, 5),
-         datetime(2031, 1, 1)]  # fmt: skip
+TEXTS = (
+    ["Acme", "acme corporation", "  padded  ", "", " ", "a\x00b", "\x00", "\U0010ffff0"]
+    + ["Robert'); DROP TABLE crm_clients;--", "' OR '1'='1", "%s", ":_key", "😀 Ünïcödé – 中文"]
+    + ["Qualification", "Closed", "x" * 300, "\\x00"]
+)
+EMAILS = (
+    ["new@x.example", "NEW@x.example", "team@acme.example"]
+    + ["TEAM@Acme.Example", "bad", "ΑΣ@x.example"]
+    + ["ας@x.example", "ασ@x.example", None]
+)
+ENUMS = (
+    ["Active", "Prospect", "Inactive", "Qualification", "Closed-Won", "Negotiation", "Draft"]
+    + ["Sent", "Canceled", "Pending", "Expired", "Client", "Opportunity", "Quote", "Contract"]
+    + ["Contact", "Document", "Partner", " Active", "active", None, 3]
+)
+DATES = (
+    ["2025-03-01", "2025-01-06", "2020-01-01", "2030-12-31"]
+    + ["20300101", "bad", "2030-01-01T10:00:00"]
+    + ["2025-01-06T09:00:00+02:00", date(2031, 5, 5), datetime(2031, 1, 1)]
+)
 FILES = ["a.pdf", "deck.PPTX", "b c.pdf", "README", "x.exe", "data.xls", "notes.txt"]
 
 ids = st.sampled_from(sorted(set(WORLD_IDS.values())) + UPCOMING + ["not-a-uuid", "", None])

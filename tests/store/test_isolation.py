@@ -166,8 +166,10 @@ def test_killed_process_leaves_nothing_in_a_sqlite_file(tmp_path: Path) -> None:
     path = tmp_path / "crm.db"
     crash_mid_episode(f"sqlite:///{path}")
     with sqlite3.connect(path) as conn:  # opening rolls the hot journal back
-        counts = [conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                  for table in ("crm_clients", "crm_opportunities")]  # fmt: skip
+        counts = [
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("crm_clients", "crm_opportunities")
+        ]
     assert counts == [0, 0]
 
 

@@ -15,10 +15,10 @@ from agents.rollout import Trajectory, collect_rollouts
 from agents.train import Args, train
 
 CONFIG = dict(
-    steps=2, warm_start_steps=2, eval_every=2, save_every=2, lr=1e-3, lr_schedule="linear",
-    num_threads=1, max_new_tokens=8, max_env_steps=1, prompts_per_step=2, group_size=4,
-    num_conversations=120, num_eval_tasks=3, eval_samples=2, progress=False,
-)  # fmt: skip
+    steps=2, warm_start_steps=2, eval_every=2, save_every=2, lr=1e-3, lr_schedule="linear"
+)
+CONFIG |= dict(num_threads=1, max_new_tokens=8, max_env_steps=1, prompts_per_step=2, group_size=4)
+CONFIG |= dict(num_conversations=120, num_eval_tasks=3, eval_samples=2, progress=False)
 
 
 def token_noise(trajectory: Trajectory) -> float:

@@ -72,9 +72,16 @@ def main(out: Path) -> None:
 
         curriculum = UniformSampler(["a"], rng=np.random.default_rng(0))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 1.0)
-        save_checkpoint(out / "checkpoint", model=model, optimizer=None, scheduler=scheduler,
-                        tokenizer=AutoTokenizer.from_pretrained(tiny), curriculum=curriculum,
-                        step=1, **gathered)  # fmt: skip
+        save_checkpoint(
+            out / "checkpoint",
+            model=model,
+            optimizer=None,
+            scheduler=scheduler,
+            tokenizer=AutoTokenizer.from_pretrained(tiny),
+            curriculum=curriculum,
+            step=1,
+            **gathered,
+        )
     # a fresh sharded model and optimizer, resumed from the gathered states, steps as the first
     resumed, resumed_optimizer = sharded(tiny)
     dist.barrier()  # the checkpoint is written

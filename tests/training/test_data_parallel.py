@@ -34,13 +34,14 @@ def _launch(output_dir: Path, num_processes: int) -> subprocess.CompletedProcess
     # process runs plainly, CUDA hidden too, so that both sides compute on the CPU.
     command = [sys.executable, "-m", "tests.training.data_parallel_run", str(output_dir)]
     if num_processes > 1:
-        command[1:2] = ["-m", "accelerate.commands.launch", "--multi_gpu",
-                        "--num_processes", str(num_processes), "--num_machines", "1",
-                        "--mixed_precision", "no", "--dynamo_backend", "no",
-                        "--main_process_port", str(_free_port()), "-m"]  # fmt: skip
+        launch = (
+            f"-m accelerate.commands.launch --multi_gpu --num_processes {num_processes} "
+            "--num_machines 1 --mixed_precision no --dynamo_backend no "
+            f"--main_process_port {_free_port()} -m"
+        )
+        command[1:2] = launch.split()
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "",
-           "PYTHONPATH": path}  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": path}
     return subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
@@ -105,5 +106,7 @@ def test_micro_batch_shares_add_up_to_whole_micro_batches(loss_type: str) -> Non
 def test_one_process_keeps_the_plain_micro_batches() -> None:
     parts = micro_batches(slice(0, 8), 3, [1] * 8, "bnpo", 1)
     assert [(p.rows, p.share, p.scale) for p in parts] == [
-        (slice(0, 3), 1.0, 1.0), (slice(3, 6), 1.0, 1.0), (slice(6, 8), 1.0, 1.0)
-    ]  # fmt: skip
+        (slice(0, 3), 1.0, 1.0),
+        (slice(3, 6), 1.0, 1.0),
+        (slice(6, 8), 1.0, 1.0),
+    ]

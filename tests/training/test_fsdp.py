@@ -33,9 +33,9 @@ def _free_port() -> int:
     reason="torch.distributed with the gloo backend is needed to run two CPU processes",
 )
 def test_sharded_states_are_the_one_process_states(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_port", str(_free_port()), "-m", "tests.training.fsdp_run",
-               str(tmp_path)]  # fmt: skip
+    port = str(_free_port())
+    launch = ["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
+    command = [sys.executable, *launch, "-m", "tests.training.fsdp_run", str(tmp_path)]
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": path}
     out = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)

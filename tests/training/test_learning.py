@@ -14,12 +14,10 @@ from agents.train import Args, train
 
 
 def test_grpo_raises_the_reward_of_the_tiny_model(tmp_path: Path) -> None:
-    args = Args(
-        output_dir=str(tmp_path), steps=14, warm_start_steps=80, warm_start_lr=5e-3,
-        eval_every=14, save_every=14, max_env_steps=1, lr=1e-3, max_new_tokens=16,
-        reward_mode="binary", prompts_per_step=8, group_size=4, num_conversations=600,
-        num_eval_tasks=8, num_threads=1, progress=False,
-    )  # fmt: skip
+    config = dict(steps=14, warm_start_steps=80, warm_start_lr=5e-3, eval_every=14, save_every=14)
+    config |= dict(max_env_steps=1, lr=1e-3, max_new_tokens=16, reward_mode="binary")
+    config |= dict(prompts_per_step=8, group_size=4, num_conversations=600, num_eval_tasks=8)
+    args = Args(output_dir=str(tmp_path), num_threads=1, progress=False, **config)
     summary = train(args)
     rows = [json.loads(line) for line in Path(summary["metrics"]).read_text().splitlines()]
     rewards = [row["rollout/reward_mean"] for row in rows]

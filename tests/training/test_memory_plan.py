@@ -119,11 +119,13 @@ def test_lora_preset_trains_under_one_percent_of_the_parameters(capsys):
     ("changes", "knob"),
     [
         (["--set", "micro_batch_size=8"], "gradient_checkpointing"),
-        (["--set", "micro_batch_size=8", "--set", "gradient_checkpointing=true"],
-         "micro_batch_size"),
+        (
+            ["--set", "micro_batch_size=8", "--set", "gradient_checkpointing=true"],
+            "micro_batch_size",
+        ),
         (["--set", "vllm_gpu_memory_utilization=0.9"], "vllm_gpu_memory_utilization"),
     ],
-)  # fmt: skip
+)
 def test_a_plan_that_does_not_fit_names_the_knob(capsys, changes, knob):
     plan = _plan(capsys, "--preset", "gpu-qwen3-0.6b", *changes)
     assert plan["fits"] is False and plan["knob"] == knob and plan["peak_gib"] > 80
@@ -182,9 +184,14 @@ def _real_shape_directory(path: Path) -> Path:
 
     build_tiny_model(path)
     tiny = AutoConfig.from_pretrained(path)
-    config = _qwen3_config("Qwen/Qwen3-0.6B", num_hidden_layers=1, vocab_size=tiny.vocab_size,
-                           pad_token_id=tiny.pad_token_id, eos_token_id=tiny.eos_token_id,
-                           bos_token_id=None)  # fmt: skip
+    config = _qwen3_config(
+        "Qwen/Qwen3-0.6B",
+        num_hidden_layers=1,
+        vocab_size=tiny.vocab_size,
+        pad_token_id=tiny.pad_token_id,
+        eos_token_id=tiny.eos_token_id,
+        bos_token_id=None,
+    )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         model = Qwen3ForCausalLM(config).to(torch.bfloat16)
@@ -200,10 +207,12 @@ def test_a_directory_of_real_shapes_trains_and_is_planned(tmp_path, capsys):
     plan = _plan(capsys, "--preset", "cpu-tiny", "--set", f"model={model}")
     assert plan["parameters"] == count_parameters(shape)
     out = tmp_path / "run"
-    code = main(["train", "--preset", "cpu-tiny", "--set", f"model={model}", "--output", str(out),
-                 "--steps", "1", "--set", "warm_start_steps=0", "--set", "prompts_per_step=1",
-                 "--set", "group_size=2", "--set", "max_new_tokens=4", "--set", "num_eval_tasks=1",
-                 "--set", "eval_samples=1", "--set", "progress=false"])  # fmt: skip
+    small = (
+        "--steps 1 --set warm_start_steps=0 --set prompts_per_step=1 --set group_size=2 "
+        "--set max_new_tokens=4 --set num_eval_tasks=1 --set eval_samples=1 --set progress=false"
+    )
+    argv = ["train", "--preset", "cpu-tiny", "--set", f"model={model}", "--output", str(out)]
+    code = main(argv + small.split())
     assert code == 0, capsys.readouterr().err[-2000:]
     summary = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert summary["steps"] == 1

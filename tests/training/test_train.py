@@ -15,10 +15,8 @@ import agents.train
 from agents.rollout import collect_rollouts
 from agents.train import Args, train
 
-TINY = dict(
-    num_threads=1, max_new_tokens=8, max_env_steps=1, reward_mode="shaped", prompts_per_step=2,
-    group_size=4, num_conversations=120, num_eval_tasks=3, progress=False,
-)  # fmt: skip
+TINY = dict(num_threads=1, max_new_tokens=8, max_env_steps=1, reward_mode="shaped", progress=False)
+TINY |= dict(prompts_per_step=2, group_size=4, num_conversations=120, num_eval_tasks=3)
 
 
 def test_a_step_changes_the_parameters_and_the_loss_is_finite(tmp_path, monkeypatch) -> None:
@@ -49,8 +47,8 @@ def _metrics(path: Path) -> list[dict]:
 
 
 def test_resume_from_a_checkpoint_matches_an_unkilled_run(tmp_path: Path) -> None:
-    common = dict(steps=4, lr=1e-2, warm_start_steps=5, eval_every=2, save_every=2,
-                  lr_schedule="linear", **TINY)  # fmt: skip
+    schedule = dict(steps=4, lr=1e-2, warm_start_steps=5, lr_schedule="linear")
+    common = dict(eval_every=2, save_every=2, **schedule, **TINY)
     train(Args(output_dir=str(tmp_path / "straight"), **common))
     train(Args(output_dir=str(tmp_path / "killed"), stop_at_step=2, **common))
     assert len(_metrics(tmp_path / "killed")) == 2
@@ -64,14 +62,14 @@ def test_resume_from_a_checkpoint_matches_an_unkilled_run(tmp_path: Path) -> Non
 
 
 def test_cli_train_preset_smoke(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "scripts.cli", "train", "--preset", "cpu-tiny",
-               "--steps", "1", "--output", str(tmp_path),
-               "--set", "warm_start_steps=2", "--set", "num_conversations=120",
-               "--set", "num_eval_tasks=3", "--set", "prompts_per_step=2",
-               "--set", "group_size=2", "--set", "max_new_tokens=4",
-               "--set", "progress=false"]  # fmt: skip
-    out = subprocess.run(command, capture_output=True, text=True, timeout=120,
-                         cwd=Path(__file__).parents[2])  # fmt: skip
+    small = (
+        "--set warm_start_steps=2 --set num_conversations=120 --set num_eval_tasks=3 "
+        "--set prompts_per_step=2 --set group_size=2 --set max_new_tokens=4 --set progress=false"
+    )
+    cli = [sys.executable, "-m", "scripts.cli", "train", "--preset", "cpu-tiny", "--steps", "1"]
+    command = [*cli, "--output", str(tmp_path), *small.split()]
+    root = Path(__file__).parents[2]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=root)
     assert out.returncode == 0, out.stderr[-2000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"eval_reward_before", "eval_reward_after", "steps", "seconds", "checkpoint"} <= set(
@@ -122,14 +120,17 @@ def test_only_rank_zero_prints_and_plots(rank, tmp_path, monkeypatch, capsys) ->
 
 
 def test_data_and_base_seeds_fix_the_tasks_and_the_base_model_across_run_seeds(tmp_path) -> None:
-    common = dict(steps=2, warm_start_steps=3, eval_every=2, save_every=2, lr=1e-2,
-                  data_seed=5, base_seed=5, **TINY)  # fmt: skip
-    runs = [train(Args(output_dir=str(tmp_path / f"s{seed}"), seed=seed, **common))
-            for seed in (0, 1)]  # fmt: skip
+    common = dict(steps=2, warm_start_steps=3, eval_every=2, save_every=2, lr=1e-2, **TINY)
+    common |= dict(data_seed=5, base_seed=5)
+    runs = [
+        train(Args(output_dir=str(tmp_path / f"s{seed}"), seed=seed, **common)) for seed in (0, 1)
+    ]
     # the same held-out tasks, scored the same before GRPO: one base model for both seeds
     assert runs[0]["eval_tasks_before"] == runs[1]["eval_tasks_before"]
-    weights = [AutoModelForCausalLM.from_pretrained(tmp_path / f"s{seed}" / "initial").state_dict()
-               for seed in (0, 1)]  # fmt: skip
+    weights = [
+        AutoModelForCausalLM.from_pretrained(tmp_path / f"s{seed}" / "initial").state_dict()
+        for seed in (0, 1)
+    ]
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
     # ...while the RL itself follows the run's seed
     rollouts = [_metrics(tmp_path / f"s{seed}") for seed in (0, 1)]
@@ -153,8 +154,8 @@ def test_multi_turn_episodes_train_on_the_action_tokens_alone(tmp_path, monkeypa
         return batch
 
     monkeypatch.setattr(agents.train, "pad_batch", recording_pad_batch)
-    args = Args(output_dir=str(tmp_path), steps=2, eval_every=2, save_every=2,
-                **(TINY | {"env_id": "ArcCrmConversation-v1"}))  # fmt: skip
+    conversation = TINY | {"env_id": "ArcCrmConversation-v1"}
+    args = Args(output_dir=str(tmp_path), steps=2, eval_every=2, save_every=2, **conversation)
     summary = train(args)
     assert summary["steps"] == 2 and len(batches) == 2
     multi_turn = [t for trajectories, _ in batches for t in trajectories if len(t.steps) > 1]

@@ -21,10 +21,11 @@ from scripts.cli import main
 from tests.training.test_train import TINY
 
 ROOT = Path(__file__).parents[2]
-SMALL = ["--set", "warm_start_steps=0", "--set", "num_conversations=120",
-         "--set", "num_eval_tasks=3", "--set", "prompts_per_step=2", "--set", "group_size=2",
-         "--set", "max_new_tokens=4", "--set", "progress=false", "--set", "eval_every=2",
-         "--set", "save_every=1"]  # fmt: skip
+SMALL = (
+    "--set warm_start_steps=0 --set num_conversations=120 --set num_eval_tasks=3 "
+    "--set prompts_per_step=2 --set group_size=2 --set max_new_tokens=4 --set progress=false "
+    "--set eval_every=2 --set save_every=1"
+).split()
 
 
 def _train(out: Path, *extra: str) -> int:
@@ -99,10 +100,13 @@ def test_args_checks_types_and_ranges_for_library_callers() -> None:
 
 def test_without_torch_the_cli_names_the_extra(tmp_path) -> None:
     argv = ["train", "--preset", "cpu-tiny", "--output", str(tmp_path)]
-    code = ("import sys; sys.modules['torch'] = None\n"  # `import torch` raises ImportError
-            f"from scripts.cli import main; sys.exit(main({argv!r}))")  # fmt: skip
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=ROOT)  # fmt: skip
+    code = (
+        "import sys; sys.modules['torch'] = None\n"  # `import torch` raises ImportError
+        f"from scripts.cli import main; sys.exit(main({argv!r}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.strip() == (
         'crm-gym train: training needs torch: pip install "crm-gym[train]"'
@@ -219,8 +223,12 @@ def test_a_kill_inside_the_checkpoint_swap_resumes_at_its_step(tmp_path, monkeyp
     monkeypatch.setattr(agents.checkpoint, "_rename", rename)
     ran = []
     rollouts = agents.train.collect_rollouts
-    monkeypatch.setattr(agents.train, "collect_rollouts", lambda *a, **k: (ran.append(1),
-                        rollouts(*a, **k))[1])  # fmt: skip
+
+    def counted(*a, **k):
+        ran.append(1)
+        return rollouts(*a, **k)
+
+    monkeypatch.setattr(agents.train, "collect_rollouts", counted)
     summary = train(Args(**(vars(args) | {"steps": 6})))
     assert len(ran) == 2  # steps 5 and 6: resumed at step 4, not 0
     assert _steps(tmp_path) == [1, 2, 3, 4, 5, 6] and summary["steps"] == 6
