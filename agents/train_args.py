@@ -104,31 +104,53 @@ class Args:
         for field in fields(self):
             setattr(self, field.name, check_setting(field.name, getattr(self, field.name)))
         if self.backend == "vllm" and self.warm_start_steps:  # it trains the HF model in place
-            raise ConfigError(f"warm_start_steps={self.warm_start_steps} needs backend='hf', "
-                              "got backend='vllm' (set warm_start_steps=0)")  # fmt: skip
+            raise ConfigError(
+                f"warm_start_steps={self.warm_start_steps} needs backend='hf', "
+                "got backend='vllm' (set warm_start_steps=0)"
+            )
         if self.fsdp and self.backend != "vllm":  # HF generation: uneven gathers would hang
-            raise ConfigError("fsdp=true needs backend='vllm', got backend='hf': sharded "
-                              "layers are gathered by every process at once, and HF generation "
-                              "runs a different number of forward passes on each")  # fmt: skip
+            raise ConfigError(
+                "fsdp=true needs backend='vllm', got backend='hf': sharded "
+                "layers are gathered by every process at once, and HF generation "
+                "runs a different number of forward passes on each"
+            )
         if self.lora_rank and not self.lora_target_modules:
             raise ConfigError(f"lora_rank={self.lora_rank} needs lora_target_modules, got ()")
 
 
 # the least value of a numeric field (None, where a field allows it, is always fine)
 _AT_LEAST: dict[str, int] = {
-    "seed": 0, "data_seed": 0, "base_seed": 0,  # numpy's seed sequences take no negatives
+    "seed": 0,
+    "data_seed": 0,
+    "base_seed": 0,  # numpy's seed sequences take no negatives
     "steps": 0,  # 0: the warm start and the evaluation alone
     "group_size": 2,  # advantages compare completions within a group: one alone learns nothing
-    "prompts_per_step": 1, "micro_batch_size": 1, "num_iterations": 1, "max_new_tokens": 1,
-    "max_env_steps": 1, "num_conversations": 2, "num_eval_tasks": 1, "eval_samples": 1,
-    "eval_every": 1, "save_every": 1, "warm_start_steps": 0, "warm_start_batch_size": 1,
-    "warm_start_conversations": 0, "tiny_hidden_size": 8, "tiny_num_layers": 1,
+    "prompts_per_step": 1,
+    "micro_batch_size": 1,
+    "num_iterations": 1,
+    "max_new_tokens": 1,
+    "max_env_steps": 1,
+    "num_conversations": 2,
+    "num_eval_tasks": 1,
+    "eval_samples": 1,
+    "eval_every": 1,
+    "save_every": 1,
+    "warm_start_steps": 0,
+    "warm_start_batch_size": 1,
+    "warm_start_conversations": 0,
+    "tiny_hidden_size": 8,
+    "tiny_num_layers": 1,
     "tiny_vocab_size": 300,
-    "warmup_steps": 0, "num_threads": 1, "stop_at_step": 1,
-    "beta": 0, "eps_low": 0, "eps_high": 0, "weight_decay": 0, "lora_rank": 0,
-}  # fmt: skip
-_POSITIVE = {"lr", "warm_start_lr", "temperature", "max_grad_norm", "curriculum_tau",
-             "lora_alpha"}  # fmt: skip
+    "warmup_steps": 0,
+    "num_threads": 1,
+    "stop_at_step": 1,
+    "beta": 0,
+    "eps_low": 0,
+    "eps_high": 0,
+    "weight_decay": 0,
+    "lora_rank": 0,
+}
+_POSITIVE = {"lr", "warm_start_lr", "temperature", "max_grad_norm", "curriculum_tau", "lora_alpha"}
 _UNIT = {"top_p", "vllm_gpu_memory_utilization", "curriculum_alpha"}  # in (0, 1]
 _BELOW_ONE = {"lora_dropout"}  # in [0, 1)
 

@@ -84,8 +84,9 @@ def run_data_seed(args: Any) -> int:
 
 def run_tasks(args: Any) -> tuple[list, list]:
     """A run's (training, held-out) conversations, from its ``Args``."""
-    return task_sets(args.task_family, args.num_conversations, args.num_eval_tasks,
-                     run_data_seed(args))  # fmt: skip
+    return task_sets(
+        args.task_family, args.num_conversations, args.num_eval_tasks, run_data_seed(args)
+    )
 
 
 def eval_seed(args: Any) -> int:
@@ -97,8 +98,12 @@ def env_kwargs(args: Any, tasks: list[Any]) -> dict[str, Any]:
     """The env settings of a run's training and evaluation envs (``make_vec`` keywords)."""
     from crm_gym.scoring import RewardConfig
 
-    return {"tasks": tasks, "expose_reference": True, "max_steps": args.max_env_steps,
-            "reward_config": RewardConfig(mode=args.reward_mode)}  # fmt: skip
+    return {
+        "tasks": tasks,
+        "expose_reference": True,
+        "max_steps": args.max_env_steps,
+        "reward_config": RewardConfig(mode=args.reward_mode),
+    }
 
 
 def balanced(conversations: list[Any], num_eval: int, family: str) -> list[Any]:
@@ -143,10 +148,14 @@ def two_turn_prefix(conversation: Any) -> Any:
     """The conversation cut after its second turn (a failure planned later is dropped)."""
     failure = conversation.failure_turn
     kept = failure is not None and failure <= 2
-    return conversation.model_copy(update={
-        "turns": conversation.turns[:2], "final_expected_state": {},
-        "contains_failure": kept, "failure_turn": failure if kept else None,
-    })  # fmt: skip
+    return conversation.model_copy(
+        update={
+            "turns": conversation.turns[:2],
+            "final_expected_state": {},
+            "contains_failure": kept,
+            "failure_turn": failure if kept else None,
+        }
+    )
 
 
 def warm_start_tasks(family: str, conversations: Iterable[Any]) -> list[Any]:
@@ -171,8 +180,13 @@ def passes_with_replay(conversations: list[Any], env_id: str, max_steps: int) ->
 
     if not conversations:
         return []
-    env = gym.make(env_id, tasks=conversations, max_steps=max_steps, expose_reference=True,
-                   reward_config=RewardConfig(mode="binary"))  # fmt: skip
+    env = gym.make(
+        env_id,
+        tasks=conversations,
+        max_steps=max_steps,
+        expose_reference=True,
+        reward_config=RewardConfig(mode="binary"),
+    )
     policy, kept = ReplayPolicy(), []
     for conversation in conversations:
         observation, info = env.reset(options={"task_id": first_turn(conversation)})

@@ -79,9 +79,9 @@ class TrainedRun:
 
     def sampling(self) -> SamplingParams:
         """The held-out evaluation's sampling; its ``seed`` is the base of the episode seeds."""
-        from agents.train import _eval_sampling  # the trainer's own rule, kept in one place
+        from agents.train_setup import eval_sampling  # the trainer's own rule, kept in one place
 
-        return _eval_sampling(self.args)
+        return eval_sampling(self.args)
 
     def reported(self) -> dict[str, float] | None:
         """The held-out numbers the run logged at the model's step (None: none at that step)."""

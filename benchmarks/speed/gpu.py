@@ -195,18 +195,19 @@ def grpo_step_times(
 
     from agents.hf import HFPolicy
     from agents.presets import PRESETS
-    from agents.train import Args, _make_envs, _tasks_by_arm
+    from agents.train import Args
     from agents.train_data import task_sets
+    from agents.train_setup import make_envs, tasks_by_arm
     from benchmarks.speed.grpo import _rollout
 
     args = Args(**PRESETS["cpu-tiny"], seed=0)
     train_tasks, _ = task_sets("noarg", 400, args.num_eval_tasks, 0)
-    by_arm = _tasks_by_arm("noarg", train_tasks)
+    by_arm = tasks_by_arm("noarg", train_tasks)
     state = {
         "args": args,
         "model": model,
         "policy": HFPolicy(model, tokenizer, device=device, prompt_style=args.prompt_style),
-        "envs": _make_envs(args, train_tasks, args.prompts_per_step * args.group_size),
+        "envs": make_envs(args, train_tasks, args.prompts_per_step * args.group_size),
         "task_ids": [task for arm in sorted(by_arm) for task in by_arm[arm]],
     }
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)

@@ -56,8 +56,9 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     from agents.hf import HFPolicy
     from agents.presets import PRESETS
     from agents.tiny import build_tiny_model
-    from agents.train import Args, _make_envs, _tasks_by_arm
+    from agents.train import Args
     from agents.train_data import task_sets
+    from agents.train_setup import make_envs, tasks_by_arm
 
     args = Args(**(PRESETS["cpu-tiny"] | {"seed": seed, "num_conversations": num_conversations}))
     torch.set_num_threads(args.num_threads or 1)
@@ -67,9 +68,9 @@ def setup(seed: int, num_conversations: int) -> dict[str, Any]:
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     train_tasks, _ = task_sets(args.task_family, args.num_conversations, args.num_eval_tasks, seed)
-    by_arm = _tasks_by_arm(args.task_family, train_tasks)
+    by_arm = tasks_by_arm(args.task_family, train_tasks)
     task_ids = [task for arm in sorted(by_arm) for task in by_arm[arm]]
-    envs = _make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
+    envs = make_envs(args, train_tasks, args.prompts_per_step * args.group_size)
     policy = HFPolicy(model, tokenizer, device="cpu", prompt_style=args.prompt_style)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     return {

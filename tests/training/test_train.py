@@ -12,6 +12,7 @@ import torch
 from transformers import AutoModelForCausalLM
 
 import agents.train
+import agents.train_setup
 from agents.rollout import collect_rollouts
 from agents.train import Args, train
 
@@ -174,7 +175,7 @@ def test_the_chain_family_trains_on_whole_two_turn_conversations(tmp_path, monke
     from agents.train_data import first_turn, task_sets
 
     seen: dict[str, list] = {"warm": [], "grpo": []}
-    pad_batch, warm_start = agents.train.pad_batch, agents.train.warm_start
+    pad_batch, warm_start = agents.train.pad_batch, agents.train_setup.warm_start
 
     def recording_pad_batch(trajectories, *args, **kwargs):
         seen["grpo"] += trajectories
@@ -185,7 +186,7 @@ def test_the_chain_family_trains_on_whole_two_turn_conversations(tmp_path, monke
         return warm_start(model, trajectories, **kwargs)
 
     monkeypatch.setattr(agents.train, "pad_batch", recording_pad_batch)
-    monkeypatch.setattr(agents.train, "warm_start", recording_warm_start)
+    monkeypatch.setattr(agents.train_setup, "warm_start", recording_warm_start)
     chain = TINY | {
         "env_id": "ArcCrmConversation-v1",
         "task_family": "chain",
