@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 pytest.importorskip("transformers", reason='needs the train extra: pip install "crm-gym[train]"')
@@ -16,12 +14,10 @@ from agents.tiny import SPECIAL_TOKENS, build_tiny_model  # noqa: E402
 ROLES = ("system", "user", "assistant", "tool")
 
 
-def test_builds_offline_in_seconds_and_reloads_with_auto_classes(tmp_path, monkeypatch):
+def test_builds_offline_and_reloads_with_auto_classes(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
-    start = time.perf_counter()
     path = build_tiny_model(tmp_path / "tiny", seed=1)
-    assert time.perf_counter() - start < 10
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= {
         p.name for p in path.iterdir()
     }
