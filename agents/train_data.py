@@ -125,7 +125,7 @@ def balanced(conversations: list[Any], num_eval: int, family: str) -> list[Any]:
 
 
 def _with_arguments(conversations: Iterable[Any]) -> list[Any]:
-    return [c for c in passes_with_call(conversations) if c.turns[0].expected_args]
+    return passes_with_call(c for c in conversations if c.turns[0].expected_args)
 
 
 def chains(conversations: Iterable[Any]) -> list[Any]:
@@ -206,26 +206,7 @@ def passes_with_call(conversations: Iterable[Any]) -> list[Any]:
 
     Checked by running that call in ``ArcCrm-v1`` with one action and the binary reward.
     """
-    import gymnasium as gym
-
-    from crm_gym.actions import format_tool_call
-    from crm_gym.scoring import RewardConfig
-
-    candidates = list(conversations)
-    if not candidates:
-        return []
-    env = gym.make(
-        "ArcCrm-v1", tasks=candidates, max_steps=1, reward_config=RewardConfig(mode="binary")
-    )
-    kept = []
-    for conversation in candidates:
-        turn = conversation.turns[0]
-        env.reset(options={"task_id": first_turn(conversation)})
-        *_, info = env.step(format_tool_call(turn.expected_tool, turn.expected_args))
-        if info["reward_components"]["passed"]:
-            kept.append(conversation)
-    env.close()
-    return kept
+    return passes_with_replay(list(conversations), "ArcCrm-v1", max_steps=1)
 
 
 CALL_DIFFICULTY = ((2, "easy"), (3, "medium"))
