@@ -58,7 +58,7 @@ def write_docs(results: dict[str, Any], docs: Path) -> None:
     (docs / data).write_text(json.dumps(results, indent=1) + "\n")
     plot(results, docs / figure)
     doc = docs / "results.md"
-    body = markdown(results).replace("(train_curve.png)", f"({figure})")
+    body = markdown(results, figure)
     text = doc.read_text()
     if f"\n{section}\n" not in text:
         text = add_section(text, section)
@@ -91,8 +91,8 @@ def _poi_line(label: str, p: dict[str, Any]) -> str:
     return f"| {label} | {p['p']:.3f} | [{lo:.3f}, {hi:.3f}] | {verdict} |"
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The body of the "Trained tiny model" section."""
+def markdown(results: dict[str, Any], figure: str = "train_curve.png") -> str:
+    """The body of a "Trained tiny model" section (``figure``: its curve's file in docs/)."""
     s = results["settings"]
     seeds = len(results["seeds"])
     warmed = "the first two turns" if s["task_family"] == "chain" else "the first requests"
@@ -157,7 +157,7 @@ def markdown(results: dict[str, Any]) -> str:
         *_group_table("arm (skill-difficulty of the call)", results["per_arm"], results),
         *_group_table("skill", results["per_skill"], None),
         *_group_table("outcome (what the reference call does)", results["per_outcome"], None),
-        "![held-out success over GRPO steps](train_curve.png)",
+        f"![held-out success over GRPO steps]({figure})",
         "",
         *notes(results),
         "",
