@@ -389,15 +389,22 @@ def _micro_batch_loss(
         None if ref_logprobs is None else ref_logprobs[rows],
         advantages[rows],
         mask,
-        beta=args.beta,
-        eps_low=args.eps_low,
-        eps_high=args.eps_high,
-        loss_type=args.loss_type,
-        max_completion_length=args.max_new_tokens * args.max_env_steps,
         num_items_in_batch=num_items,
         num_accumulation_steps=num_micro_batches,
+        **loss_settings(args),
     )
     return logprobs, loss, metrics
+
+
+def loss_settings(args: Args) -> dict[str, Any]:
+    """The run's ``grpo_loss`` keywords: KL weight, clip range, aggregation, length bound."""
+    return {
+        "beta": args.beta,
+        "eps_low": args.eps_low,
+        "eps_high": args.eps_high,
+        "loss_type": args.loss_type,
+        "max_completion_length": args.max_new_tokens * args.max_env_steps,
+    }
 
 
 def _reference_logprobs(

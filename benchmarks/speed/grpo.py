@@ -180,6 +180,7 @@ def _grpo_fwd_bwd(
     """GRPO forward+backward over the micro-batches, as agents.train does it."""
     from agents.grpo import grpo_loss
     from agents.logprobs import token_logprobs
+    from agents.train import loss_settings
 
     optimizer.zero_grad(set_to_none=True)
     for rows in slices:
@@ -193,13 +194,9 @@ def _grpo_fwd_bwd(
             None,
             advantages[rows],
             mask,
-            beta=args.beta,
-            eps_low=args.eps_low,
-            eps_high=args.eps_high,
-            loss_type=args.loss_type,
-            max_completion_length=args.max_new_tokens * args.max_env_steps,
             num_items_in_batch=num_items,
             num_accumulation_steps=len(slices),
+            **loss_settings(args),
         )
         loss.backward()
 
