@@ -1,7 +1,7 @@
 """The learning evidence: GRPO (SEC and uniform) vs its warm start and policy-free baselines.
 
 ```
-python -m benchmarks.train_results --seeds 5 [--preset cpu-args] [--steps N] [--out DIR]
+python -m benchmarks.train_results --seeds 5 [--preset cpu-args] [--steps N] [--out DIR] [--jobs 2]
 ```
 
 1. **Base model**: the preset's tiny model and supervised warm start, once (``base/``, a run of
@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
-import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -152,29 +154,39 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
         f"base model: greedy {base['eval_greedy_success_before']:.3f} "
         f"sampled {base['eval_success_before']:.3f}"
     )
+    planned = [(seed, variant) for seed in range(options.seeds) for variant in VARIANTS]
+    all_args = [grpo_settings(preset, out / "base", out, v, s, options.steps) for s, v in planned]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
-    for seed in range(options.seeds):
-        for variant in VARIANTS:
-            tick = time.perf_counter()
-            args = grpo_settings(preset, out / "base", out, variant, seed, options.steps)
-            summary = train_or_reuse(args)
-            runs[variant].append(
-                {
-                    "summary": summary,
-                    "curve": curve(Path(args.output_dir), summary),
-                    "arm_rows": _rows(Path(args.output_dir)),
-                }
-            )
-            log(
-                f"seed {seed} {variant:<7} greedy {summary['eval_greedy_success_after']:.3f} "
-                f"sampled {summary['eval_success_after']:.3f} "
-                f"({time.perf_counter() - tick:.0f} s)"
-            )
+    for (seed, variant), args, summary in zip(
+        planned, all_args, run_all(all_args, options.jobs), strict=True
+    ):
+        run_dir = Path(args.output_dir)
+        runs[variant].append(
+            {"summary": summary, "curve": curve(run_dir, summary), "arm_rows": _rows(run_dir)}
+        )
+        log(
+            f"seed {seed} {variant:<7} greedy {summary['eval_greedy_success_after']:.3f} "
+            f"sampled {summary['eval_success_after']:.3f} ({summary['seconds']:.0f} s)"
+        )
     threads = None
     if options.threads_check:
         args = grpo_settings(preset, out / "base", out, "bandit", 0, options.steps, 2)
         threads = train_or_reuse(args)
     return {"base_args": base_args, "base": base, "runs": runs, "threads": threads}
+
+
+def run_all(all_args: list[Any], jobs: int) -> Iterator[dict[str, Any]]:
+    """Each run's summary, in order; ``jobs`` runs at once in fresh processes.
+
+    Every run sets its own thread count (``num_threads``), so a run gives the same numbers
+    alone or beside others on the same machine, only later.
+    """
+    if jobs <= 1:
+        yield from map(train_or_reuse, all_args)
+        return
+    context = multiprocessing.get_context("spawn")  # no forked torch state in the workers
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        yield from pool.map(train_or_reuse, all_args)
 
 
 def _rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -330,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="GRPO steps (the preset's)")
     parser.add_argument("--out", default="runs/train_results")
     parser.add_argument("--reps", type=int, default=2000, help="bootstrap repetitions")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="GRPO runs at once (one per core: the same numbers)"
+    )
     parser.add_argument(
         "--no-threads-check",
         dest="threads_check",

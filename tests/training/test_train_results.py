@@ -152,3 +152,24 @@ def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path, monk
         json.loads((out / "train_results.json").read_text())["grpo_greedy"]
         == results["grpo_greedy"]
     )
+
+
+@pytest.mark.slow
+def test_runs_side_by_side_give_the_numbers_of_runs_one_after_another(tmp_path) -> None:
+    fields = train_results._preset_fields(
+        "cpu-tiny",
+        "steps=1 warm_start_steps=2 num_conversations=200 num_eval_tasks=3 eval_samples=2 "
+        "eval_every=1 tiny_hidden_size=16 tiny_num_layers=1 max_new_tokens=8".split(),
+    )
+
+    def planned(folder: str) -> list:
+        return [
+            train_results.settings(fields, seed=seed, output_dir=str(tmp_path / folder / str(seed)))
+            for seed in (0, 1)
+        ]
+
+    together = list(train_results.run_all(planned("together"), jobs=2))
+    alone = list(train_results.run_all(planned("alone"), jobs=1))
+    for key in ("eval_tasks_before", "eval_tasks_after", "eval_reward_after"):
+        assert [s[key] for s in together] == [s[key] for s in alone]
+    assert together[0]["eval_tasks_after"]  # each run evaluated its held-out tasks
