@@ -80,7 +80,8 @@ class Args:
     gradient_checkpointing: bool = False
     fsdp: bool = False
     # curriculum
-    curriculum: Literal["bandit", "uniform"] = "bandit"
+    # bandit: SEC; uniform; easy_to_hard / hard_to_easy: each arm's share of steps in turn
+    curriculum: Literal["bandit", "uniform", "easy_to_hard", "hard_to_easy"] = "bandit"
     curriculum_alpha: float = 0.3
     curriculum_tau: float = 0.5
     # supervised warm start on replayed reference trajectories (0: none)

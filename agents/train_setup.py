@@ -33,7 +33,8 @@ from agents.train_data import (
 )
 from agents.train_parallel import on_main
 from agents.train_scale import fsdp_plugin
-from curricula import SoftmaxBandit, UniformSampler
+from curricula import FixedOrderSampler, SoftmaxBandit, UniformSampler
+from curricula.arms import DEFAULT_DIFFICULTIES
 
 
 def output_dir(args: Args, accelerator: Any) -> Path:
@@ -131,11 +132,28 @@ def make_policy(args: Args, model: Any, tokenizer: Any, device: Any) -> Any:
 
 
 def make_curriculum(args: Args, arms: list[str]) -> Any:
-    """The SEC bandit or the uniform sampler over ``arms``, seeded from the run's seed."""
+    """The run's curriculum over ``arms``: the SEC bandit, uniform, or a fixed difficulty order.
+
+    ``easy_to_hard`` and ``hard_to_easy`` give every arm an equal share of the steps, one arm a
+    step (``FixedOrderSampler``): the same tasks in opposite orders, to see if order matters.
+    """
     rng = np.random.default_rng([args.seed, 7])
     if args.curriculum == "uniform":
         return UniformSampler(arms, rng=rng)
+    if args.curriculum in ("easy_to_hard", "hard_to_easy"):
+        ordered = difficulty_order(arms, reverse=args.curriculum == "hard_to_easy")
+        return FixedOrderSampler(ordered, steps_per_arm=max(1, args.steps // len(arms)))
     return SoftmaxBandit(arms, alpha=args.curriculum_alpha, tau=args.curriculum_tau, rng=rng)
+
+
+def difficulty_order(arms: list[str], reverse: bool = False) -> list[str]:
+    """``skill-difficulty`` arms, easy ones first (or hard ones, ``reverse``), skills by name."""
+    rank = {difficulty: i for i, difficulty in enumerate(DEFAULT_DIFFICULTIES)}
+    unknown = [arm for arm in arms if arm.rsplit("-", 1)[-1] not in rank]
+    if unknown:
+        raise ValueError(f"arms must end in one of {DEFAULT_DIFFICULTIES}, got {unknown}")
+    ordered = sorted(arms, key=lambda arm: (rank[arm.rsplit("-", 1)[-1]], arm))
+    return ordered[::-1] if reverse else ordered
 
 
 def make_scheduler(args: Args, optimizer: Any) -> Any:
