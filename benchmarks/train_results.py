@@ -319,7 +319,7 @@ def _reproducibility(single: dict[str, Any], threads: dict[str, Any] | None) -> 
     }
 
 
-def _preset_fields(name: str, changes: list[str]) -> dict[str, Any]:
+def preset_fields(name: str, changes: list[str]) -> dict[str, Any]:
     """The preset's fields with the ``--set`` changes applied."""
     from agents.presets import PRESETS
     from agents.train_args import parse_set
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-docs", action="store_true", help="do not touch docs/")
     options = parser.parse_args(argv)
-    options.fields = _preset_fields(options.preset, options.set)
+    options.fields = preset_fields(options.preset, options.set)
     results = analyse(collect(options), options)
     results["command"] = "python -m benchmarks.train_results " + " ".join(argv or sys.argv[1:])
     text = json.dumps(results, indent=1)

@@ -156,7 +156,7 @@ def test_the_whole_pipeline_at_a_tiny_size_writes_every_named_key(tmp_path, monk
 
 @pytest.mark.slow
 def test_runs_side_by_side_give_the_numbers_of_runs_one_after_another(tmp_path) -> None:
-    fields = train_results._preset_fields(
+    fields = train_results.preset_fields(
         "cpu-tiny",
         "steps=1 warm_start_steps=2 num_conversations=200 num_eval_tasks=3 eval_samples=2 "
         "eval_every=1 tiny_hidden_size=16 tiny_num_layers=1 max_new_tokens=8".split(),
