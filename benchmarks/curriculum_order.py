@@ -37,6 +37,7 @@ from benchmarks.train_results import (
     train_or_reuse,
 )
 from benchmarks.train_stats import by_group, mean_ci, poi, task_matrix
+from curricula.arms import DEFAULT_DIFFICULTIES
 
 ORDERS = ("easy_to_hard", "hard_to_easy")
 VARIANTS = (*ORDERS, "bandit", "uniform")
@@ -121,7 +122,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "| difficulty | tasks | " + " | ".join(LABELS[v] for v in order) + " |",
         "|---" * (len(order) + 2) + "|",
     ]
-    for group, row in results["per_difficulty"].items():
+    rank = {name: i for i, name in enumerate(DEFAULT_DIFFICULTIES)}
+    for group, row in sorted(results["per_difficulty"].items(), key=lambda g: rank[g[0]]):
         cells = " | ".join(f"{row[v]:.3f}" for v in order)
         lines.append(f"| {group} | {int(row['n'])} | {cells} |")
     lines += ["", "| X vs Y (greedy) | P(X > Y), all tasks | hard tasks | verdict (all) |"]
