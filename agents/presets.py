@@ -59,7 +59,7 @@ _ARGS = _TINY | {
 _CHAIN = _ARGS | {
     "env_id": "ArcCrmConversation-v1",
     "task_family": "chain",
-    "max_env_steps": 2,  # per turn: the call, then the reply (actions <= 113 tokens: 128 fit)
+    "max_env_steps": 2,  # per turn: the call, then the reply
     "num_conversations": 3000,  # 416 training tasks
     "num_eval_tasks": 32,
     "eval_samples": 4,

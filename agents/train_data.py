@@ -15,7 +15,6 @@ as the GRPO batches, and cross-entropy falls on the action tokens only.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -25,6 +24,7 @@ from agents.logprobs import token_logprobs
 from agents.policy import Observation, Sample, SamplingParams
 from agents.rollout import Trajectory, collect_rollouts, derive_seed, episode_seed
 from crm_gym.crm.tools import tool_schemas
+from crm_gym.data.templates import referenced_turns
 from crm_gym.envs.tasks import arm_of
 from crm_gym.scoring.facts import scalars
 
@@ -139,7 +139,7 @@ def chains(conversations: Iterable[Any]) -> list[Any]:
     two_turns = [
         two_turn_prefix(c)
         for c in conversations
-        if len(c.turns) > 1 and "{{turn_1." in json.dumps(c.turns[1].expected_args)
+        if len(c.turns) > 1 and 1 in referenced_turns(c.turns[1].expected_args)
     ]
     return passes_with_replay(two_turns, **CHAIN_ENV)
 

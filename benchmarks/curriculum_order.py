@@ -28,13 +28,12 @@ from benchmarks.report import ReportOptions
 from benchmarks.train_report import add_section, replace_section
 from benchmarks.train_results import (
     ROOT,
+    base_run,
     grpo_settings,
     held_out_tasks,
     log,
     preset_fields,
     run_all,
-    settings,
-    train_or_reuse,
 )
 from benchmarks.train_stats import by_group, mean_ci, poi, task_matrix
 from curricula.arms import DEFAULT_DIFFICULTIES
@@ -54,8 +53,7 @@ SECTION = "## Curriculum order"
 def collect(options: argparse.Namespace) -> dict[str, Any]:
     """The base model's summary and each variant's per-seed summaries (run or reused)."""
     out = Path(options.out)
-    base_args = settings(options.fields, steps=0, seed=0, output_dir=str(out / "base"))
-    base = train_or_reuse(base_args)
+    base_args, base = base_run(options.fields, out)
     planned = [(v, s) for s in range(options.seeds) for v in VARIANTS]
     all_args = [grpo_settings(options.fields, out / "base", out, v, s, None) for v, s in planned]
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}

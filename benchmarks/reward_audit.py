@@ -44,6 +44,7 @@ from benchmarks.audit_policies import AuditPolicy, audit_policies
 from crm_gym.data.conversation import Conversation
 from crm_gym.envs.tasks import TaskSource
 from crm_gym.envs.vector import make_vec
+from crm_gym.registration import plays_whole_conversations
 from crm_gym.scoring import RewardConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ class Cell:
 # ---- running ------------------------------------------------------------------------------------
 def plan(env_id: str, conversations: Sequence[Conversation]) -> list[dict[str, Any]]:
     """One episode per turn (``ArcCrm``) or per conversation (``ArcCrmConversation``)."""
-    if env_id.startswith("ArcCrmConversation"):
+    if plays_whole_conversations(env_id):
         return [{"task_id": c.conversation_id} for c in conversations]
     return [{"task_id": f"{c.conversation_id}#{t.turn_id}"} for c in conversations for t in c.turns]
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from crm_gym.registration import plays_whole_conversations
+
 SECTION = "## Trained tiny model"
 LABELS = {"bandit": "GRPO + SEC", "uniform": "GRPO + uniform"}
 ROWS = (
@@ -266,8 +268,8 @@ def notes(results: dict[str, Any]) -> list[str]:
 
 def goal_name(results: dict[str, Any]) -> str:
     """Which of issue #19's goals a run tests: whole conversations, or single requests."""
-    multi_turn = results.get("settings", {}).get("env_id", "").startswith("ArcCrmConversation")
-    return "multi-turn" if multi_turn else "single-turn"
+    env_id = results.get("settings", {}).get("env_id", "")
+    return "multi-turn" if plays_whole_conversations(env_id) else "single-turn"
 
 
 def outcome_note(table: dict[str, dict[str, float]]) -> str:

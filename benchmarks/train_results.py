@@ -61,6 +61,12 @@ def settings(preset: str | dict[str, Any], **changes: Any) -> Any:
     return Args(**(dict(fields) | {"progress": False} | changes))
 
 
+def base_run(preset: str | dict[str, Any], out: Path) -> tuple[Any, dict[str, Any]]:
+    """The warm-started base model every GRPO run starts from: ``<out>/base``, 0 GRPO steps."""
+    args = settings(preset, steps=0, seed=0, output_dir=str(out / "base"))
+    return args, train_or_reuse(args)
+
+
 def train_or_reuse(args: Any) -> dict[str, Any]:
     """A run's summary: reused when its directory holds one made with the same settings."""
     from agents.train import train
@@ -116,9 +122,10 @@ def held_out_tasks(args: Any) -> tuple[list[str], list[str], list[str], list[str
     the CRM refuses (an unknown id, an invalid stage...) answered by the expected error.
     """
     from agents.train_data import first_turn, run_tasks, task_arm
+    from crm_gym.registration import plays_whole_conversations
 
     held_out = run_tasks(args)[1]
-    whole = args.env_id.startswith("ArcCrmConversation")
+    whole = plays_whole_conversations(args.env_id)
     outcomes = [_outcome(c.turns if whole else c.turns[:1]) for c in held_out]
     arms = [task_arm(args.task_family, c) for c in held_out]
     return [first_turn(c) for c in held_out], arms, [str(c.skill) for c in held_out], outcomes
@@ -148,8 +155,7 @@ def collect(options: argparse.Namespace) -> dict[str, Any]:
     out = Path(options.out)
     out.mkdir(parents=True, exist_ok=True)
     preset = options.fields
-    base_args = settings(preset, steps=0, seed=0, output_dir=str(out / "base"))
-    base = train_or_reuse(base_args)
+    base_args, base = base_run(preset, out)
     log(
         f"base model: greedy {base['eval_greedy_success_before']:.3f} "
         f"sampled {base['eval_success_before']:.3f}"

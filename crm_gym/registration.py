@@ -8,6 +8,11 @@ ENV_IDS = {
 }
 
 
+def plays_whole_conversations(env_id: str) -> bool:
+    """Whether an episode of ``env_id`` is a whole conversation (else one user turn)."""
+    return env_id.startswith("ArcCrmConversation")
+
+
 def register_envs() -> None:
     """Register every crm-gym env id (idempotent)."""
     for env_id, entry_point in ENV_IDS.items():
