@@ -202,11 +202,15 @@ def _adapter_policy(run: Path, model: Path, prompt_style: str) -> Any:
 
 
 def model_dir(run: Path) -> Path:
-    """The trained model of a ``crm-gym train`` run: ``final/``, else ``checkpoint/model``."""
-    for candidate in (run / "final", run / "checkpoint" / "model"):
+    """A ``crm-gym train`` run's model: ``final/``, else ``checkpoint/model``, else ``initial/``.
+
+    ``initial/`` is the model the GRPO steps start from (after any warm start): the result of a
+    run with 0 steps, and what a run that saved no checkpoint yet evaluates as (step 0).
+    """
+    for candidate in (run / "final", run / "checkpoint" / "model", run / "initial"):
         if (candidate / "config.json").is_file():
             return candidate
     raise PolicySpecError(
-        f"--policy {run}: a `crm-gym train` run without a trained model "
-        "(no final/ or checkpoint/model/ with config.json); has it saved a checkpoint yet?"
+        f"--policy {run}: a `crm-gym train` run without a model (no final/, checkpoint/model/ "
+        "or initial/ with config.json); has it started training yet?"
     )

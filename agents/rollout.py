@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
@@ -70,6 +70,11 @@ class Trajectory:
     old_logprobs: tuple[float, ...] = ()
     env_index: int = 0
     episode: int = 0  # its index in the plan (the order of ``options``)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every turn the episode scored passed: a conversation, all of its turns."""
+        return all_turns_passed(step.info for step in self.steps)
 
 
 @dataclass
@@ -197,6 +202,17 @@ def _plan(
     if count < 0:
         raise ValueError(f"num_episodes must be >= 0, got {count}")
     return [None] * count
+
+
+def all_turns_passed(infos: Iterable[dict[str, Any]]) -> bool:
+    """Whether the turns scored in these step infos all passed, and there was at least one.
+
+    An env scores a turn on the step that ends it (``info["reward_components"]``): a single-turn
+    episode once, a conversation once per turn. A conversation whose last turn passes after an
+    earlier one failed has not passed.
+    """
+    scored = [info["reward_components"] for info in infos if "reward_components" in info]
+    return bool(scored) and all(components["passed"] == 1.0 for components in scored)
 
 
 def derive_seed(seed: int | None, *keys: int) -> int | None:

@@ -61,7 +61,7 @@ from agents.train_data import (
     pad_batch,
     run_tasks,
 )
-from agents.train_metrics import episode_passed, logprob_mismatch, shared_metrics, step_metrics
+from agents.train_metrics import logprob_mismatch, shared_metrics, step_metrics
 from agents.train_parallel import (
     MicroBatch,
     finish_rollouts,
@@ -277,7 +277,7 @@ def _score(
     rewards = torch.tensor(
         gather_rows(accelerator, [t.total_return for t in trajectories]), dtype=torch.float32
     )  # (B*G,)
-    passed = gather_rows(accelerator, [episode_passed(t) for t in trajectories])
+    passed = gather_rows(accelerator, [float(t.passed) for t in trajectories])
     advantages = group_advantages(rewards, args.group_size, args.scale_rewards)  # (B*G,)
     arms = gather_rows(accelerator, [t.arm for t in trajectories])
     curriculum.update(reward_from_advantages(arms, advantages.tolist()))

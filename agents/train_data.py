@@ -15,7 +15,7 @@ as the GRPO batches, and cross-entropy falls on the action tokens only.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     from crm_gym.generator import generate
 
     if name in SPLIT_FAMILIES:
-        keep = _with_arguments if name == "args" else chains
+        keep = task_family_filter(name)
         train = keep(generate(num_conversations, seed=seed, holdout="train"))
         held_out = keep(generate(num_conversations, seed=seed, holdout="held_out"))
         return train, balanced(held_out, num_eval, name)
@@ -75,6 +75,11 @@ def task_sets(name: str, num_conversations: int, num_eval: int, seed: int) -> tu
     elif name != "all":
         raise ValueError(f"task family must be one of {FAMILIES}, got {name!r}")
     return split_tasks(conversations, num_eval, seed)
+
+
+def task_family_filter(name: str) -> Callable[[Iterable[Any]], list[Any]]:
+    """A split family's choice of conversations: ``args`` requests with arguments, ``chain``s."""
+    return {"args": _with_arguments, "chain": chains}[name]
 
 
 def run_data_seed(args: Any) -> int:
@@ -415,6 +420,6 @@ def _held_out_episodes(
     )
     shape = (len(task_ids), num_samples)
     returns = np.array([t.total_return for t in trajectories]).reshape(shape)
-    passed = np.array([t.steps[-1].info["reward_components"]["passed"] for t in trajectories])
+    passed = np.array([t.passed for t in trajectories], dtype=float)
     passed = passed.reshape(shape)
     return returns, passed

@@ -40,11 +40,6 @@ def step_metrics(
     }
 
 
-def episode_passed(trajectory: Any) -> float:
-    """1.0 when the episode's last step passed (the env's verdict), else 0.0."""
-    return trajectory.steps[-1].info.get("reward_components", {}).get("passed", 0.0)
-
-
 def logprob_mismatch(logprobs: Any, batch: dict, rows: slice) -> dict[str, float]:
     """Sampler vs trainer logprobs of a micro-batch: the token mean gap, and its token count."""
     mask = batch["action_mask"][rows]

@@ -22,6 +22,7 @@ from agents.policy import SamplingParams
 from agents.policy_spec import model_dir
 from benchmarks.evaluate import EnvSettings
 from benchmarks.records import ConversationRecord
+from benchmarks.turn_stages import conversation_passed
 from crm_gym.data.conversation import Conversation
 from crm_gym.errors import PolicySpecError
 from crm_gym.scoring import RewardConfig
@@ -96,7 +97,9 @@ class TrainedRun:
 
 
 def _step(path: Path, model: Path) -> int | None:
-    """The step of ``checkpoint/model`` (its ``state.pt``), else the last logged step."""
+    """The model's step: its ``state.pt``'s, 0 for ``initial/``, else the last one logged."""
+    if model == path / "initial":
+        return 0
     state = path / "checkpoint" / "state.pt"
     if model == path / "checkpoint" / "model" and state.is_file():
         import torch
@@ -111,7 +114,7 @@ def _step(path: Path, model: Path) -> int | None:
 
 
 def run_numbers(records: Sequence[ConversationRecord], order: Sequence[str]) -> dict[str, float]:
-    """``eval/reward_mean`` (mean return) and ``eval/success_rate`` (the last turn passed).
+    """``eval/reward_mean`` (mean return) and ``eval/success_rate`` (every turn passed).
 
     ``order``: the held-out conversation ids in the run's order; the records are averaged in
     the trainer's order (task by task, sample by sample), so the floats are its floats.
@@ -121,6 +124,6 @@ def run_numbers(records: Sequence[ConversationRecord], order: Sequence[str]) -> 
     rank = {cid: i for i, cid in enumerate(order)}
     records = sorted(records, key=lambda r: (rank[r.conversation_id.split("#")[0]], r.attempt))
     returns = np.array([r.shaped_return or 0.0 for r in records])
-    passed = [r.per_turn_results[-1].reward_components.get("passed", 0.0) for r in records]
+    passed = [float(conversation_passed(r)) for r in records]
     # numpy's means, as the trainer computes them (the same floats, to the last bit)
     return {"eval/reward_mean": float(returns.mean()), "eval/success_rate": float(np.mean(passed))}

@@ -26,7 +26,7 @@ import numpy as np
 from agents.baselines import RandomPolicy, ReplayPolicy
 from agents.policy import SamplingParams
 from agents.presets import PRESETS
-from agents.rollout import Trajectory, collect_rollouts, episode_seed
+from agents.rollout import all_turns_passed, collect_rollouts, episode_seed
 from agents.train_args import Args
 from agents.train_data import env_kwargs, eval_seed, first_turn, run_tasks
 from crm_gym.actions import format_tool_call
@@ -36,10 +36,6 @@ CONSTANT_ANSWER = "Done."
 """The plain-text answer among the constant candidates."""
 MAX_VECTOR_ENVS = 16
 """Envs per vector env: results do not depend on it (each episode carries its own seed)."""
-
-
-def _passed(trajectory: Trajectory) -> bool:
-    return bool(trajectory.steps[-1].info["reward_components"]["passed"])
 
 
 def _success(
@@ -58,7 +54,7 @@ def _success(
         )
     finally:
         envs.close()
-    return float(np.mean([_passed(t) for t in trajectories]))
+    return float(np.mean([t.passed for t in trajectories]))
 
 
 def held_out_ceiling(args: Args) -> float:
@@ -93,13 +89,14 @@ def constant_candidates(train: Sequence[Any]) -> list[str]:
 
 
 def constant_passes(env: Any, action: str, task_id: str) -> int:
-    """1 if sending ``action`` at every step of task ``task_id`` passes it, else 0."""
+    """1 if sending ``action`` at every step of task ``task_id`` passes it (every turn), else 0."""
     env.reset(options={"task_id": task_id})
-    done = False
+    infos, done = [], False
     while not done:
         _, _, terminated, truncated, info = env.step(action)
+        infos.append(info)
         done = terminated or truncated
-    return int(bool(info["reward_components"]["passed"]))
+    return int(all_turns_passed(infos))
 
 
 def best_constant(args: Args) -> dict[str, Any]:

@@ -277,3 +277,14 @@ def test_eval_strict_upstream_is_part_of_the_run(tmp_path):
     assert json.loads((tmp_path / "strict.jsonl.meta.json").read_text())["env"]["strict_upstream"]
     assert len(load_records(log)) == 3
     assert _eval(*argv) == 2  # the same log without it: another run
+
+
+def test_a_run_without_a_checkpoint_evaluates_its_initial_model(tmp_path):
+    from agents.policy_spec import model_dir
+
+    with pytest.raises(PolicySpecError, match="has it started training yet"):
+        model_dir(tmp_path)
+    for folder in ("initial", "checkpoint/model", "final"):  # each later one takes precedence
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "config.json").write_text("{}")
+        assert model_dir(tmp_path) == tmp_path / folder

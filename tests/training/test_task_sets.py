@@ -6,10 +6,14 @@ from collections import Counter
 
 import pytest
 
+from agents.baselines import ReplayPolicy
+from agents.policy import Observation
+from agents.rollout import all_turns_passed, collect_rollouts
 from agents.train_data import (
     CALL_DIFFICULTY,
     CHAIN_ENV,
     NO_ARGUMENT_TOOLS,
+    env_kwargs,
     first_turn,
     passes_with_call,
     passes_with_replay,
@@ -18,6 +22,7 @@ from agents.train_data import (
     two_turn_prefix,
     warm_start_tasks,
 )
+from benchmarks.train_results import settings
 from crm_gym.generator import generate
 from crm_gym.generator.holdout import is_held_out
 from crm_gym.scoring.facts import scalars
@@ -130,3 +135,37 @@ def test_unknown_family_and_too_many_held_out_tasks_are_refused() -> None:
         task_sets("hard", 50, 5, seed=0)
     with pytest.raises(ValueError, match="num_eval=500 exceeds"):
         task_sets("args", 50, 500, seed=0)
+
+
+class _NoReplyOnTurnOne(ReplayPolicy):
+    """The reference actions, but turn 1's reply is "Done." (it states no fact: turn 1 fails)."""
+
+    def action(self, observation: Observation) -> str:
+        action = super().action(observation)
+        called = observation.info["messages"][-1]["role"] != "user"
+        return "Done." if observation.info["turn_id"] == 1 and called else action
+
+
+def test_a_chain_passes_only_when_every_turn_passes(chain_family) -> None:
+    from crm_gym import make_vec
+
+    _, held_out = chain_family
+    task_ids = [first_turn(c) for c in held_out]
+    options = [{"task_id": task_id} for task_id in task_ids]
+    envs = make_vec(CHAIN_ENV["env_id"], 4, **env_kwargs(settings("cpu-chain"), held_out))
+    try:
+        replayed = collect_rollouts(envs, ReplayPolicy(), options=options, seed=0)
+        no_reply = collect_rollouts(envs, _NoReplyOnTurnOne(), options=options, seed=0)
+    finally:
+        envs.close()
+    assert all(t.passed for t in replayed)
+    last_turns = [t.steps[-1].info["reward_components"]["passed"] for t in no_reply]
+    assert sum(last_turns) > 0  # turn 2 alone passes on some of them ...
+    assert not any(t.passed for t in no_reply)  # ... but no conversation has passed
+
+
+def test_all_turns_passed_needs_a_scored_turn_and_every_verdict() -> None:
+    scored = [{"reward_components": {"passed": value}} for value in (1.0, 0.0, 1.0)]
+    assert not all_turns_passed([{}, *scored])  # the last turn passed, the second did not
+    assert all_turns_passed([{}, scored[0], {}, scored[2]])  # steps that end no turn don't count
+    assert not all_turns_passed([{}, {}])  # no turn was scored (an episode cut short)
