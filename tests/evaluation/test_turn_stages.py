@@ -1,7 +1,10 @@
-"""``benchmarks.turn_stages``: each turn position's stages, and whole conversations passed."""
+"""Whole conversations in eval logs: where they fail (turn_stages), X vs Y (conversation_poi)."""
 
 from __future__ import annotations
 
+import pytest
+
+from benchmarks.conversation_poi import compare, per_conversation
 from benchmarks.records import ConversationRecord
 from benchmarks.turn_stages import conversation_passed, stage_rows, table
 
@@ -54,3 +57,33 @@ def test_table_names_the_file_and_its_conversations_passed(tmp_path) -> None:
     lines = table([path]).splitlines()
     assert lines[2] == "| greedy | 1 | 3 | 2 | 2 | 1 | 1 | 1/3 |"
     assert lines[3] == "| greedy | 2 | 2 | 2 | 2 | 1 | 2 |  |"
+
+
+def _log(tmp_path, name: str, passed: dict[str, list[bool]]) -> str:
+    """A log whose conversation ``c`` has one attempt per entry of ``passed[c]``."""
+    records = [
+        _record(f"{c}#{k}" if k else c, _turn(1, True, ok, ok, ok)).model_copy(
+            update={"attempt": k}
+        )
+        for c, outcomes in passed.items()
+        for k, ok in enumerate(outcomes)
+    ]
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    return str(path)
+
+
+def test_conversation_poi_pairs_one_warm_start_with_every_run(tmp_path) -> None:
+    warm = _log(tmp_path, "warm", {"A": [False, False], "B": [True, True], "C": [False, False]})
+    runs = [
+        _log(tmp_path, "s0", {"A": [True, True], "B": [True, True], "C": [False, False]}),
+        _log(tmp_path, "s1", {"A": [True, False], "B": [True, True], "C": [False, False]}),
+    ]
+    assert per_conversation(runs[1]) == {"A": 0.5, "B": 1.0, "C": 0.0}
+    result = compare(runs, [warm], reps=200)
+    assert result["x"]["per_run"] == [2.0, 1.5] and result["y"]["per_run"] == [1.0, 1.0]
+    # A improves in both runs (X wins), B and C tie (half each): (1 + 0.5 + 0.5) / 3
+    assert result["poi"]["p"] == pytest.approx(2 / 3)
+    assert result["gain"]["improved"] == 1 and result["gain"]["worse"] == 0
+    with pytest.raises(ValueError, match="give one Y or as many"):
+        compare(runs, [warm, warm, warm])
