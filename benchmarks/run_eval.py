@@ -28,6 +28,8 @@ from crm_gym.errors import PolicySpecError
 from crm_gym.scoring import RewardConfig
 
 REPORTED = ("eval/reward_mean", "eval/success_rate")
+REPORTED_GREEDY = ("eval/greedy_reward_mean", "eval/greedy_success_rate")
+"""The same numbers of the run's greedy evaluation (one episode per task at temperature 0)."""
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,18 @@ class TrainedRun:
 
         return eval_sampling(self.args)
 
-    def reported(self) -> dict[str, float] | None:
-        """The held-out numbers the run logged at the model's step (None: none at that step)."""
+    def reported(self, keys: Sequence[str] = REPORTED) -> dict[str, float] | None:
+        """The held-out numbers the run logged at the model's step (None: none at that step).
+
+        ``keys``: ``REPORTED`` (sampled at the run's temperature) or ``REPORTED_GREEDY``.
+        """
         metrics = self.path / "metrics.jsonl"
         if self.step is None or not metrics.is_file():
             return None
         for line in metrics.read_text(encoding="utf-8").splitlines():
             row = json.loads(line)
-            if row.get("step") == self.step and all(key in row for key in REPORTED):
-                return {key: float(row[key]) for key in REPORTED}
+            if row.get("step") == self.step and all(key in row for key in keys):
+                return {key: float(row[key]) for key in keys}
         return None
 
 

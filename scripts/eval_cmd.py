@@ -100,6 +100,7 @@ class EvalPlan:
     env: Any  # benchmarks.evaluate.EnvSettings
     episode_seed_base: int
     run: Any = None  # benchmarks.run_eval.TrainedRun for a run directory
+    own_tasks: bool = False  # a run directory's own held-out tasks (no --tasks, no --arm)
     identity: dict[str, Any] = field(default_factory=dict)
 
 
@@ -130,6 +131,7 @@ def plan_eval(args: argparse.Namespace) -> EvalPlan:
         env=run.env(strict) if run else EnvSettings(strict_upstream=strict),
         episode_seed_base=run.sampling().seed if run else seed,
         run=run,
+        own_tasks=run is not None and args.tasks is None and args.arm is None,
     )
     settings = {
         "episode_seed_base": plan.episode_seed_base,
@@ -148,6 +150,18 @@ def _trained_run(spec: Any) -> Any:
     from benchmarks.run_eval import TrainedRun
 
     return TrainedRun.read(spec.value)
+
+
+def _run_keys(plan: EvalPlan) -> tuple[str, ...] | None:
+    """The run's logged keys this evaluation repeats: its sampled or its greedy one, else None."""
+    from benchmarks.run_eval import REPORTED, REPORTED_GREEDY
+
+    if not plan.own_tasks:
+        return None
+    if plan.sampling.temperature == 0 and plan.attempts == 1:
+        return REPORTED_GREEDY
+    own = _sampling_fields(plan.run.sampling()) == _sampling_fields(plan.sampling)
+    return REPORTED if own and plan.attempts == plan.run.args.eval_samples else None
 
 
 def _tasks(args: argparse.Namespace, run: Any) -> list[Any]:
@@ -242,8 +256,12 @@ def print_summary(plan: EvalPlan, records: list[Any], output: str) -> None:
         from benchmarks.run_eval import run_numbers
 
         ours = run_numbers(records, [c.conversation_id for c in plan.conversations])
-        reported = plan.run.reported() or {}
-        for key, value in ours.items():
-            theirs = f"{reported[key]:.4f}" if key in reported else "not logged"
-            print(f"{key:20s} {value:.4f}  (run reported at step {plan.step}: {theirs})")
+        keys = _run_keys(plan)
+        reported = (plan.run.reported(keys) if keys else None) or {}
+        for key, theirs_key in zip(ours, keys or ours, strict=True):
+            theirs = f"{reported[theirs_key]:.4f}" if theirs_key in reported else "not logged"
+            note = f"run reported at step {plan.step}: {theirs}"
+            if keys is None:
+                note = "not the run's evaluation: other tasks, attempts or sampling"
+            print(f"{key:20s} {ours[key]:.4f}  ({note})")
     print(f"{len(records)} records of seed {plan.seed} in {output}")

@@ -208,7 +208,7 @@ def test_eval_of_a_training_run_gives_the_numbers_it_reported(
     if lora_rank:
         pytest.importorskip("peft", reason='LoRA needs peft: pip install "crm-gym[train]"')
     from agents.train import Args, train
-    from benchmarks.run_eval import REPORTED, TrainedRun, run_numbers
+    from benchmarks.run_eval import REPORTED, REPORTED_GREEDY, TrainedRun, run_numbers
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     run_dir = tmp_path / "run"
@@ -237,6 +237,23 @@ def test_eval_of_a_training_run_gives_the_numbers_it_reported(
     # still have to be the reported ones
     assert reported["eval/reward_mean"] <= 0.0 and set(ours) == set(REPORTED)
     assert f"(run reported at step 2: {reported['eval/reward_mean']:.4f})" in out
+    if lora_rank:
+        return
+    # greedy, one attempt: the run's greedy numbers; other tasks: nothing to compare with
+    greedy = tmp_path / "greedy.jsonl"
+    assert (
+        _eval("--policy", str(run_dir), "-o", str(greedy), "--temperature", "0", "--attempts", "1")
+        == 0
+    )
+    out = capsys.readouterr().out
+    greedy_reported = run.reported(REPORTED_GREEDY)
+    assert run_numbers(load_records(greedy), [c.conversation_id for c in run.tasks()]) == dict(
+        zip(REPORTED, greedy_reported.values(), strict=True)
+    )
+    assert f"(run reported at step 2: {greedy_reported['eval/greedy_success_rate']:.4f})" in out
+    other = tmp_path / "other.jsonl"
+    assert _eval("--policy", str(run_dir), "-o", str(other), "--tasks", "generated:2") == 0
+    assert "not the run's evaluation" in capsys.readouterr().out
 
 
 def test_policy_forms_are_told_apart_before_anything_loads(tmp_path):
