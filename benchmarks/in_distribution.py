@@ -21,6 +21,7 @@ from agents.rollout import derive_seed
 from agents.train_data import (
     SPLIT_FAMILIES,
     balanced,
+    passes_with_replay,
     run_data_seed,
     run_tasks,
     task_family_filter,
@@ -89,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     tasks = in_distribution_tasks(run.args, warm_start_args(run))
     lines = [to_json(conversation) for conversation in tasks]
     Path(options.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"{len(tasks)} conversations in {options.output}")
+    ceiling = len(passes_with_replay(tasks, run.args.env_id, run.args.max_env_steps))
+    print(f"{len(tasks)} conversations in {options.output}; the reference actions pass {ceiling}")
     return 0
 
 
