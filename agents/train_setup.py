@@ -241,16 +241,21 @@ def warm_start_data(args: Args, envs: Any, policy: Any, train_tasks: list) -> li
     seed = base_seed(args)
     if not args.warm_start_conversations:
         return replay_trajectories(envs, policy, [first_turn(c) for c in train_tasks], seed)
-    from crm_gym.generator import generate
-
-    side = "train" if args.task_family in SPLIT_FAMILIES else "all"
-    stream = generate(args.warm_start_conversations, seed=derive_seed(seed, 11), holdout=side)
-    tasks = warm_start_tasks(args.task_family, stream)
+    tasks = warm_start_tasks(args.task_family, warm_start_conversations(args))
     replay_envs = make_envs(args, tasks, envs.num_envs)
     try:
         return replay_trajectories(replay_envs, policy, [first_turn(c) for c in tasks], seed)
     finally:
         replay_envs.close()
+
+
+def warm_start_conversations(args: Args) -> Any:
+    """The ``warm_start_conversations`` the warm start replays (a generator stream of its own)."""
+    from crm_gym.generator import generate
+
+    side = "train" if args.task_family in SPLIT_FAMILIES else "all"
+    seed = derive_seed(base_seed(args), 11)
+    return generate(args.warm_start_conversations, seed=seed, holdout=side)
 
 
 def eval_sampling(args: Args) -> SamplingParams:

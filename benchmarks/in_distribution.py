@@ -27,15 +27,16 @@ from agents.train_data import (
     task_family_filter,
     warm_start_tasks,
 )
-from agents.train_setup import base_seed
+from agents.train_setup import warm_start_conversations
 
 STREAM = 12
 """The ``derive_seed`` key of this set's generator stream (the run's own streams use others)."""
 
 
-def requests(conversation: Any) -> tuple[str, ...]:
-    """A conversation's user requests: two conversations asking the same are the same task."""
-    return tuple(turn.user_utterance for turn in conversation.turns[:2])
+def requests(conversation: Any, family: str) -> tuple[str, ...]:
+    """The requests a task of ``family`` plays: two tasks asking the same are the same task."""
+    played = 2 if family == "chain" else 1
+    return tuple(turn.user_utterance for turn in conversation.turns[:played])
 
 
 def in_distribution_tasks(args: Any, warm_start: Any | None = None) -> list[Any]:
@@ -51,16 +52,14 @@ def in_distribution_tasks(args: Any, warm_start: Any | None = None) -> list[Any]
             f"task family {args.task_family!r} has no held-out side: its held-out set is already "
             f"in-distribution (split families: {SPLIT_FAMILIES})"
         )
+    family = args.task_family
     train, _ = run_tasks(args)
-    warm = warm_start or args
-    stream = generate(
-        warm.warm_start_conversations, seed=derive_seed(base_seed(warm), 11), holdout="train"
-    )
-    seen = {requests(c) for c in [*train, *warm_start_tasks(args.task_family, stream)]}
+    warm = warm_start_tasks(family, warm_start_conversations(warm_start or args))
+    seen = {requests(c, family) for c in [*train, *warm]}
     seed = derive_seed(run_data_seed(args), STREAM)
     stream = generate(args.num_conversations, seed=seed, holdout="train")
-    fresh = [c for c in task_family_filter(args.task_family)(stream) if requests(c) not in seen]
-    return balanced(fresh, args.num_eval_tasks, args.task_family)
+    fresh = [c for c in task_family_filter(family)(stream) if requests(c, family) not in seen]
+    return balanced(fresh, args.num_eval_tasks, family)
 
 
 def warm_start_args(run: Any) -> Any:
