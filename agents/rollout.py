@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
@@ -74,7 +74,7 @@ class Trajectory:
     @property
     def passed(self) -> bool:
         """Whether every turn the episode scored passed: a conversation, all of its turns."""
-        return all_turns_passed(step.info for step in self.steps)
+        return every_turn_passed(scored_turns(step.info for step in self.steps))
 
 
 @dataclass
@@ -204,15 +204,20 @@ def _plan(
     return [None] * count
 
 
-def all_turns_passed(infos: Iterable[dict[str, Any]]) -> bool:
-    """Whether the turns scored in these step infos all passed, and there was at least one.
+def scored_turns(infos: Iterable[dict[str, Any]]) -> list[dict[str, float]]:
+    """The ``reward_components`` of the steps that ended a turn (one per turn the env scored)."""
+    return [info["reward_components"] for info in infos if "reward_components" in info]
 
-    An env scores a turn on the step that ends it (``info["reward_components"]``): a single-turn
-    episode once, a conversation once per turn. A conversation whose last turn passes after an
-    earlier one failed has not passed.
+
+def every_turn_passed(scored: Iterable[Mapping[str, float]]) -> bool:
+    """Whether every scored turn passed (its ``passed`` is 1.0), and there was at least one.
+
+    A single-turn episode scores one turn, a conversation one per turn: a conversation whose last
+    turn passes after an earlier one failed has not passed. Records of ``crm-gym eval`` carry the
+    same components (``TurnRecord.reward_components``), so they use this rule too.
     """
-    scored = [info["reward_components"] for info in infos if "reward_components" in info]
-    return bool(scored) and all(components["passed"] == 1.0 for components in scored)
+    verdicts = [components.get("passed", 0.0) for components in scored]
+    return bool(verdicts) and all(verdict == 1.0 for verdict in verdicts)
 
 
 def derive_seed(seed: int | None, *keys: int) -> int | None:

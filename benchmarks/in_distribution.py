@@ -14,6 +14,7 @@ work but not to carry it to unseen names; issue #19 allows reporting this split 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +90,27 @@ def main(argv: list[str] | None = None) -> int:
     tasks = in_distribution_tasks(run.args, warm_start_args(run))
     lines = [to_json(conversation) for conversation in tasks]
     Path(options.output).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    ceiling = len(passes_with_replay(tasks, run.args.env_id, run.args.max_env_steps))
-    print(f"{len(tasks)} conversations in {options.output}; the reference actions pass {ceiling}")
+    print(f"{len(tasks)} conversations in {options.output}")
+    print(json.dumps(baselines(run.args, tasks)))
     return 0
+
+
+def baselines(args: Any, tasks: list[Any]) -> dict[str, Any]:
+    """What the set lets policies that learned nothing score, under the run's env settings.
+
+    ``ceiling``: conversations the reference actions pass; ``random`` and ``best_constant``:
+    ``RandomPolicy`` and the best constant action (``benchmarks.train_baselines``), successes.
+    """
+    from benchmarks.train_baselines import best_constant_on, random_success
+
+    constant = best_constant_on(args, run_tasks(args)[0], tasks)
+    return {
+        "ceiling": len(passes_with_replay(tasks, args.env_id, args.max_env_steps)),
+        "random": random_success(args, args.eval_samples, tasks),
+        "best_constant": constant["success"],
+        "best_constant_action": constant["action"],
+        "candidates": constant["candidates"],
+    }
 
 
 if __name__ == "__main__":

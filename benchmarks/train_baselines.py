@@ -26,7 +26,7 @@ import numpy as np
 from agents.baselines import RandomPolicy, ReplayPolicy
 from agents.policy import SamplingParams
 from agents.presets import PRESETS
-from agents.rollout import all_turns_passed, collect_rollouts, episode_seed
+from agents.rollout import collect_rollouts, episode_seed, every_turn_passed, scored_turns
 from agents.train_args import Args
 from agents.train_data import env_kwargs, eval_seed, first_turn, run_tasks
 from crm_gym.actions import format_tool_call
@@ -68,15 +68,17 @@ def held_out_ceiling(args: Args) -> float:
     return _success(args, ReplayPolicy(), held_out, 1, sampling)
 
 
-def random_success(args: Args, samples: int) -> float:
+def random_success(args: Args, samples: int, held_out: list[Any] | None = None) -> float:
     """Success of ``RandomPolicy``, ``samples`` episodes per held-out task.
 
     Episode ``k`` of a task is seeded ``episode_seed(eval_seed(args), task_id, k)``, as
     ``evaluate_per_task`` seeds the run's sampled evaluation, so the value is deterministic.
+    ``held_out``: other conversations to score (the run's held-out ones by default).
     """
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
-    _, held_out = run_tasks(args)
+    if held_out is None:
+        _, held_out = run_tasks(args)
     seed = eval_seed(args)
     return _success(args, RandomPolicy(seed), held_out, samples, SamplingParams(seed=seed))
 
@@ -96,7 +98,7 @@ def constant_passes(env: Any, action: str, task_id: str) -> int:
         _, _, terminated, truncated, info = env.step(action)
         infos.append(info)
         done = terminated or truncated
-    return int(all_turns_passed(infos))
+    return int(every_turn_passed(scored_turns(infos)))
 
 
 def best_constant(args: Args) -> dict[str, Any]:

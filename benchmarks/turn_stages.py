@@ -15,6 +15,7 @@ import argparse
 from pathlib import Path
 from typing import Sequence
 
+from agents.rollout import every_turn_passed
 from benchmarks.records import ConversationRecord, TurnRecord, load_records
 
 COLUMNS = ("records", "turn", "turns", "expected tool", "call as expected", "reply", "passed")
@@ -27,8 +28,7 @@ def turn_passed(turn: TurnRecord) -> bool:
 
 def conversation_passed(record: ConversationRecord) -> bool:
     """Every turn passed (``agents.rollout.Trajectory.passed``, from a record)."""
-    turns = record.per_turn_results
-    return bool(turns) and all(turn_passed(turn) for turn in turns)
+    return every_turn_passed(turn.reward_components for turn in record.per_turn_results)
 
 
 def stage_rows(records: Sequence[ConversationRecord]) -> list[tuple[int, ...]]:

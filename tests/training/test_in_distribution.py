@@ -9,7 +9,12 @@ import pytest
 
 from agents.train_data import CHAIN_ENV, passes_with_replay, run_tasks, warm_start_tasks
 from agents.train_setup import warm_start_conversations
-from benchmarks.in_distribution import in_distribution_tasks, requests, warm_start_args
+from benchmarks.in_distribution import (
+    baselines,
+    in_distribution_tasks,
+    requests,
+    warm_start_args,
+)
 from benchmarks.run_eval import TrainedRun
 from benchmarks.train_results import settings
 
@@ -31,6 +36,9 @@ def test_the_set_is_new_training_side_conversations_that_pass_with_replay(chain_
     assert not trained_on & {requests(c, "chain") for c in tasks}
     assert not {c.conversation_id for c in held_out} & {c.conversation_id for c in tasks}
     assert passes_with_replay(tasks, **CHAIN_ENV) == tasks  # its ceiling is 1.0
+    floors = baselines(chain_args, tasks)  # what a policy that learned nothing scores
+    assert floors["ceiling"] == 8 and floors["candidates"] > 8
+    assert 0.0 <= floors["random"] <= 1.0 and 0.0 <= floors["best_constant"] <= 1.0
 
 
 def test_a_grpo_run_excludes_its_base_runs_warm_start(tmp_path, chain_args) -> None:

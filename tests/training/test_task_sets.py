@@ -8,7 +8,7 @@ import pytest
 
 from agents.baselines import ReplayPolicy
 from agents.policy import Observation
-from agents.rollout import all_turns_passed, collect_rollouts
+from agents.rollout import collect_rollouts, every_turn_passed, scored_turns
 from agents.train_data import (
     CALL_DIFFICULTY,
     CHAIN_ENV,
@@ -164,8 +164,9 @@ def test_a_chain_passes_only_when_every_turn_passes(chain_family) -> None:
     assert not any(t.passed for t in no_reply)  # ... but no conversation has passed
 
 
-def test_all_turns_passed_needs_a_scored_turn_and_every_verdict() -> None:
-    scored = [{"reward_components": {"passed": value}} for value in (1.0, 0.0, 1.0)]
-    assert not all_turns_passed([{}, *scored])  # the last turn passed, the second did not
-    assert all_turns_passed([{}, scored[0], {}, scored[2]])  # steps that end no turn don't count
-    assert not all_turns_passed([{}, {}])  # no turn was scored (an episode cut short)
+def test_every_turn_passed_needs_a_scored_turn_and_every_verdict() -> None:
+    infos = [{"reward_components": {"passed": value}} for value in (1.0, 0.0, 1.0)]
+    assert not every_turn_passed(scored_turns([{}, *infos]))  # the last passed, the second not
+    assert every_turn_passed(scored_turns([{}, infos[0], {}, infos[2]]))  # steps ending no turn
+    assert not every_turn_passed(scored_turns([{}, {}]))  # no turn was scored (cut short)
+    assert not every_turn_passed([{}])  # a record without the env's components (upstream's)
