@@ -35,7 +35,7 @@ import argparse
 import json
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -54,6 +54,8 @@ MODES = ("shaped", "binary")
 BOUND = 0.05
 """What a policy without a correct call, random, or a turn without the expected tool may average."""
 MIN_SPEARMAN = 0.9
+TERMS = ("tool", "arguments", "execution", "state", "response")
+"""The shaped reward's terms, in the order of ``RewardConfig.weights``."""
 EXACT = 1e-9
 """Replay's return may differ from 1 by float rounding of the per-turn division, no more."""
 
@@ -79,6 +81,8 @@ class Cell:
     credited_calls: int
     pay: dict[str, float]
     """Mean pay of each reward term per turn (shaped mode; see ``component_pay``)."""
+    return_terms: dict[str, float] = field(default_factory=dict)
+    """Each term's mean per episode before its weight (``return_terms``): prices any weights."""
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -98,23 +102,45 @@ def scored_turns(trajectory: Trajectory) -> list[dict[str, float]]:
     ]
 
 
-def component_pay(turn: dict[str, float], config: RewardConfig) -> dict[str, float]:
-    """What each term of the shaped reward paid on one turn (docs/rewards.md's formula).
+def unweighted_terms(turn: dict[str, float]) -> dict[str, float]:
+    """The five terms of the shaped reward before their weights, and the penalty, on one turn.
 
-    ``tool`` w_tool*t, ``arguments`` w_args*a, then ``execution``, ``state`` and ``response``
-    scaled by ``a`` (the reply term is the response F1 when the reply states facts, else ``x``),
-    and ``penalty``; they sum to the turn's shaped reward.
+    ``tool`` t, ``arguments`` a, then ``execution``, ``state`` and ``response`` scaled by ``a``
+    (the reply term is the response F1 when the reply states facts, else ``x``): the turn's shaped
+    reward is each term times its weight (``WEIGHTS`` order), plus ``penalty``.
     """
     a = turn["arguments"]
-    reply = turn.get("response", turn["execution"])
     return {
-        "tool": config.tool_weight * turn["tool"],
-        "arguments": config.arguments_weight * a,
-        "execution": a * config.execution_weight * turn["execution"],
-        "state": a * config.state_weight * turn["state"],
-        "response": a * config.response_weight * reply,
+        "tool": turn["tool"],
+        "arguments": a,
+        "execution": a * turn["execution"],
+        "state": a * turn["state"],
+        "response": a * turn.get("response", turn["execution"]),
         "penalty": turn["penalty"],
     }
+
+
+def component_pay(turn: dict[str, float], config: RewardConfig) -> dict[str, float]:
+    """What each term of the shaped reward paid on one turn (docs/rewards.md's formula)."""
+    terms = unweighted_terms(turn)
+    weights = dict(zip(TERMS, config.weights, strict=True))
+    return {name: weights.get(name, 1.0) * value for name, value in terms.items()}
+
+
+def return_terms(trajectories: list[Trajectory]) -> dict[str, float]:
+    """Each unweighted term's mean per episode of its mean per turn (``Cell.return_terms``).
+
+    An episode's shaped return is its turns' mean reward (``ArcCrmConversation-v1`` pays each turn
+    divided by the number of turns), so the mean return under any weights ``w`` is
+    ``sum(w[k] * terms[k]) + terms["penalty"]``: one run prices every weighting.
+    """
+    episodes = [[unweighted_terms(turn) for turn in scored_turns(t)] for t in trajectories]
+    episodes = [turns for turns in episodes if turns]
+    if not episodes:
+        return {}
+    names = list(episodes[0][0])
+    per_episode = [{k: _mean([turn[k] for turn in turns]) for k in names} for turns in episodes]
+    return {name: _mean([episode[name] for episode in per_episode]) for name in names}
 
 
 def mean_pay(turns: list[dict[str, float]], config: RewardConfig) -> dict[str, float]:
@@ -146,6 +172,7 @@ def summarise(
         correct_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] == 1),
         credited_calls=sum(1 for turn in turns if turn["tool"] == 1 and turn["arguments"] > 0),
         pay=mean_pay(turns, config),
+        return_terms=return_terms(trajectories),
     )
 
 
@@ -159,14 +186,15 @@ def run_cells(
     policies: list[AuditPolicy],
     seed: int,
     num_envs: int,
+    penalties: dict[str, float] | None = None,
 ) -> list[Cell]:
-    """Every policy in every env and mode over one data set."""
+    """Every policy in every env and mode over one data set (``penalties``: RewardConfig fields)."""
     tasks = TaskSource(conversations)  # reference runs built once for every configuration
     cells = []
     for env_id in ENV_IDS:
         options = plan(env_id, conversations)
         for mode in MODES:
-            config = RewardConfig(mode=mode)
+            config = RewardConfig(mode=mode, **(penalties or {}))
             envs = make_vec(
                 env_id, num_envs, tasks=tasks, expose_reference=True, reward_config=config
             )

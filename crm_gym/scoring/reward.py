@@ -65,7 +65,7 @@ class RewardConfig:
                 raise ValueError(f"RewardConfig.{spec.name} must be a number >= 0, got {value!r}")
         if self.mode not in ("shaped", "binary"):
             raise ValueError(f"RewardConfig.mode must be 'shaped' or 'binary', got {self.mode!r}")
-        total = math.fsum(getattr(self, name) for name in WEIGHTS)
+        total = math.fsum(self.weights)
         if abs(total - 1.0) > WEIGHT_TOLERANCE:
             raise ValueError(
                 f"RewardConfig weights ({', '.join(WEIGHTS)}) must sum to 1, got {total!r}: the "
@@ -76,6 +76,11 @@ class RewardConfig:
                 f"RewardConfig.format_floor must be below tool_weight ({self.tool_weight!r}), got "
                 f"{self.format_floor!r}: an answer alone would earn as much as the expected tool"
             )
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """The five weights in ``WEIGHTS`` order (tool, arguments, execution, state, response)."""
+        return tuple(getattr(self, name) for name in WEIGHTS)
 
     @property
     def bounds(self) -> tuple[float, float]:

@@ -144,11 +144,16 @@ def test_the_terms_pay_what_the_turns_earn(audit):
 
 
 @pytest.mark.parametrize(
-    ("arguments", "named"),
-    [(["--limit", "0"], "--limit"), (["--public", "absent.jsonl"], "--public")],
+    ("module", "arguments", "named"),
+    [
+        ("reward_audit", ["--limit", "0"], "--limit"),
+        ("reward_audit", ["--public", "absent.jsonl"], "--public"),
+        ("reward_weights", ["--step", "0.3"], "--step"),
+        ("reward_weights", ["--side-effect-penalty", "-1"], "side_effect_penalty"),
+    ],
 )
-def test_usage_errors_are_one_line_and_exit_2(arguments, named):
-    command = [sys.executable, "-m", "benchmarks.reward_audit", *arguments]
+def test_usage_errors_are_one_line_and_exit_2(module, arguments, named):
+    command = [sys.executable, "-m", f"benchmarks.{module}", *arguments]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and named in done.stderr.strip().splitlines()[-1]
     assert "Traceback" not in done.stderr and done.stdout == ""
