@@ -13,11 +13,12 @@ Why: at the default weights public ``ArcCrm-v1`` misses the rank target (docs/re
 "Audit"). This measures what meeting it costs. On a turn whose reference reply states facts a
 correct call with the right outcome and no reply earns ``1 - w_resp``, so the table is by the
 reply's weight ``w_resp``: the best worst-pair rho reachable there, and how many grid points meet
-every target.
+every target. The audit's seed drives its random policies, whose chance passes move the ranks at
+the bottom, so ``--seeds`` runs several and a weighting meets the targets only at every seed.
 
-Run ``python -m benchmarks.reward_weights`` (``--limit N`` conversations per data set,
-``--step`` the grid's spacing: every weight a positive multiple of it, the five summing to 1).
-It prints the table, then one JSON line.
+Run ``python -m benchmarks.reward_weights`` (``--limit N`` conversations per data set, ``--seeds``
+the audit's seeds, ``--step`` the grid's spacing: every weight a positive multiple of it, the five
+summing to 1, ``--side-effect-penalty``). It prints the table, then one JSON line.
 """
 
 from __future__ import annotations
@@ -163,17 +164,38 @@ def _pearson_rows(rows: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 def sweep(
-    pairs: list[Pair], grid: np.ndarray, penalties: dict[str, float] | None = None
-) -> dict[str, np.ndarray]:
-    """Per grid point: each pair's rho, the worst, whether the bounds, rho and order hold."""
-    rhos = np.column_stack([collapsed_rho(pair.returns(grid), pair.binary) for pair in pairs])
-    bounded = np.column_stack(
-        [(pair.returns(grid)[:, pair.bounded] <= BOUND).all(axis=1) for pair in pairs]
-    ).all(axis=1)
-    worst = np.nanmin(rhos, axis=1)
-    meets = bounded & (worst >= MIN_SPEARMAN)
-    ordered = keeps_order(grid, penalties)
-    return {"rhos": rhos, "worst": worst, "meets": meets, "ordered": ordered, "usable": bounded}
+    pairs_by_seed: dict[int, list[Pair]],
+    grid: np.ndarray,
+    penalties: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Per grid point: the worst rho over pairs and seeds, and which targets hold at every seed.
+
+    ``rhos`` holds each seed's (points, pairs) rhos; ``meets_by_seed`` each seed's own verdict.
+    """
+    rhos, bounded = {}, {}
+    for seed, pairs in pairs_by_seed.items():
+        returns = [pair.returns(grid) for pair in pairs]
+        rhos[seed] = np.column_stack(
+            [collapsed_rho(r, pair.binary) for r, pair in zip(returns, pairs, strict=True)]
+        )
+        bounded[seed] = np.column_stack(
+            [
+                (r[:, pair.bounded] <= BOUND).all(axis=1)
+                for r, pair in zip(returns, pairs, strict=True)
+            ]
+        ).all(axis=1)
+    worst_by_seed = {seed: np.nanmin(values, axis=1) for seed, values in rhos.items()}
+    meets_by_seed = {
+        seed: bounded[seed] & (worst_by_seed[seed] >= MIN_SPEARMAN) for seed in pairs_by_seed
+    }
+    return {
+        "rhos": rhos,
+        "worst": np.min(np.column_stack(list(worst_by_seed.values())), axis=1),
+        "usable": np.logical_and.reduce(list(bounded.values())),
+        "meets": np.logical_and.reduce(list(meets_by_seed.values())),
+        "meets_by_seed": meets_by_seed,
+        "ordered": keeps_order(grid, penalties),
+    }
 
 
 def by_reply_weight(grid: np.ndarray, result: dict[str, np.ndarray], width: float = 0.1) -> list:
@@ -203,26 +225,35 @@ def by_reply_weight(grid: np.ndarray, result: dict[str, np.ndarray], width: floa
 
 
 def analyse(
-    pairs: list[Pair], step: float, penalties: dict[str, float] | None = None
+    pairs_by_seed: dict[int, list[Pair]], step: float, penalties: dict[str, float] | None = None
 ) -> dict[str, Any]:
     """The sweep's findings: the defaults' rhos, the bands, the least reply weight that works.
 
-    ``penalties`` (``RewardConfig`` fields) must be those the cells were measured with.
+    A weighting meets the targets when it meets them at every seed. ``penalties``
+    (``RewardConfig`` fields) must be those the cells were measured with.
     """
     grid = weight_grid(step)
-    result = sweep(pairs, grid, penalties)
-    defaults = np.array([RewardConfig().weights])
+    result = sweep(pairs_by_seed, grid, penalties)
+    defaults = sweep(pairs_by_seed, np.array([RewardConfig().weights]), penalties)
     meets, ordered = result["meets"], result["ordered"]
     reply = grid[:, TERMS.index("response")]
+    first = next(iter(pairs_by_seed.values()))
     return {
         "step": step,
         "grid_points": len(grid),
-        "pairs": [f"{pair.data}/{pair.env}" for pair in pairs],
+        "seeds": list(pairs_by_seed),
+        "pairs": [f"{pair.data}/{pair.env}" for pair in first],
         "default_weights": list(RewardConfig().weights),
         "penalties": penalties or {},
-        "default_rhos": [round(float(r), 4) for r in sweep(pairs, defaults)["rhos"][0]],
-        "default_keeps_order": bool(keeps_order(defaults, penalties)[0]),
+        "default_rhos": {
+            str(seed): [round(float(r), 4) for r in rhos[0]]
+            for seed, rhos in defaults["rhos"].items()
+        },
+        "default_keeps_order": bool(defaults["ordered"][0]),
         "points_in_order": int(ordered.sum()),
+        "points_meeting_every_target_by_seed": {
+            str(seed): int(mask.sum()) for seed, mask in result["meets_by_seed"].items()
+        },
         "points_meeting_every_target": int(meets.sum()),
         "points_meeting_every_target_in_order": int((meets & ordered).sum()),
         "least_reply_weight_meeting_every_target": (
@@ -234,16 +265,20 @@ def analyse(
 
 def report(result: dict[str, Any]) -> str:
     """The bands as a markdown table, after the defaults' rhos and the grid's counts."""
-    defaults = ", ".join(
-        f"{pair} {rho:.3f}"
-        for pair, rho in zip(result["pairs"], result["default_rhos"], strict=True)
-    )
     lines = [
-        f"default weights {result['default_weights']}: rho {defaults}; order kept: "
-        f"{result['default_keeps_order']}",
+        f"default weights {result['default_weights']}, order kept: {result['default_keeps_order']}"
+    ]
+    for seed, rhos in result["default_rhos"].items():
+        pairs = ", ".join(f"{p} {r:.3f}" for p, r in zip(result["pairs"], rhos, strict=True))
+        lines.append(f"  seed {seed}: rho {pairs}")
+    by_seed = ", ".join(
+        f"seed {seed} {count}"
+        for seed, count in result["points_meeting_every_target_by_seed"].items()
+    )
+    lines += [
         f"grid: step {result['step']}, {result['grid_points']} points, "
-        f"{result['points_in_order']} keep the order; meeting every target: "
-        f"{result['points_meeting_every_target']} (least w_resp among them "
+        f"{result['points_in_order']} keep the order; meeting every target: {by_seed}",
+        f"at every seed: {result['points_meeting_every_target']} (least w_resp among them "
         f"{result['least_reply_weight_meeting_every_target']}), of which keep the order: "
         f"{result['points_meeting_every_target_in_order']}",
         "",
@@ -266,7 +301,7 @@ def main(argv: list[str] | None = None) -> None:
     """CLI: run the audit's policies once, sweep the weights, print the table and a JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="conversations per data set")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="the audit's seeds")
     parser.add_argument("--step", type=float, default=0.02, help="the grid's spacing")
     parser.add_argument(
         "--side-effect-penalty",
@@ -288,13 +323,17 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as error:
         parser.error(str(error))
     policies = audit_policies()
-    cells = [
-        cell
-        for name, conversations in load_data(args.public, args.limit).items()
-        for cell in run_cells(name, conversations, policies, args.seed, 8, penalties)
-    ]
     tricks = frozenset(spec.name for spec in policies if spec.trick)
-    result = analyse(pairs_from_cells(cells, tricks), args.step, penalties)
+    data = load_data(args.public, args.limit)
+    pairs_by_seed = {}
+    for seed in dict.fromkeys(args.seeds):
+        cells = [
+            cell
+            for name, conversations in data.items()
+            for cell in run_cells(name, conversations, policies, seed, 8, penalties)
+        ]
+        pairs_by_seed[seed] = pairs_from_cells(cells, tricks)
+    result = analyse(pairs_by_seed, args.step, penalties)
     print(report(result))
     print(json.dumps(result, sort_keys=True))
 

@@ -127,11 +127,25 @@ def test_the_sweep_finds_the_least_reply_weight_solved_by_hand():
         [0, 0.1, 0.2, 1],
         [True, False, False, False],
     )
-    result = analyse([pair], 0.02)
+    result = analyse({0: [pair]}, 0.02)
     assert result["least_reply_weight_meeting_every_target"] == pytest.approx(0.70)
     bands = {band["w_resp"][0]: band for band in result["bands"]}
     assert bands[0.6]["meets"] == 0 and bands[0.7]["meets"] == bands[0.7]["points"]
-    assert result["default_rhos"] == [pytest.approx(0.8)]
+    assert result["default_rhos"] == {"0": [pytest.approx(0.8)]}
     # a bounded policy that earns more than 0.05 rules a point out whatever its rho
     greedy = synthetic([[0] * 5, [1, 1, 1, 1, 0], [1] * 5], [0, 0.1, 1], [True, True, True])
-    assert analyse([greedy], 0.1)["points_meeting_every_target"] == 0
+    assert analyse({0: [greedy]}, 0.1)["points_meeting_every_target"] == 0
+
+
+def test_a_weighting_meets_the_targets_only_at_every_seed():
+    """Two seeds: the call without a reply passes less (seed 0) or more (seed 1) than 0.31 does."""
+    rows = [[0] * 5, [1, 1, 1, 1, 0], [0.31] * 5, [1] * 5]
+    bounded = [True, False, False, False]
+    below = synthetic(rows, [0, 0.1, 0.2, 1], bounded)  # needs 1 - w_resp < 0.31
+    above = synthetic(rows, [0, 0.3, 0.2, 1], bounded)  # needs 1 - w_resp > 0.31
+    result = analyse({0: [below], 1: [above]}, 0.02)
+    by_seed = result["points_meeting_every_target_by_seed"]
+    assert by_seed["0"] > 0 and by_seed["1"] > 0
+    assert by_seed["0"] + by_seed["1"] == result["grid_points"]
+    assert result["points_meeting_every_target"] == 0
+    assert result["least_reply_weight_meeting_every_target"] is None
