@@ -46,6 +46,7 @@ from crm_gym.envs.tasks import TaskSource
 from crm_gym.envs.vector import make_vec
 from crm_gym.registration import plays_whole_conversations
 from crm_gym.scoring import RewardConfig
+from crm_gym.scoring.reward import WEIGHTS
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLIC_DATA = REPO.parent / "shared" / "arc" / "evaluation_400.jsonl"
@@ -54,8 +55,8 @@ MODES = ("shaped", "binary")
 BOUND = 0.05
 """What a policy without a correct call, random, or a turn without the expected tool may average."""
 MIN_SPEARMAN = 0.9
-TERMS = ("tool", "arguments", "execution", "state", "response")
-"""The shaped reward's terms, in the order of ``RewardConfig.weights``."""
+TERMS = tuple(name.removesuffix("_weight") for name in WEIGHTS)
+"""The shaped reward's terms (tool, arguments, execution, state, response), weights' order."""
 EXACT = 1e-9
 """Replay's return may differ from 1 by float rounding of the per-turn division, no more."""
 
@@ -107,7 +108,7 @@ def unweighted_terms(turn: dict[str, float]) -> dict[str, float]:
 
     ``tool`` t, ``arguments`` a, then ``execution``, ``state`` and ``response`` scaled by ``a``
     (the reply term is the response F1 when the reply states facts, else ``x``): the turn's shaped
-    reward is each term times its weight (``WEIGHTS`` order), plus ``penalty``.
+    reward is each term times its weight (``TERMS`` order), plus ``penalty``.
     """
     a = turn["arguments"]
     return {
@@ -134,12 +135,11 @@ def return_terms(trajectories: list[Trajectory]) -> dict[str, float]:
     divided by the number of turns), so the mean return under any weights ``w`` is
     ``sum(w[k] * terms[k]) + terms["penalty"]``: one run prices every weighting.
     """
-    episodes = [[unweighted_terms(turn) for turn in scored_turns(t)] for t in trajectories]
-    episodes = [turns for turns in episodes if turns]
-    if not episodes:
-        return {}
-    names = list(episodes[0][0])
-    per_episode = [{k: _mean([turn[k] for turn in turns]) for k in names} for turns in episodes]
+    names = (*TERMS, "penalty")
+    per_episode = []
+    for trajectory in trajectories:  # an episode that scored no turn counts as zeros
+        turns = [unweighted_terms(turn) for turn in scored_turns(trajectory)]
+        per_episode.append({name: _mean([turn[name] for turn in turns]) for name in names})
     return {name: _mean([episode[name] for episode in per_episode]) for name in names}
 
 

@@ -59,8 +59,10 @@ LADDER = (
     ("the right call and outcome, no reply", TurnEvidence(1, 1, 1, 1, 0.0, 0, 0, False)),
     ("the same with the reference reply", TurnEvidence(1, 1, 1, 1, 1.0, 0, 0, True)),
 )
-"""The partial-credit order of issue #18 on hand-built turns (tests/envs/test_reward_order.py):
-the first two at most equal, then strictly increasing, at the default penalties."""
+"""The partial-credit order pinned by tests/envs/test_reward_order.py, on hand-built turns: the
+first two at most equal, then strictly increasing (``keeps_order``, under the sweep's penalties).
+Issue #18's own rungs hold at any positive weights; the write with a third of its values right
+is this repository's extra rung."""
 
 
 @dataclass(frozen=True)
