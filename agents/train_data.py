@@ -386,9 +386,11 @@ def evaluate_per_task(
     ``{"sampled": {task: rate}, "greedy": {task: 0.0 or 1.0}}``.
 
     Sample ``k`` of a task is seeded as ``crm-gym eval`` seeds attempt ``k`` of that task
-    (``episode_seed(sampling.seed, task_id, k)``), so ``crm-gym eval --policy RUN_DIR`` repeats
-    these episodes exactly, however it batches them; every evaluation draws the same random
-    numbers (common random numbers: differences between steps are the policy's).
+    (``episode_seed(sampling.seed, task_id, k)``), so ``crm-gym eval --policy RUN_DIR`` draws the
+    same random numbers, however it batches them: its greedy episodes repeat these exactly, its
+    sampled ones up to a token flipped by batch-dependent float rounding (docs/evaluation.md,
+    "Seeds"). Every evaluation draws the same numbers (common random numbers: differences
+    between steps are the policy's).
     """
     greedy = SamplingParams(
         temperature=0.0, top_p=1.0, max_new_tokens=sampling.max_new_tokens, seed=sampling.seed

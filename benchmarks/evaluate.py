@@ -8,8 +8,10 @@ reward settings; refused otherwise, and locked while written); a rerun skips the
 in it, so a killed run resumes.
 
 Every episode is seeded from ``(seed, task, attempt)`` alone (``agents.rollout.episode_seed``: the
-env's reset and each action's sampling seed), so the records are the same however the attempts
-are chunked (``num_envs``, ``chunk_size``) and however often the run was killed and resumed.
+env's reset and each action's sampling seed), so it draws the same random numbers however the
+attempts are chunked (``num_envs``, ``chunk_size``) and however often the run was killed and
+resumed. A local model's logits vary in their last bits with the batch a row shares, which can
+flip a sampled token (docs/evaluation.md, "Seeds"); other policies give the same records.
 
 A conversation whose seed entities cannot be loaded is not run: each of its attempts is recorded
 failed at turn 1 with verification ``pre_execution_error``, as upstream does, and the run goes on.
@@ -245,7 +247,8 @@ def evaluate(
         sampling: Sampling of every policy call (default: ``SamplingParams()``); its ``seed`` is
             not used: each action's seed comes from its episode's.
         judge: The optional LLM judge (``benchmarks.judge.LlmJudge``).
-        chunk_size: Episodes per rollout call (default ``4 * num_envs``); no effect on results.
+        chunk_size: Episodes per rollout call (default ``4 * num_envs``); no effect on the
+            draws (a local model's batches, like ``num_envs``, can flip a sampled token).
         progress: A progress bar on stderr, one tick per episode.
         provider: The records' ``metadata.agent.provider`` (default: guessed from the name).
         env: The env and reward settings (default: ``EnvSettings()``).

@@ -6,7 +6,9 @@ held-out evaluations, ``eval/reward_mean`` and ``eval/success_rate``) and the tr
 rebuilds the run's held-out evaluation from them: the same held-out tasks (the first turn of
 each held-out conversation), env and reward settings, sampling, samples per task (attempts) and
 seeds (``episode_seed(eval seed, task, sample)``, the rule both sides use), so the harness's
-records give the numbers the run reported at that step, exactly (``run_numbers``).
+records give the numbers the run reported at that step (``run_numbers``): the greedy ones
+exactly, the sampled ones up to a token that batch-dependent float rounding flips (the harness
+batches attempts apart, the run all at once; docs/evaluation.md, "Seeds").
 """
 
 from __future__ import annotations
