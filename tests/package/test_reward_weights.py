@@ -96,7 +96,7 @@ def test_the_grid_holds_every_positive_weighting_that_sums_to_one():
     assert len(grid) == 126  # C(9, 4)
     assert np.allclose(grid.sum(axis=1), 1) and (grid >= 0.1 - 1e-12).all()
     assert len({tuple(row) for row in grid.round(6)}) == 126
-    for step in (0.3, 0.25, 0.0, -0.1):
+    for step in (0.3, 0.25, 0.0, -0.1, 0.005, float("nan")):
         with pytest.raises(ValueError, match="step"):
             weight_grid(step)
 
