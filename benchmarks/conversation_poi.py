@@ -9,7 +9,8 @@ paired with every X run; P(X > Y) over conversations (ties half) with rliable's 
 bootstrap CI, and the mean per-conversation gain with a CI that resamples conversations.
 
     E=runs/chain_eval
-    python -m benchmarks.conversation_poi --x $E/uniform-s*-indist-greedy.jsonl --y $E/base-indist*
+    python -m benchmarks.conversation_poi --x $E/uniform-s*-indist-greedy.jsonl \
+        --y $E/base-indist-greedy.jsonl
 """
 
 from __future__ import annotations

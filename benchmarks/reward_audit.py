@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.rollout import Trajectory, collect_rollouts
+from agents.rollout import Trajectory, collect_rollouts, scored_turns
 from benchmarks.audit_policies import AuditPolicy, audit_policies
 from crm_gym.data.conversation import Conversation
 from crm_gym.envs.tasks import TaskSource
@@ -94,15 +94,6 @@ def plan(env_id: str, conversations: Sequence[Conversation]) -> list[dict[str, A
     return [{"task_id": f"{c.conversation_id}#{t.turn_id}"} for c in conversations for t in c.turns]
 
 
-def scored_turns(trajectory: Trajectory) -> list[dict[str, float]]:
-    """The ``reward_components`` of every turn the episode scored, in order."""
-    return [
-        step.info["reward_components"]
-        for step in trajectory.steps
-        if "reward_components" in step.info
-    ]
-
-
 def unweighted_terms(turn: dict[str, float]) -> dict[str, float]:
     """The five terms of the shaped reward before their weights, and the penalty, on one turn.
 
@@ -138,7 +129,9 @@ def return_terms(trajectories: list[Trajectory]) -> dict[str, float]:
     names = (*TERMS, "penalty")
     per_episode = []
     for trajectory in trajectories:  # an episode that scored no turn counts as zeros
-        turns = [unweighted_terms(turn) for turn in scored_turns(trajectory)]
+        turns = [
+            unweighted_terms(turn) for turn in scored_turns(step.info for step in trajectory.steps)
+        ]
         per_episode.append({name: _mean([turn[name] for turn in turns]) for name in names})
     return {name: _mean([episode[name] for episode in per_episode]) for name in names}
 
@@ -156,7 +149,7 @@ def summarise(
 ) -> Cell:
     """A cell's numbers from its trajectories."""
     returns = [t.total_return for t in trajectories]
-    turns = [turn for t in trajectories for turn in scored_turns(t)]
+    turns = [turn for t in trajectories for turn in scored_turns(step.info for step in t.steps)]
     missed = [turn["total"] for turn in turns if turn["tool"] == 0]
     return Cell(
         *key,

@@ -39,6 +39,8 @@ def test_the_set_is_new_training_side_conversations_that_pass_with_replay(chain_
     floors = baselines(chain_args, tasks)  # what a policy that learned nothing scores
     assert floors["ceiling"] == 8 and floors["candidates"] > 8
     assert 0.0 <= floors["random"] <= 1.0 and 0.0 <= floors["best_constant"] <= 1.0
+    # a conversation needs two different calls and replies: no constant action, no random one
+    assert floors["random"] == 0.0 and floors["best_constant"] == 0.0
 
 
 def test_a_grpo_run_excludes_its_base_runs_warm_start(tmp_path, chain_args) -> None:
